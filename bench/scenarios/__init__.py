@@ -1,0 +1,13 @@
+"""Scenarios, in run order. Each module has `NAME` and `run(bench) -> list[Row]`."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bench.scenarios import baseline, group, persistence, scale, single, throughput
+
+SCENARIOS: dict[str, ModuleType] = {
+    m.NAME: m for m in (baseline, single, group, throughput, scale, persistence)
+}
+# Latencies are reported against the baseline measured in the same run.
+NEEDS_BASELINE = {"single", "group"}

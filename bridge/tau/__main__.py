@@ -1,0 +1,5 @@
+import sys
+
+from tau.cli import main
+
+sys.exit(main())

@@ -1,0 +1,274 @@
+"""Wiring: the only module that knows every part. Starts in a fixed order, stops in reverse.
+
+settings -> database -> outputs -> state restore (first frame) -> MQTT -> features
+-> discovery -> scheduler. A failing core dependency stops the process with one
+clear message; SIGTERM/SIGINT run the same clean path, flushing state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from tau.bridge import Bridge
+from tau.db.connect import create_pool, redact
+from tau.db.listener import ConfigListener
+from tau.db.loader import load_installation, load_state
+from tau.db.writer import StateWriter
+from tau.dmx.drivers import build_output
+from tau.dmx.drivers.base import Output
+from tau.dmx.render import Renderer
+from tau.errors import DatabaseError, TauError
+from tau.features import Features
+from tau.http import HttpServer
+from tau.metrics import Metrics
+from tau.model import Installation
+from tau.settings import Settings, UniverseOutput, VirtualOutput, load_settings
+from tau.state import ChangeBatch, StateStore
+
+log = logging.getLogger("tau")
+
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "database" / "seeds"
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("apscheduler", "asyncio", "amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class OutputSet:
+    """Builds each universe's output once and keeps it while its configuration holds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._built: dict[int, tuple[UniverseOutput, Output]] = {}
+
+    def __call__(self, inst: Installation) -> dict[int, Output]:
+        configured = self._settings.dmx.universes
+        wanted: dict[int, UniverseOutput] = dict(configured)
+        for universe in inst.universes - set(configured):
+            wanted[universe] = VirtualOutput()
+        outputs: dict[int, Output] = {}
+        for universe, config in sorted(wanted.items()):
+            built = self._built.get(universe)
+            if built is None or built[0] != config:
+                built = (config, build_output(universe, config, self._settings.dmx.fps))
+                self._built[universe] = built
+            outputs[universe] = built[1]
+        for universe in set(self._built) - set(wanted):
+            del self._built[universe]
+        return outputs
+
+
+async def load_demo(pool: asyncpg.Pool) -> bool:
+    """Load the seed installation once, into an empty database."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval("SELECT count(*) FROM fixture_models"):
+            return False
+        async with conn.transaction():
+            for path in sorted(SEEDS_DIR.glob("0*.sql")):
+                await conn.execute(path.read_text())
+    log.info("event=demo_loaded seeds=%s", SEEDS_DIR)
+    return True
+
+
+class App:
+    def __init__(self, settings: Settings, demo: bool = False) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.stopping = asyncio.Event()
+        self.bridge: Bridge | None = None
+        self.on_ready: Callable[[App], None] | None = None
+        self._cleanup: list[tuple[str, Callable[[], Any]]] = []
+        self.metrics = Metrics()
+        self.http: HttpServer | None = None
+        self._ready_task: asyncio.Task[None] | None = None
+
+    def _refresh_gauges(self) -> None:
+        bridge = self.bridge
+        if bridge is None:
+            return
+        self.metrics.db_queue.set(bridge.writer.queued)
+        self.metrics.circadian_tick.set(bridge.features.last_tick_s)
+        for universe, status in bridge.renderer.status().items():
+            self.metrics.output_errors.labels(str(universe)).set(status["state"] == "ok")
+
+    async def _database_url(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        from tau.db.migrate import upgrade_head
+        from tau.embedded import embedded_database_url
+
+        log.info("event=embedded_database_starting")
+        url = await asyncio.to_thread(embedded_database_url, self.settings)
+        log.info("event=migrations_running")
+        await asyncio.to_thread(upgrade_head, url)
+        return url
+
+    async def _broker(self) -> None:
+        if not self.demo:
+            return
+        from tau.embedded import ensure_broker
+
+        broker = await ensure_broker(self.settings.mqtt)
+        if broker is not None:
+            log.info(
+                "event=embedded_broker_started host=127.0.0.1 port=%d", self.settings.mqtt.port
+            )
+            self._cleanup.append(("embedded broker", broker.stop))
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            await self._start()
+            await self.stopping.wait()
+        finally:
+            await self._stop()
+        return 0
+
+    async def _start(self) -> None:
+        s = self.settings
+        url = await self._database_url()
+        log.info("event=database_connecting url=%s", redact(url))
+        pool = await create_pool(url, retry=True, stopping=self.stopping)
+        self._cleanup.append(("database pool", pool.close))
+        if self.demo:
+            await load_demo(pool)
+        await self._broker()
+        try:
+            async with pool.acquire() as conn:
+                inst = await load_installation(conn)
+                stored_fixtures, stored_groups = await load_state(conn)
+        except asyncpg.UndefinedTableError as exc:
+            raise DatabaseError(
+                f"{redact(url)} has no Tau schema ({exc}): run `tau db upgrade`"
+            ) from None
+
+        outputs = OutputSet(s)
+        renderer = Renderer(outputs(inst), s.dmx.fps)
+        store = StateStore(s.default_transition, live=renderer.live)
+        store.set_installation(inst, stored_fixtures, stored_groups)
+        writer = StateWriter(pool, store.fixtures, store.groups, s.state_flush_ms)
+        bridge_ref: list[Bridge] = []
+        features = Features(
+            s,
+            store,
+            publish=lambda *a, **k: bridge_ref[0].session.publish(*a, **k),
+            event_topic=lambda slug: bridge_ref[0].topics.switch_event(slug),
+        )
+        store.circadian = features
+        bridge = Bridge(s, pool, store, renderer, writer, features, outputs)
+        bridge_ref.append(bridge)
+        self.bridge = bridge
+
+        # Restore before the first frame: no flash to black on a restart.
+        bridge.adopt(inst, first=True)
+        renderer.apply(store.restore_targets())
+        await renderer.start()
+        self._cleanup.append(("renderer", renderer.stop))
+
+        metrics = self.metrics
+
+        def to_renderer(batch: ChangeBatch) -> None:
+            if batch.targets:
+                metrics.batch_applied(renderer.apply(batch.targets))
+
+        renderer.add_frame_listener(metrics.frame_sent)
+        bridge.on_command = lambda kind: metrics.commands.labels(kind).inc()
+        bridge.on_rejected = lambda kind: metrics.rejected.labels(kind).inc()
+        bridge.session.on_reconnect = metrics.mqtt_reconnects.inc
+
+        def db_batch(seconds: float, rows: int) -> None:
+            metrics.db_batch.observe(seconds)
+            metrics.db_rows.inc(rows)
+
+        writer.on_batch = db_batch
+
+        store.subscribe("renderer", to_renderer)
+        store.subscribe("mqtt", bridge.state_publisher)
+        store.subscribe("database", writer)
+        await writer.start()
+        self._cleanup.append(("state writer", writer.stop))
+
+        await bridge.start()
+        self._cleanup.append(("mqtt", bridge.stop))
+        listener = ConfigListener(url, bridge.reload)
+        await listener.start()
+        self._cleanup.append(("config listener", listener.stop))
+        await features.start()
+        self._cleanup.append(("features", features.stop))
+        if s.http.port is not None:
+            http = HttpServer(
+                s.http.host, s.http.port, bridge.health, metrics, self._refresh_gauges
+            )
+            await http.start()
+            self.http = http
+            self._cleanup.append(("http", http.stop))
+        log.info(
+            "event=started fixtures=%d groups=%d universes=%s",
+            len(inst.fixtures),
+            len(inst.groups),
+            sorted(inst.universes),
+        )
+        if self.on_ready is not None:
+            on_ready = self.on_ready
+
+            async def when_online() -> None:
+                await bridge.session.online.wait()
+                on_ready(self)
+
+            self._ready_task = asyncio.create_task(when_online(), name="on-ready")
+
+    async def _stop(self) -> None:
+        for name, stop in reversed(self._cleanup):
+            try:
+                result = stop()
+                if asyncio.iscoroutine(result):
+                    await asyncio.wait_for(result, timeout=15)
+            except Exception:
+                log.exception("event=stop_failed part=%s", name)
+        self._cleanup.clear()
+        log.info("event=stopped")
+
+
+def run(demo: bool = False, view: bool = True) -> int:
+    """`tau run`: load settings, run until SIGTERM/SIGINT."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    app = App(settings, demo=demo)
+    from tau.view import attach_view, print_try_lines
+
+    if view and sys.stdout.isatty():
+        attach_view(app)
+    else:
+        app.on_ready = print_try_lines
+    try:
+        return _run_loop(app.run())
+    except TauError as exc:
+        log.error("event=fatal error=%r", str(exc))
+        print(f"tau: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_loop(main: Any) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return int(asyncio.run(main))
+    return int(uvloop.run(main))

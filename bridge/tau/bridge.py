@@ -1,0 +1,348 @@
+"""The running bridge: inbound MQTT -> parse -> resolve -> store, plus live reloads.
+
+`Bridge` owns the runtime objects and the glue between them; `app.py` builds
+it, starts and stops it in order. Handlers never wait on PostgreSQL between a
+message and its DMX frame: commands are applied to the in-memory store, which
+hands the renderer one batch and marks state for the write-behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import asyncpg
+
+from tau import __version__
+from tau.commands import MAX_PAYLOAD_BYTES, parse_light_command
+from tau.db.loader import load_installation
+from tau.db.writer import StateWriter
+from tau.dmx.render import Renderer
+from tau.dmx.types import Patch
+from tau.errors import TauError
+from tau.features import Features
+from tau.model import Installation
+from tau.mqtt import bridge_api
+from tau.mqtt.discovery import discovery_payloads
+from tau.mqtt.publisher import DiscoveryPublisher, StatePublisher, stable_json
+from tau.mqtt.router import Route, route, subscriptions
+from tau.mqtt.session import MqttSession
+from tau.mqtt.topics import Topics
+from tau.settings import Settings
+from tau.state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+def patches(inst: Installation) -> list[Patch]:
+    return [
+        Patch(
+            fixture_id=f.id,
+            universe=f.universe,
+            start_channel=f.start_channel,
+            channels=f.model.channels,
+            min_kelvin=f.model.min_kelvin,
+            max_kelvin=f.model.max_kelvin,
+            dimming_curve=f.model.dimming_curve,
+            min_level=f.model.min_level,
+        )
+        for f in inst.fixtures.values()
+    ]
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        store: StateStore,
+        renderer: Renderer,
+        writer: StateWriter,
+        features: Features,
+        outputs_for: Callable[[Installation], dict[int, Any]],
+    ) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
+        self._pool = pool
+        self._store = store
+        self.renderer = renderer
+        self.writer = writer
+        self.features = features
+        self._outputs_for = outputs_for
+        self.session = MqttSession(
+            settings.mqtt,
+            settings.client_id,
+            self.topics.bridge_state,
+            self._subscriptions,
+            self._on_connect,
+            self.on_message,
+        )
+        self.state_publisher = StatePublisher(store, self.topics, self.session.publish)
+        self.discovery = DiscoveryPublisher(self.session.publish)
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._info_sent: str | None = None
+        self._started = time.monotonic()
+        self.counters: dict[str, int] = {"commands": 0, "rejected": 0}
+        self.on_rejected: Callable[[str], None] | None = None
+        self.on_command: Callable[[str], None] | None = None
+        self.recent: list[tuple[float, str, str]] = []  # for the terminal view
+
+    # ------------------------------------------------------------ host protocol
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    @property
+    def store(self) -> StateStore:
+        return self._store
+
+    # --------------------------------------------------------------- lifecycle
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        self._spawn(self.session.run(), "mqtt-session")
+        self._spawn(self._info_loop(), "bridge-info")
+
+    async def stop(self) -> None:
+        await self.session.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ reload
+    async def reload(self) -> None:
+        """Re-read the installation and apply it everywhere (no restart)."""
+        async with self._reload_lock:
+            async with self._pool.acquire(timeout=5) as conn:
+                inst = await load_installation(conn)
+            self.adopt(inst)
+
+    def adopt(self, inst: Installation, first: bool = False) -> None:
+        old = self._store.installation
+        self._store.set_installation(inst)
+        self.features.set_installation(inst)
+        self.renderer.set_outputs(self._outputs_for(inst))
+        self.renderer.set_patch(patches(inst))
+        if first:
+            return
+        self._clear_stale_topics(old, inst)
+        self.publish_discovery()
+        self.state_publisher.publish_all()
+        self._spawn(self.session.sync_subscriptions(), "resubscribe")
+        log.info(
+            "event=installation_reloaded fixtures=%d groups=%d scenes=%d switches=%d",
+            len(inst.fixtures),
+            len(inst.groups),
+            len(inst.scenes),
+            len(inst.switches),
+        )
+
+    def _clear_stale_topics(self, old: Installation, new: Installation) -> None:
+        """Renamed or deleted objects leave no retained state behind."""
+        stale = {self.topics.fixture(s) for s in old.fixture_by_slug} - {
+            self.topics.fixture(s) for s in new.fixture_by_slug
+        }
+        stale |= {self.topics.group(s) for s in old.group_by_slug} - {
+            self.topics.group(s) for s in new.group_by_slug
+        }
+        old_circ = {
+            self.topics.circadian(g.slug) for g in old.groups.values() if g.circadian_profile_id
+        }
+        new_circ = {
+            self.topics.circadian(g.slug) for g in new.groups.values() if g.circadian_profile_id
+        }
+        for topic in sorted(stale | (old_circ - new_circ)):
+            self.session.publish(topic, b"", retain=True, qos=1)
+
+    def publish_discovery(self, force: bool = False) -> int:
+        inst = self._store.installation
+        payloads = discovery_payloads(self.topics, inst, self.features.trigger_types(inst))
+        return self.discovery.sync(payloads, force=force)
+
+    # ------------------------------------------------------------------- MQTT
+    def _subscriptions(self) -> list[str]:
+        return subscriptions(self.topics, sorted(self.features.input_topics()))
+
+    async def _on_connect(self) -> None:
+        sent = self.publish_discovery(force=True)
+        self.state_publisher.publish_all()
+        self._info_sent = None
+        self.publish_info()
+        log.info("event=mqtt_online discovery=%d", sent)
+
+    async def on_message(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = (
+            message.payload
+            if isinstance(message.payload, bytes)
+            else str(message.payload or "").encode()
+        )
+        found = route(self.topics, topic, self.features.input_topics())
+        if found is None:
+            return
+        try:
+            self._dispatch(found, topic, payload)
+        except TauError as exc:
+            self.reject(topic, payload, str(exc), found)
+        except Exception as exc:  # a bug must not take the bridge down: report it
+            log.exception("event=handler_failed topic=%s", topic)
+            self.reject(topic, payload, f"internal error: {exc!r}", found)
+
+    def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
+        if len(payload) > MAX_PAYLOAD_BYTES and found.kind != "ha_status":
+            raise TauError(
+                f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes"
+            )
+        inst = self._store.installation
+        match found.kind:
+            case "fixture_set" | "group_set":
+                kind = "fixture" if found.kind == "fixture_set" else "group"
+                index = inst.fixture_by_slug if kind == "fixture" else inst.group_by_slug
+                ident = index.get(found.name)
+                if ident is None:
+                    raise TauError(f"unknown {kind} {found.name!r}")
+                command = parse_light_command(payload)
+                self._store.command((kind, ident), command)  # type: ignore[arg-type]
+                self._count(found.kind, topic, payload)
+            case "circadian_set":
+                self.features.circadian_set(found.name, payload)
+                self._count(found.kind, topic, payload)
+            case "scene_set":
+                self.features.scene_set(found.name, payload)
+                self._count(found.kind, topic, payload)
+            case "switch_action":
+                self.features.switch_action(found.name, None, payload)
+                self._count(found.kind, topic, payload)
+            case "input_topic":
+                self.features.switch_action(None, found.name, payload)
+                self._count(found.kind, topic, payload)
+            case "request":
+                self._start_request(found.name, payload)
+            case "ha_status":
+                if payload.strip().lower() == b"online":
+                    self._spawn(self._republish_for_ha(), "ha-birth")
+
+    def _count(self, kind: str, topic: str, payload: bytes) -> None:
+        self.counters["commands"] += 1
+        text = payload[:120].decode("utf-8", "replace")
+        self.recent.append((time.time(), topic, text))
+        del self.recent[:-20]
+        if self.on_command is not None:
+            self.on_command(kind)
+
+    async def _republish_for_ha(self) -> None:
+        # HA's documentation asks for a short random delay so a restart of HA is not
+        # met by every integration at the same instant.
+        await asyncio.sleep(random.uniform(0.1, 0.6))
+        self.publish_discovery(force=True)
+        self.state_publisher.publish_all()
+
+    def _start_request(self, name: str, payload: bytes) -> None:
+        body, transaction = bridge_api.parse_request(name, payload)
+        self._spawn(self._run_request(name, body, transaction), f"request-{name}")
+
+    async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
+        try:
+            data = await bridge_api.handle_request(self, name, body)
+            reply: dict[str, Any] = {"status": "ok", "data": data}
+            self._count("request", self.topics.request(name), b"")
+        except TauError as exc:
+            reply = {"status": "error", "error": str(exc)}
+            self._log_rejection(self.topics.request(name), None, str(exc), "request")
+        except Exception as exc:
+            log.exception("event=request_failed request=%s", name)
+            reply = {"status": "error", "error": f"internal error: {exc!r}"}
+        if transaction is not None:
+            reply["transaction"] = transaction
+        self.session.publish(self.topics.response(name), json.dumps(reply, default=str), qos=1)
+
+    def reject(self, topic: str, payload: bytes, message: str, found: Route | None) -> None:
+        """One message on the log topic (and the response topic for requests)."""
+        text = payload[:200].decode("utf-8", "replace")
+        kind = found.kind if found else "unknown"
+        self._log_rejection(topic, text, message, kind)
+        if found is not None and found.kind == "request":
+            reply: dict[str, Any] = {"status": "error", "error": message}
+            try:
+                data = json.loads(payload)
+                if isinstance(data, dict) and isinstance(data.get("transaction"), str | int):
+                    reply["transaction"] = data["transaction"]
+            except (ValueError, RecursionError):
+                pass
+            name = found.name if "+" not in found.name and "#" not in found.name else "invalid"
+            self.session.publish(self.topics.response(name), json.dumps(reply), qos=1)
+
+    def _log_rejection(self, topic: str, payload: str | None, message: str, kind: str) -> None:
+        self.counters["rejected"] += 1
+        if self.on_rejected is not None:
+            self.on_rejected(kind)
+        log.warning("event=input_rejected topic=%s reason=%r", topic, message)
+        entry = {"level": "error", "message": message, "topic": topic, "payload": payload}
+        self.session.publish(self.topics.bridge_log, json.dumps(entry), qos=1)
+
+    # ------------------------------------------------------------ health, info
+    def health(self) -> dict[str, Any]:
+        outputs = {str(u): s for u, s in self.renderer.status().items()}
+        outputs_ok = all(s.get("state") == "ok" for s in outputs.values())
+        database = {
+            "status": "ok" if self.writer.healthy else "down",
+            "queued_writes": self.writer.queued,
+            "last_error": self.writer.last_error,
+        }
+        broker = {
+            "status": "connected" if self.session.connected.is_set() else "disconnected",
+            "reconnects": self.session.reconnects,
+        }
+        return {
+            "healthy": self.session.connected.is_set() and outputs_ok,
+            "database": database,
+            "broker": broker,
+            "outputs": outputs,
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+
+    def info(self) -> dict[str, Any]:
+        inst = self._store.installation
+        health = self.health()
+        return {
+            "version": __version__,
+            "base_topic": self.topics.base,
+            "discovery_prefix": self.topics.discovery_prefix,
+            "counts": {
+                "fixtures": len(inst.fixtures),
+                "groups": len(inst.groups),
+                "scenes": len(inst.scenes),
+                "switches": len(inst.switches),
+                "fixture_models": len(inst.fixture_models),
+            },
+            "universes": health["outputs"],
+            "database": health["database"],
+            "broker": {"status": health["broker"]["status"]},
+            "default_transition": self.settings.default_transition,
+            "fps": self.settings.dmx.fps,
+        }
+
+    def publish_info(self) -> None:
+        info = self.info()
+        for output in info["universes"].values():  # frame counters would republish forever
+            output.pop("frames_sent", None)
+        text = stable_json(info)
+        if text != self._info_sent and self.session.publish(
+            self.topics.bridge_info, text, retain=True, qos=1
+        ):
+            self._info_sent = text
+
+    async def _info_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.publish_info()

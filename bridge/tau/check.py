@@ -1,0 +1,122 @@
+"""`tau check`: validate the configuration and try every dependency once.
+
+Prints one line per part (`OK` or `FAILED` with the reason and the fix) and
+exits non-zero when anything failed. Secrets never appear in the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from dataclasses import dataclass
+
+import aiomqtt
+import asyncpg
+
+from tau.db.connect import explain, plain_dsn, redact
+from tau.dmx.drivers import build_output
+from tau.errors import ConfigurationError
+from tau.mqtt.session import tls_context
+from tau.settings import Settings, load_settings
+
+
+@dataclass(slots=True)
+class Result:
+    part: str
+    ok: bool
+    detail: str
+
+
+async def check_database(settings: Settings) -> Result:
+    if settings.database_url is None:
+        return Result("database", True, "embedded PostgreSQL (started by `tau run`)")
+    url = settings.database_url.get_secret_value()
+    try:
+        conn = await asyncpg.connect(plain_dsn(url), timeout=5)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        return Result("database", False, explain(exc, url))
+    try:
+        revision = await conn.fetchval("SELECT version_num FROM alembic_version LIMIT 1")
+        fixtures = await conn.fetchval("SELECT count(*) FROM fixtures")
+    except asyncpg.UndefinedTableError:
+        return Result("database", False, f"{redact(url)} has no Tau schema: run `tau db upgrade`")
+    except asyncpg.PostgresError as exc:
+        return Result("database", False, f"{redact(url)}: {exc}")
+    finally:
+        await conn.close()
+    return Result("database", True, f"{redact(url)} (revision {revision}, {fixtures} fixtures)")
+
+
+async def check_broker(settings: Settings) -> Result:
+    s = settings.mqtt
+    where = f"{s.host}:{s.port}"
+    try:
+        async with aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            identifier=f"{settings.client_id}-check",
+            tls_context=tls_context(s),
+            tls_insecure=s.tls.insecure if s.tls else None,
+            timeout=5,
+        ):
+            pass
+    except aiomqtt.MqttError as exc:
+        text = str(exc)
+        hint = "is the broker running?"
+        if "authori" in text.lower() or "password" in text.lower():
+            hint = "check TAU_MQTT__USERNAME / TAU_MQTT__PASSWORD"
+        elif "certificate" in text.lower() or "ssl" in text.lower():
+            hint = "check TAU_MQTT__TLS__CA_FILE and the broker's certificate"
+        return Result("broker", False, f"cannot connect to {where}: {text} — {hint}")
+    except (OSError, ValueError) as exc:
+        return Result("broker", False, f"cannot connect to {where}: {exc}")
+    return Result("broker", True, f"{where} accepted the connection")
+
+
+async def check_outputs(settings: Settings) -> list[Result]:
+    results = []
+    if not settings.dmx.universes:
+        return [Result("outputs", True, "none configured: a virtual output per patched universe")]
+    for universe, config in sorted(settings.dmx.universes.items()):
+        output = build_output(universe, config, settings.dmx.fps)
+        await output.open()
+        for _ in range(20):
+            if output.status.state == "ok":
+                break
+            await asyncio.sleep(0.05)
+        status = output.status
+        with contextlib.suppress(Exception):
+            await output.close()
+        part = f"universe {universe} ({config.driver})"
+        results.append(Result(part, status.state == "ok", status.last_error or status.detail))
+    return results
+
+
+async def _run_checks(settings: Settings) -> list[Result]:
+    database, broker = await asyncio.gather(check_database(settings), check_broker(settings))
+    return [
+        Result("configuration", True, "valid"),
+        database,
+        broker,
+        *await check_outputs(settings),
+    ]
+
+
+def run_check() -> int:
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        print(f"configuration  FAILED  {exc}")
+        return 1
+    results = asyncio.run(_run_checks(settings))
+    width = max(len(r.part) for r in results)
+    for r in results:
+        print(f"{r.part:<{width}}  {'OK' if r.ok else 'FAILED':<6}  {r.detail}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"{len(failed)} check(s) failed", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,58 @@
+"""The `tau` command line: run, db, check, --version."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tau import __version__
+from tau.errors import TauError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tau", description="DMX512 lighting over MQTT")
+    parser.add_argument("--version", action="version", version=f"tau {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bridge")
+    run.add_argument("--demo", action="store_true", help="load the demo installation once")
+    run.add_argument("--no-view", action="store_true", help="plain log output, no live view")
+
+    db = sub.add_parser("db", help="database migrations (Alembic)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="upgrade to a revision (default head)")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db_sub.add_parser("downgrade", help="downgrade to a revision (e.g. -1 or base)")
+    down.add_argument("revision")
+    db_sub.add_parser("current", help="show the current revision")
+    db_sub.add_parser("history", help="list revisions")
+
+    sub.add_parser("check", help="validate configuration and test database, broker, outputs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from tau.app import run
+
+            return run(demo=args.demo, view=not args.no_view)
+        if args.command == "db":
+            from tau.db.migrate import run_db_command
+
+            return run_db_command(args.db_command, getattr(args, "revision", None))
+        if args.command == "check":
+            from tau.check import run_check
+
+            return run_check()
+    except TauError as exc:
+        print(f"tau: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Inbound light commands: Home Assistant JSON schema plus Zigbee2MQTT-style extras.
+
+`parse_light_command` turns a raw MQTT payload into a `LightCommand` or raises
+`InvalidCommandError` with a message written for `tau/bridge/log`. It accepts the
+plain payloads `ON`, `OFF`, `TOGGLE` and a bare number (brightness 0-255).
+
+`color_temp` is read in the unit the discovery payload announces (kelvin, as
+`color_temp_kelvin: true` makes Home Assistant send), but a value below 1000 is
+taken as mireds so Zigbee2MQTT-style clients work too: valid mireds are 50..1000
+and valid kelvins 1000..20000, and 1000 means the same colour in both units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tau.errors import InvalidCommandError
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+MIN_KELVIN = 1000
+MAX_KELVIN = 20000
+
+State = Literal["ON", "OFF", "TOGGLE"]
+
+
+@dataclass(slots=True, frozen=True)
+class LightCommand:
+    """What a command asks for; every field is optional and None means 'leave as is'."""
+
+    state: State | None = None
+    brightness: int | None = None  # absolute, 0-255
+    brightness_step: int | None = None  # relative, -255..255
+    brightness_move: int | None = None  # units per second; 0 stops a running move
+    kelvin: int | None = None
+    mired_step: int | None = None  # color_temp_step: positive is warmer
+    color: tuple[int, int, int] | None = None
+    transition_s: float | None = None
+
+    @property
+    def sets_level(self) -> bool:
+        """True when the command explicitly chooses brightness (suspends circadian)."""
+        return (
+            self.brightness is not None
+            or self.brightness_step is not None
+            or self.brightness_move is not None
+        )
+
+    @property
+    def sets_colour(self) -> bool:
+        return self.kelvin is not None or self.mired_step is not None or self.color is not None
+
+
+class _Rgb(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    r: int = Field(ge=0, le=255)
+    g: int = Field(ge=0, le=255)
+    b: int = Field(ge=0, le=255)
+
+
+class _LightPayload(BaseModel):
+    """The JSON body; unknown keys are rejected so typos don't silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    state: str | None = None
+    brightness: int | None = Field(None, ge=0, le=255)
+    brightness_pct: float | None = Field(None, ge=0, le=100)
+    brightness_step: int | None = Field(None, ge=-255, le=255)
+    brightness_step_pct: float | None = Field(None, ge=-100, le=100)
+    brightness_move: int | str | None = None
+    color_temp: int | None = Field(None, ge=50, le=MAX_KELVIN)
+    color_temp_kelvin: int | None = Field(None, ge=MIN_KELVIN, le=MAX_KELVIN)
+    color_temp_step: int | None = Field(None, ge=-1000, le=1000)
+    color: _Rgb | None = None
+    transition: float | None = Field(None, ge=0, le=3600)
+    color_mode: str | None = None  # HA may echo it; informational only
+
+    @field_validator("transition", "brightness_pct", "brightness_step_pct", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true/false")
+        if isinstance(value, int):
+            return float(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _decode(payload: bytes) -> str:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidCommandError(
+            f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes"
+        )
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidCommandError("payload is not valid UTF-8") from None
+
+
+def load_json(payload: bytes) -> Any:
+    """Decode a JSON payload strictly (no NaN/Infinity), with user-facing errors."""
+    text = _decode(payload)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidCommandError(f"malformed JSON: {exc}") from None
+
+
+def parse_light_command(payload: bytes) -> LightCommand:
+    """Parse a `/set` payload into a `LightCommand`."""
+    text = _decode(payload).strip()
+    upper = text.upper()
+    if upper in ("ON", "OFF", "TOGGLE"):
+        return LightCommand(state=upper)  # type: ignore[arg-type]
+    if not text:
+        raise InvalidCommandError("empty payload; send ON, OFF, TOGGLE, a number or JSON")
+    if not text.startswith(("{", "[", '"')):
+        return _bare_number(text)
+    data = load_json(payload)
+    if isinstance(data, str) and data.upper() in ("ON", "OFF", "TOGGLE"):
+        return LightCommand(state=data.upper())  # type: ignore[arg-type]
+    if not isinstance(data, dict):
+        raise InvalidCommandError("payload must be a JSON object, ON, OFF, TOGGLE or a number")
+    try:
+        body = _LightPayload.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidCommandError(_describe(exc)) from None
+    return _to_command(body)
+
+
+def _bare_number(text: str) -> LightCommand:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidCommandError(
+            f"unknown payload {text[:40]!r}; send ON, OFF, TOGGLE, a number or JSON"
+        ) from None
+    if not math.isfinite(value) or not 0 <= value <= 255:
+        raise InvalidCommandError(f"brightness {text[:40]} is out of range 0..255")
+    level = round(value)
+    return LightCommand(state="ON" if level > 0 else "OFF", brightness=level if level else None)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{loc}: {msg}")
+    return "invalid command: " + "; ".join(parts)
+
+
+def _state(raw: str | None) -> State | None:
+    if raw is None:
+        return None
+    upper = raw.upper()
+    if upper not in ("ON", "OFF", "TOGGLE"):
+        raise InvalidCommandError(f"state must be ON, OFF or TOGGLE, got {raw[:20]!r}")
+    return upper  # type: ignore[return-value]
+
+
+def _move(raw: int | str | None) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if raw.lower() == "stop":
+            return 0
+        raise InvalidCommandError(f"brightness_move must be a number or 'stop', got {raw[:20]!r}")
+    if not -1000 <= raw <= 1000:
+        raise InvalidCommandError("brightness_move must be within -1000..1000 units per second")
+    return raw
+
+
+def _kelvin(body: _LightPayload) -> int | None:
+    if body.color_temp_kelvin is not None:
+        return body.color_temp_kelvin
+    if body.color_temp is None:
+        return None
+    if body.color_temp <= 1000:
+        return round(1_000_000 / body.color_temp)
+    return body.color_temp
+
+
+def _to_command(body: _LightPayload) -> LightCommand:
+    brightness = body.brightness
+    if body.brightness_pct is not None:
+        if brightness is not None:
+            raise InvalidCommandError("give brightness or brightness_pct, not both")
+        brightness = round(body.brightness_pct * 255 / 100)
+    step = body.brightness_step
+    if body.brightness_step_pct is not None:
+        if step is not None:
+            raise InvalidCommandError("give brightness_step or brightness_step_pct, not both")
+        step = round(body.brightness_step_pct * 255 / 100)
+    kelvin = _kelvin(body)
+    if kelvin is not None and body.color is not None:
+        raise InvalidCommandError("give a colour temperature or an rgb colour, not both")
+    color = (body.color.r, body.color.g, body.color.b) if body.color else None
+    command = LightCommand(
+        state=_state(body.state),
+        brightness=brightness,
+        brightness_step=step,
+        brightness_move=_move(body.brightness_move),
+        kelvin=kelvin,
+        mired_step=body.color_temp_step,
+        color=color,
+        transition_s=body.transition,
+    )
+    if command == LightCommand():
+        raise InvalidCommandError("command changes nothing; give state, brightness or colour")
+    return command

@@ -1,0 +1,1 @@
+"""PostgreSQL: loading the installation, write-behind of state, LISTEN, migrations."""

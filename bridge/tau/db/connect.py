@@ -1,0 +1,71 @@
+"""Connecting to PostgreSQL: DSN handling, retries, and errors a user can act on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+
+import asyncpg
+
+from tau.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+
+def plain_dsn(url: str) -> str:
+    """asyncpg wants `postgresql://`; accept SQLAlchemy-style `postgresql+asyncpg://` too."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+
+def redact(url: str) -> str:
+    """The DSN with any password replaced, safe to log."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def explain(exc: BaseException, url: str) -> str:
+    """One sentence with the likely fix."""
+    where = redact(url)
+    if isinstance(exc, asyncpg.InvalidPasswordError):
+        return f"PostgreSQL rejected the password for {where}: check TAU_DATABASE_URL"
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return f"database in {where} does not exist: create it (createdb) or fix TAU_DATABASE_URL"
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        return f"PostgreSQL refused the role in {where}: {exc}"
+    if isinstance(exc, OSError | asyncio.TimeoutError | asyncpg.CannotConnectNowError):
+        return f"cannot reach PostgreSQL at {where} ({exc or type(exc).__name__}): is it running?"
+    return f"PostgreSQL error for {where}: {exc}"
+
+
+async def create_pool(
+    url: str, *, retry: bool, stopping: asyncio.Event | None = None
+) -> asyncpg.Pool:
+    """Open a small pool; with `retry`, wait (capped backoff) until the server is up."""
+    dsn = plain_dsn(url)
+    delay = 0.5
+    first = True
+    while True:
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=4, timeout=5, command_timeout=10
+            )
+            if not first:
+                log.info("event=database_connected url=%s", redact(url))
+            return pool
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            message = explain(exc, url)
+            fatal = isinstance(exc, asyncpg.InvalidPasswordError | asyncpg.InvalidCatalogNameError)
+            if not retry or fatal:
+                raise DatabaseError(message) from None
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "event=database_unreachable retry_in=%.1fs detail=%r",
+                delay,
+                message,
+            )
+            first = False
+            if stopping is not None and stopping.is_set():
+                raise DatabaseError(message) from None
+            await asyncio.sleep(delay + random.uniform(0, delay / 4))
+            delay = min(delay * 2, 5.0)

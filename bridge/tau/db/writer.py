@@ -1,0 +1,183 @@
+"""Write-behind persistence of state: coalesced per object, batched, never on the hot path.
+
+The store's change batches only mark ids dirty (O(1) per fixture). A flush task
+wakes within `flush_ms`, snapshots the latest state of every dirty object and
+upserts them in one statement per table. If PostgreSQL is down the ids stay
+dirty (so the queue is bounded by the number of objects, not of changes) and
+the flush is retried with backoff until it succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import asyncpg
+
+from tau.lights import FixtureState, GroupState
+from tau.state import ChangeBatch
+
+log = logging.getLogger(__name__)
+
+_FIXTURE_UPSERT = """
+INSERT INTO fixture_state AS s (fixture_id, is_on, brightness, kelvin, color, color_mode,
+                                circadian_suspended, suspended_at, updated_at)
+SELECT u.fixture_id, u.is_on, u.brightness, u.kelvin, u.color::jsonb, u.color_mode,
+       u.circadian_suspended, u.suspended_at, now()
+FROM unnest($1::int[], $2::bool[], $3::smallint[], $4::int[], $5::text[], $6::text[],
+            $7::bool[], $8::timestamptz[])
+     AS u(fixture_id, is_on, brightness, kelvin, color, color_mode, circadian_suspended,
+          suspended_at)
+WHERE EXISTS (SELECT 1 FROM fixtures f WHERE f.id = u.fixture_id)
+ON CONFLICT (fixture_id) DO UPDATE SET
+    is_on = EXCLUDED.is_on, brightness = EXCLUDED.brightness, kelvin = EXCLUDED.kelvin,
+    color = EXCLUDED.color, color_mode = EXCLUDED.color_mode,
+    circadian_suspended = EXCLUDED.circadian_suspended, suspended_at = EXCLUDED.suspended_at,
+    updated_at = now()
+"""
+
+_GROUP_UPSERT = """
+INSERT INTO group_state AS s (group_id, circadian_enabled, circadian_suspended, suspended_at,
+                              updated_at)
+SELECT u.group_id, u.enabled, u.suspended, u.suspended_at, now()
+FROM unnest($1::int[], $2::bool[], $3::bool[], $4::timestamptz[])
+     AS u(group_id, enabled, suspended, suspended_at)
+WHERE EXISTS (SELECT 1 FROM groups g WHERE g.id = u.group_id)
+ON CONFLICT (group_id) DO UPDATE SET
+    circadian_enabled = EXCLUDED.circadian_enabled,
+    circadian_suspended = EXCLUDED.circadian_suspended,
+    suspended_at = EXCLUDED.suspended_at, updated_at = now()
+"""
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=UTC) if value is not None else None
+
+
+class StateWriter:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        fixtures: Callable[[], Mapping[int, FixtureState]],
+        groups: Callable[[], Mapping[int, GroupState]],
+        flush_ms: int,
+    ) -> None:
+        self._pool = pool
+        self._fixtures = fixtures
+        self._groups = groups
+        self._flush_s = flush_ms / 1000
+        self._dirty_fixtures: set[int] = set()
+        self._dirty_groups: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.healthy = True
+        self.last_error: str | None = None
+        self.batches = 0
+        self.rows = 0
+        self.on_batch: Callable[[float, int], None] | None = None  # (seconds, rows) for metrics
+
+    # subscriber of the store
+    def __call__(self, batch: ChangeBatch) -> None:
+        if batch.reason == "restore":
+            return
+        self._dirty_fixtures |= batch.fixture_ids
+        self._dirty_groups |= batch.group_ids
+        self._wake.set()
+
+    def mark_all(self) -> None:
+        self._dirty_fixtures |= set(self._fixtures())
+        self._dirty_groups |= set(self._groups())
+        self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._dirty_fixtures) + len(self._dirty_groups)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="state-writer")
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Flush everything pending (SIGTERM path), then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        deadline = time.monotonic() + timeout_s
+        while self.queued and time.monotonic() < deadline:
+            if not await self.flush():
+                await asyncio.sleep(0.5)
+        if self.queued:
+            log.error("event=state_flush_incomplete pending=%d", self.queued)
+
+    async def _run(self) -> None:
+        delay = 0.25
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._flush_s)  # gather a batch
+            self._wake.clear()
+            if await self.flush():
+                delay = 0.25
+            else:
+                await asyncio.sleep(delay + random.uniform(0, delay / 4))
+                delay = min(delay * 2, 2.0)
+                self._wake.set()
+
+    async def flush(self) -> bool:
+        if not self.queued:
+            return True
+        fids, gids = self._dirty_fixtures, self._dirty_groups
+        self._dirty_fixtures, self._dirty_groups = set(), set()
+        fixtures, groups = self._fixtures(), self._groups()
+        f_rows = [(fid, fixtures[fid]) for fid in sorted(fids) if fid in fixtures]
+        g_rows = [(gid, groups[gid]) for gid in sorted(gids) if gid in groups]
+        started = time.monotonic()
+        try:
+            async with self._pool.acquire(timeout=2) as conn, conn.transaction():
+                if f_rows:
+                    await conn.execute(_FIXTURE_UPSERT, *_fixture_columns(f_rows))
+                if g_rows:
+                    await conn.execute(_GROUP_UPSERT, *_group_columns(g_rows))
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._dirty_fixtures |= fids
+            self._dirty_groups |= gids
+            if self.healthy:
+                log.warning("event=database_write_failed queued=%d error=%r", self.queued, exc)
+            self.healthy, self.last_error = False, str(exc) or type(exc).__name__
+            return False
+        if not self.healthy:
+            log.info("event=database_write_recovered rows=%d", len(f_rows) + len(g_rows))
+        self.healthy, self.last_error = True, None
+        self.batches += 1
+        self.rows += len(f_rows) + len(g_rows)
+        if self.on_batch is not None:
+            self.on_batch(time.monotonic() - started, len(f_rows) + len(g_rows))
+        return True
+
+
+def _fixture_columns(rows: list[tuple[int, FixtureState]]) -> list[list[object]]:
+    return [
+        [fid for fid, _ in rows],
+        [s.is_on for _, s in rows],
+        [s.brightness for _, s in rows],
+        [s.kelvin for _, s in rows],
+        [
+            json.dumps({"r": s.color[0], "g": s.color[1], "b": s.color[2]}) if s.color else None
+            for _, s in rows
+        ],
+        [s.color_mode for _, s in rows],
+        [s.circadian_suspended for _, s in rows],
+        [_ts(s.suspended_at) for _, s in rows],
+    ]
+
+
+def _group_columns(rows: list[tuple[int, GroupState]]) -> list[list[object]]:
+    return [
+        [gid for gid, _ in rows],
+        [g.circadian_enabled for _, g in rows],
+        [g.circadian_suspended for _, g in rows],
+        [_ts(g.suspended_at) for _, g in rows],
+    ]

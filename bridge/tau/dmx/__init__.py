@@ -1,0 +1,1 @@
+"""DMX output: fixture rendering (curves, mixing), fades, the render loop and drivers."""

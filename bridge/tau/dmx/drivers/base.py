@@ -1,0 +1,73 @@
+"""The interface every DMX output implements, and the status it reports."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+SLOTS = 512
+BLACK = bytes(SLOTS)
+
+OutputState = Literal["ok", "reconnecting", "failed"]
+
+
+@dataclass(slots=True, frozen=True)
+class OutputStatus:
+    state: OutputState
+    detail: str  # for people: "Enttec DMX USB Pro serial 12345678 on /dev/ttyUSB0"
+    frames_sent: int
+    last_error: str | None
+
+
+class Output(ABC):
+    """One universe's output.
+
+    Lifecycle: `await open()` once, `send()` any number of times, `await close()`.
+    `send()` never blocks the event loop: a driver queues the frame for its own
+    thread or writes a datagram. `open()` never raises for a device that is
+    missing: it records the problem in `status` and keeps trying in the background.
+    """
+
+    driver: ClassVar[str]
+    #: Re-send the current frame at least this often even when nothing changed
+    #: (None: the line needs no keep-alive, e.g. the USB Pro refreshes by itself).
+    keepalive_s: ClassVar[float | None] = None
+
+    def __init__(self, universe: int) -> None:
+        self.universe = universe
+        self.last_frame: bytes = BLACK
+        self.last_send_t: float = 0.0
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    def _write(self, frame: bytes) -> None:
+        """Hand one 512-slot frame to the transport without blocking."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def status(self) -> OutputStatus: ...
+
+    def send(self, frame: bytes) -> None:
+        """Output `frame` (exactly 512 slot bytes, no start code)."""
+        if len(frame) != SLOTS:
+            raise ValueError(f"a DMX frame has {SLOTS} slots, got {len(frame)}")
+        self.last_frame = bytes(frame)
+        self.last_send_t = time.monotonic()
+        self._write(self.last_frame)
+
+    def keepalive_due(self, now: float) -> float | None:
+        """When the next keep-alive is due (monotonic seconds), or None if never."""
+        if self.keepalive_s is None:
+            return None
+        return self.last_send_t + self.keepalive_s
+
+    def keepalive(self) -> None:
+        """Re-send the current frame; called by the render loop when `keepalive_due` passed."""
+        self.send(self.last_frame)

@@ -1,0 +1,333 @@
+"""The render loop: one clock at `fps`, fades evaluated per frame, changed universes sent.
+
+Idle, the loop sleeps on an event (no CPU) until `apply()` or a driver's keep-alive
+is due. A batch from `apply()` lands whole in the next frame, which goes out at
+once if a frame period has passed since the previous one, else at the next slot.
+Call every method from the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any
+
+from tau.dmx.curves import parse_curve
+from tau.dmx.drivers.base import SLOTS, Output
+from tau.dmx.fades import Fade, start_fade
+from tau.dmx.fixture import render_fixture, unknown_roles
+from tau.dmx.level import OFF, Level, brightness_to_level16, level16_to_brightness
+from tau.dmx.types import LightTarget, LiveLevel, Patch
+
+log = logging.getLogger("tau.dmx.render")
+
+FrameListener = Callable[[int, float, frozenset[int]], None]
+
+
+class Renderer:
+    def __init__(
+        self,
+        outputs: Mapping[int, Output],
+        fps: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._outputs: dict[int, Output] = dict(outputs)
+        self._period = 1.0 / fps
+        self._clock = clock
+        self._patches: dict[int, Patch] = {}
+        self._levels: dict[int, Level] = {}  # where each fixture is (or heads, mid-fade)
+        self._fades: dict[int, Fade] = {}
+        self._buffers: dict[int, bytearray] = {u: bytearray(SLOTS) for u in outputs}
+        self._sent: dict[int, bytes] = {}
+        self._dirty: set[int] = set()  # fixtures to re-render at the next frame
+        self._force: set[int] = set()  # universes to send at the next frame regardless
+        self._listeners: list[FrameListener] = []
+        self._frame_no = 0
+        self._last_frame_t = float("-inf")
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._output_tasks: set[asyncio.Task[None]] = set()
+        self._started = False
+
+    # -- configuration -----------------------------------------------------------
+
+    def set_patch(self, patches: Iterable[Patch]) -> None:
+        """Replace the patch: removed or moved fixtures' old slots go to 0, the rest re-render."""
+        new = {p.fixture_id: _checked(p) for p in patches}
+        for fixture_id, old in self._patches.items():
+            if new.get(fixture_id) != old:
+                self._clear_slots(old)
+        for fixture_id, patch in new.items():
+            if self._patches.get(fixture_id) != patch:
+                self._dirty.add(fixture_id)
+                self._buffers.setdefault(patch.universe, bytearray(SLOTS))
+                bad = unknown_roles(patch.channels)
+                if bad:
+                    log.warning(
+                        "fixture %d has channel roles Tau does not know (%s); they stay at 0 "
+                        "event=unknown_roles fixture=%d",
+                        fixture_id,
+                        ", ".join(bad),
+                        fixture_id,
+                    )
+        self._patches = new
+        self._wake.set()
+
+    def set_outputs(self, outputs: Mapping[int, Output]) -> None:
+        """Swap outputs after a reload: removed ones are closed, new ones opened and sent
+        the current frame. Outputs that are the same object are kept as they are."""
+        old, self._outputs = self._outputs, dict(outputs)
+        closing = [o for u, o in old.items() if self._outputs.get(u) is not o]
+        opening = [(u, o) for u, o in self._outputs.items() if old.get(u) is not o]
+        for universe, _ in opening:
+            self._buffers.setdefault(universe, bytearray(SLOTS))
+            self._sent.pop(universe, None)
+        if not self._started:
+            return
+        for output in closing:
+            self._spawn(self._close_output(output))
+        for universe, output in opening:
+            self._spawn(self._open_then_send(universe, output))
+
+    def add_frame_listener(self, cb: FrameListener) -> None:
+        """Call `cb(frame_no, monotonic time, universes sent)` after every frame."""
+        self._listeners.append(cb)
+
+    def remove_frame_listener(self, cb: FrameListener) -> None:
+        self._listeners.remove(cb)
+
+    # -- commands and queries ----------------------------------------------------
+
+    def apply(self, targets: Sequence[LightTarget]) -> int:
+        """Start every target's fade now; the whole batch lands in the returned frame."""
+        now = self._clock()
+        for target in targets:
+            current = self._current(target.fixture_id, now)
+            end = _target_level(target, current)
+            if target.transition_s > 0:
+                self._fades[target.fixture_id] = start_fade(current, end, now, target.transition_s)
+            else:
+                self._fades.pop(target.fixture_id, None)
+            self._levels[target.fixture_id] = end
+            self._dirty.add(target.fixture_id)
+        self._wake.set()
+        return self._frame_no + 1
+
+    def live(self, fixture_id: int) -> LiveLevel | None:
+        """The fixture's output right now, mid-fade included; None if never set."""
+        if fixture_id not in self._levels:
+            return None
+        level = self._current(fixture_id, self._clock())
+        return LiveLevel(level16_to_brightness(level.level16), level.kelvin, level.rgb)
+
+    def frame(self, universe: int) -> bytes:
+        """The universe's current 512 slots (what the next frame sends, if it changed)."""
+        buffer = self._buffers.get(universe)
+        return bytes(buffer) if buffer is not None else bytes(SLOTS)
+
+    @property
+    def frame_no(self) -> int:
+        return self._frame_no
+
+    def status(self) -> dict[int, dict[str, object]]:
+        out: dict[int, dict[str, object]] = {}
+        for universe, output in sorted(self._outputs.items()):
+            st = output.status
+            out[universe] = {
+                "driver": output.driver,
+                "state": st.state,
+                "detail": st.detail,
+                "frames_sent": st.frames_sent,
+                "last_error": st.last_error,
+            }
+        return out
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open outputs (failures are in `status`, never raised), send the first frame with
+        what `apply()` already set, then run the loop."""
+        self._started = True
+        await asyncio.gather(*(self._open(u, o) for u, o in self._outputs.items()))
+        self._force.update(self._outputs)
+        self._tick(self._clock())
+        self._task = asyncio.create_task(self._run(), name="tau-dmx-render")
+
+    async def stop(self) -> None:
+        """Send what is pending as a final frame, then close every output."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._started and (self._dirty or self._fades):
+            self._tick(self._clock())
+        for pending in list(self._output_tasks):
+            with contextlib.suppress(Exception):
+                await pending
+        await asyncio.gather(*(self._close_output(o) for o in self._outputs.values()))
+        self._started = False
+
+    # -- the loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if not self._dirty and not self._fades and not self._force:
+                self._wake.clear()
+                timeout = self._keepalive_wait(self._clock())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            now = self._clock()
+            due = self._last_frame_t + self._period
+            if now < due:
+                await asyncio.sleep(due - now)
+                now = self._clock()
+            try:
+                if self._dirty or self._fades or self._force:
+                    self._tick(now)
+                self._keepalives(now)
+            except Exception:
+                # A bug in one frame must not leave the lights frozen for good.
+                log.exception("render loop error event=render_error frame=%d", self._frame_no)
+                self._dirty.clear()
+
+    def _tick(self, now: float) -> None:
+        """Render one frame at `now` and send every universe whose bytes changed."""
+        self._frame_no += 1
+        # Keep to the fps grid while fading; after idle, restart the grid at `now`.
+        grid = self._last_frame_t + self._period
+        self._last_frame_t = grid if now - grid < self._period / 2 else now
+        for fixture_id, fade in list(self._fades.items()):
+            self._dirty.add(fixture_id)
+            if fade.done(now):
+                del self._fades[fixture_id]
+        for fixture_id in self._dirty:
+            patch = self._patches.get(fixture_id)
+            if patch is not None:
+                self._render(patch, self._current(fixture_id, now))
+        self._dirty.clear()
+        sent = set()
+        for universe, output in self._outputs.items():
+            data = bytes(self._buffers[universe])
+            if universe in self._force or self._sent.get(universe) != data:
+                self._send(universe, output, data)
+                sent.add(universe)
+        self._force.clear()
+        universes = frozenset(sent)
+        for cb in self._listeners:
+            try:
+                cb(self._frame_no, now, universes)
+            except Exception:
+                log.exception("frame listener %r failed event=listener_error", cb)
+
+    def _send(self, universe: int, output: Output, data: bytes) -> None:
+        try:
+            output.send(data)
+        except Exception:
+            log.exception(
+                "sending universe %d failed event=output_error universe=%d driver=%s",
+                universe,
+                universe,
+                output.driver,
+            )
+        self._sent[universe] = data
+
+    def _keepalive_wait(self, now: float) -> float | None:
+        dues = [
+            d
+            for u, o in self._outputs.items()
+            if u in self._sent and (d := o.keepalive_due(now)) is not None
+        ]
+        return max(0.0, min(dues) - now) if dues else None
+
+    def _keepalives(self, now: float) -> None:
+        for universe, output in self._outputs.items():
+            due = output.keepalive_due(now)
+            if due is not None and due <= now and universe in self._sent:
+                try:
+                    output.keepalive()
+                except Exception:
+                    log.exception("keep-alive failed event=output_error universe=%d", universe)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _current(self, fixture_id: int, now: float) -> Level:
+        fade = self._fades.get(fixture_id)
+        if fade is not None:
+            return fade.value_at(now)
+        return self._levels.get(fixture_id, OFF)
+
+    def _render(self, patch: Patch, level: Level) -> None:
+        data = render_fixture(patch, level)
+        start = patch.start_channel - 1
+        buffer = self._buffers.setdefault(patch.universe, bytearray(SLOTS))
+        buffer[start : start + len(data)] = data[: max(0, SLOTS - start)]
+
+    def _clear_slots(self, patch: Patch) -> None:
+        buffer = self._buffers.get(patch.universe)
+        if buffer is not None:
+            start = patch.start_channel - 1
+            end = min(SLOTS, start + len(patch.channels))
+            buffer[start:end] = bytes(max(0, end - start))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._output_tasks.add(task)
+        task.add_done_callback(self._output_tasks.discard)
+
+    async def _open(self, universe: int, output: Output) -> None:
+        try:
+            await output.open()
+        except Exception:
+            log.exception(
+                "opening universe %d failed event=output_error universe=%d driver=%s",
+                universe,
+                universe,
+                output.driver,
+            )
+
+    async def _open_then_send(self, universe: int, output: Output) -> None:
+        await self._open(universe, output)
+        if self._outputs.get(universe) is output:
+            self._force.add(universe)
+            self._wake.set()
+
+    @staticmethod
+    async def _close_output(output: Output) -> None:
+        try:
+            await output.close()
+        except Exception:
+            log.exception("closing an output failed event=output_error driver=%s", output.driver)
+
+
+def _checked(patch: Patch) -> Patch:
+    """The patch, with an unusable dimming curve replaced by linear (and said so)."""
+    try:
+        parse_curve(patch.dimming_curve)
+    except ValueError as exc:
+        log.warning(
+            "fixture %d: %s; rendering it linear event=bad_curve fixture=%d",
+            patch.fixture_id,
+            exc,
+            patch.fixture_id,
+        )
+        return dataclasses.replace(patch, dimming_curve="linear")
+    return patch
+
+
+def _target_level(target: LightTarget, current: Level) -> Level:
+    """Where a command takes the fixture: colour follows the command's mode, else stays."""
+    level16 = brightness_to_level16(target.brightness) if target.is_on else 0
+    if target.color is not None:
+        r, g, b = target.color
+        rgb: tuple[float, float, float] | None = (float(r), float(g), float(b))
+        kelvin = float(target.kelvin) if target.kelvin is not None else current.kelvin
+    elif target.kelvin is not None:
+        rgb, kelvin = None, float(target.kelvin)
+    else:
+        rgb, kelvin = current.rgb, current.kelvin
+    return Level(level16, kelvin, rgb)

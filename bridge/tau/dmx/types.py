@@ -1,0 +1,44 @@
+"""The boundary between the state store and the DMX renderer.
+
+The store hands the renderer `LightTarget` batches; each batch is applied in a
+single frame. The renderer knows fixtures only as `Patch` entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class Patch:
+    """Where and how one fixture is rendered."""
+
+    fixture_id: int
+    universe: int
+    start_channel: int  # 1-based DMX slot
+    channels: tuple[str, ...]  # roles, e.g. ("dimmer", "dimmer_fine")
+    min_kelvin: int
+    max_kelvin: int
+    dimming_curve: str  # "linear" | "square" | "cie1931" | gamma number as text
+    min_level: float  # percent
+
+
+@dataclass(slots=True, frozen=True)
+class LightTarget:
+    """Where a fixture should be at the end of `transition_s`."""
+
+    fixture_id: int
+    is_on: bool
+    brightness: int  # 0-255, the MQTT scale; kept while off so ON returns to it
+    kelvin: int | None
+    color: tuple[int, int, int] | None  # rgb 0-255 when in a colour mode
+    transition_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class LiveLevel:
+    """A fixture's output right now, mid-fade included (for hold-to-dim and scenes)."""
+
+    brightness: float  # 0-255, fractional mid-fade; 0 when off
+    kelvin: float | None
+    color: tuple[float, float, float] | None

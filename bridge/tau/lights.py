@@ -1,0 +1,195 @@
+"""Pure light-state arithmetic: what one command does to one fixture, and group derivation.
+
+No I/O and no store here: `state.py` owns the state and calls these.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from tau.commands import MAX_KELVIN, MIN_KELVIN, LightCommand
+from tau.model import FixtureModel
+
+
+@dataclass(slots=True)
+class FixtureState:
+    """A fixture's state; `brightness` is kept while off so ON returns to it."""
+
+    is_on: bool = False
+    brightness: int = 255
+    kelvin: int | None = None
+    color: tuple[int, int, int] | None = None
+    color_mode: str = "brightness"
+    circadian_suspended: bool = False
+    suspended_at: float | None = None  # wall-clock seconds
+    source: str = "default"
+
+    def copy(self) -> FixtureState:
+        return replace(self)
+
+    def same_light(self, other: FixtureState) -> bool:
+        return (
+            self.is_on == other.is_on
+            and self.brightness == other.brightness
+            and self.kelvin == other.kelvin
+            and self.color == other.color
+            and self.color_mode == other.color_mode
+        )
+
+
+@dataclass(slots=True)
+class GroupState:
+    """Per-group flags; the light state of a group is derived from its members."""
+
+    circadian_enabled: bool = True
+    circadian_suspended: bool = False
+    suspended_at: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class GroupLight:
+    is_on: bool
+    brightness: int
+    kelvin: int | None
+    color: tuple[int, int, int] | None
+    color_mode: str
+
+
+def initial_state(model: FixtureModel) -> FixtureState:
+    """A never-seen fixture: off, full level remembered, mid-range white if tunable."""
+    modes = model.color_modes
+    if "color_temp" in modes:
+        kelvin = (model.min_kelvin + model.max_kelvin) // 2
+        return FixtureState(kelvin=kelvin, color_mode="color_temp")
+    return FixtureState(color_mode=modes[0])
+
+
+def clamp_kelvin(model: FixtureModel, kelvin: float) -> int:
+    return round(min(max(kelvin, model.min_kelvin), model.max_kelvin))
+
+
+def apply_command(
+    current: FixtureState, model: FixtureModel, command: LightCommand, want_on: bool | None
+) -> FixtureState:
+    """The state a fixture reaches under `command` (brightness_move excluded).
+
+    `want_on` is the resolved `state` (TOGGLE already turned into ON/OFF by the
+    caller, which knows whether the fixture or its whole group is on).
+    """
+    new = current.copy()
+    if want_on is not None:
+        new.is_on = want_on
+    if command.brightness is not None:
+        if command.brightness == 0:
+            new.is_on = False
+        else:
+            new.brightness = command.brightness
+            new.is_on = want_on is not False
+    if command.brightness_step is not None:
+        base = current.brightness if current.is_on else 0
+        level = min(max(base + command.brightness_step, 0), 255)
+        if level == 0:
+            new.is_on = False
+        else:
+            new.brightness = level
+            new.is_on = want_on is not False
+    if new.is_on and new.brightness <= 0:
+        new.brightness = 255  # never "on" at level 0 (e.g. a state row written as 0)
+    _apply_colour(new, model, command)
+    return new
+
+
+def fit_to_model(state: FixtureState, model: FixtureModel) -> FixtureState:
+    """A stored state made valid for the (possibly changed) model: mode, kelvin range."""
+    modes = model.color_modes
+    fitted = state.copy()
+    if fitted.color_mode not in modes or (fitted.color_mode == "rgb" and fitted.color is None):
+        fitted.color_mode = "color_temp" if "color_temp" in modes else modes[0]
+    if "color_temp" in modes:
+        fitted.kelvin = clamp_kelvin(
+            model, fitted.kelvin or (model.min_kelvin + model.max_kelvin) // 2
+        )
+    return state if fitted == state else fitted
+
+
+def _apply_colour(new: FixtureState, model: FixtureModel, command: LightCommand) -> None:
+    modes = model.color_modes
+    if "color_temp" in modes:
+        if command.kelvin is not None:
+            new.kelvin = clamp_kelvin(model, command.kelvin)
+            new.color_mode = "color_temp"
+        elif command.mired_step is not None:
+            kelvin = new.kelvin or (model.min_kelvin + model.max_kelvin) // 2
+            mired = max(1_000_000 / kelvin + command.mired_step, 1_000_000 / MAX_KELVIN)
+            new.kelvin = clamp_kelvin(model, min(1_000_000 / mired, MIN_KELVIN * 20))
+            new.color_mode = "color_temp"
+    if command.color is not None and "rgb" in modes:
+        new.color = command.color
+        new.color_mode = "rgb"
+
+
+def supports_command(model: FixtureModel, command: LightCommand) -> bool:
+    """Whether the model can honour the colour part of a command."""
+    modes = model.color_modes
+    if command.color is not None and "rgb" not in modes:
+        return False
+    colour_temp = command.kelvin is not None or command.mired_step is not None
+    return not (colour_temp and "color_temp" not in modes)
+
+
+def group_color_modes(models: Iterable[FixtureModel]) -> list[str]:
+    """Union of the members' modes; `brightness` only when nothing richer is present
+    (Home Assistant rejects `brightness` next to other modes)."""
+    modes: set[str] = set()
+    for model in models:
+        modes.update(model.color_modes)
+    if len(modes) > 1:
+        modes.discard("brightness")
+    order = ["brightness", "color_temp", "rgb"]
+    return [m for m in order if m in modes] or ["brightness"]
+
+
+def group_kelvin_range(models: Iterable[FixtureModel]) -> tuple[int, int] | None:
+    """Intersection of the tunable members' ranges, so every member can honour it.
+
+    If the ranges do not overlap at all, the union is used instead: every
+    requested value is then clamped per member rather than refused.
+    """
+    ranges = [(m.min_kelvin, m.max_kelvin) for m in models if "color_temp" in m.color_modes]
+    if not ranges:
+        return None
+    low = max(r[0] for r in ranges)
+    high = min(r[1] for r in ranges)
+    if low < high:
+        return low, high
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+def derive_group(members: Sequence[FixtureState], modes: Sequence[str]) -> GroupLight:
+    """ON if any member is on; max brightness and mean kelvin of the members that are on."""
+    on = [m for m in members if m.is_on]
+    pool = on or list(members)
+    brightness = max((m.brightness for m in pool), default=0)
+    kelvins = [m.kelvin for m in pool if m.kelvin is not None and m.color_mode == "color_temp"]
+    if not kelvins:
+        kelvins = [m.kelvin for m in pool if m.kelvin is not None]
+    kelvin = round(sum(kelvins) / len(kelvins)) if kelvins else None
+    colors = [m.color for m in pool if m.color is not None and m.color_mode == "rgb"]
+    color = Counter(colors).most_common(1)[0][0] if colors else None
+    mode = _group_mode(pool, modes, kelvin, color)
+    return GroupLight(bool(on), brightness, kelvin, color, mode)
+
+
+def _group_mode(
+    pool: Sequence[FixtureState],
+    modes: Sequence[str],
+    kelvin: int | None,
+    color: tuple[int, int, int] | None,
+) -> str:
+    counts = Counter(m.color_mode for m in pool)
+    for mode, _ in counts.most_common():
+        if mode in modes and (mode != "rgb" or color) and (mode != "color_temp" or kelvin):
+            return mode
+    return modes[0]

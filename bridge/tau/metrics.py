@@ -1,0 +1,53 @@
+"""Prometheus metrics: one registry per process, names in one place."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.023, 0.05, 0.1, 0.25, 1.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.commands = Counter("tau_commands", "Commands handled", ["kind"], registry=r)
+        self.rejected = Counter(
+            "tau_commands_rejected", "Inputs rejected, by topic kind", ["reason"], registry=r
+        )
+        self.command_to_frame = Histogram(
+            "tau_command_to_frame_seconds",
+            "From a change batch to the DMX frame carrying it",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.frames = Counter("tau_frames_sent", "DMX frames sent", ["universe"], registry=r)
+        self.output_errors = Gauge(
+            "tau_output_up", "1 when the universe's output is working", ["universe"], registry=r
+        )
+        self.db_batch = Histogram(
+            "tau_db_write_batch_seconds",
+            "State write-behind batch duration",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+        self.db_rows = Counter("tau_db_rows_written", "State rows written", registry=r)
+        self.db_queue = Gauge("tau_db_write_queue", "Objects waiting to be written", registry=r)
+        self.mqtt_reconnects = Counter("tau_mqtt_reconnects", "Broker reconnects", registry=r)
+        self.circadian_tick = Gauge(
+            "tau_circadian_tick_seconds", "Duration of the last circadian tick", registry=r
+        )
+        self._pending: deque[tuple[int, float]] = deque(maxlen=10_000)
+
+    def batch_applied(self, frame_no: int) -> None:
+        self._pending.append((frame_no, time.monotonic()))
+
+    def frame_sent(self, frame_no: int, sent_at: float, universes: frozenset[int]) -> None:
+        for universe in universes:
+            self.frames.labels(str(universe)).inc()
+        while self._pending and self._pending[0][0] <= frame_no:
+            _, started = self._pending.popleft()
+            self.command_to_frame.observe(max(0.0, sent_at - started))

@@ -1,0 +1,139 @@
+"""The installation model held in memory: plain data loaded from PostgreSQL.
+
+Nothing here does I/O. `Installation` is immutable once built; a reload builds a
+new one and swaps it in, so readers never see a half-applied change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+COLOR_ROLES = frozenset({"red", "green", "blue"})
+WHITE_PAIR_ROLES = frozenset({"warm", "cool"})
+
+
+@dataclass(slots=True, frozen=True)
+class FixtureModel:
+    id: int
+    manufacturer: str
+    model: str
+    channels: tuple[str, ...]
+    min_kelvin: int
+    max_kelvin: int
+    dimming_curve: str
+    min_level: float  # percent of full output for the lowest non-zero level
+
+    @property
+    def footprint(self) -> int:
+        return len(self.channels)
+
+    @property
+    def color_modes(self) -> tuple[str, ...]:
+        """Home Assistant `supported_color_modes` for this model."""
+        roles = set(self.channels)
+        if roles >= COLOR_ROLES:
+            # Colour fixtures also render colour temperatures (approximated in RGB, with
+            # the white channel when there is one), so a white scene can include them.
+            # RGBW takes `rgb` commands and derives its white channel in the renderer.
+            return ("color_temp", "rgb")
+        if roles >= WHITE_PAIR_ROLES or "cct" in roles:
+            return ("color_temp",)
+        return ("brightness",)
+
+    @property
+    def tunable(self) -> bool:
+        return "color_temp" in self.color_modes
+
+
+@dataclass(slots=True, frozen=True)
+class Fixture:
+    id: int
+    name: str
+    slug: str
+    model: FixtureModel
+    universe: int
+    start_channel: int
+
+
+@dataclass(slots=True, frozen=True)
+class Group:
+    id: int
+    name: str
+    slug: str
+    circadian_profile_id: int | None
+    fixture_ids: frozenset[int]  # every fixture, nested groups included
+    direct_fixture_ids: frozenset[int]
+    child_group_ids: frozenset[int]
+
+
+@dataclass(slots=True, frozen=True)
+class CircadianProfile:
+    id: int
+    name: str
+    keyframes: tuple[dict[str, Any], ...]
+
+
+@dataclass(slots=True, frozen=True)
+class SceneValue:
+    fixture_id: int
+    is_on: bool
+    brightness: int
+    kelvin: int | None
+    color: tuple[int, int, int] | None
+
+
+@dataclass(slots=True, frozen=True)
+class Scene:
+    id: int
+    name: str
+    slug: str
+    group_id: int | None
+    values: tuple[SceneValue, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class SwitchModel:
+    id: int
+    manufacturer: str
+    model: str
+    kind: str
+    actions: tuple[str, ...]
+    action_map: dict[str, str]
+
+
+@dataclass(slots=True, frozen=True)
+class Switch:
+    id: int
+    name: str
+    slug: str
+    model: SwitchModel
+    target_group_id: int | None
+    target_fixture_id: int | None
+    input_topic: str | None
+    mapping: dict[str, str]
+    double_tap_ms: int
+    hold_ms: int
+    dim_speed_ms: int
+
+
+@dataclass(slots=True, frozen=True)
+class Installation:
+    fixture_models: dict[int, FixtureModel] = field(default_factory=dict)
+    fixtures: dict[int, Fixture] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    profiles: dict[int, CircadianProfile] = field(default_factory=dict)
+    scenes: dict[int, Scene] = field(default_factory=dict)
+    switch_models: dict[int, SwitchModel] = field(default_factory=dict)
+    switches: dict[int, Switch] = field(default_factory=dict)
+    # slug indexes, built once per load
+    fixture_by_slug: dict[str, int] = field(default_factory=dict)
+    group_by_slug: dict[str, int] = field(default_factory=dict)
+    scene_by_slug: dict[str, int] = field(default_factory=dict)
+    switch_by_slug: dict[str, int] = field(default_factory=dict)
+    # fixture id -> ids of every group containing it (nested included)
+    groups_of_fixture: dict[int, frozenset[int]] = field(default_factory=dict)
+
+    @property
+    def universes(self) -> frozenset[int]:
+        return frozenset(f.universe for f in self.fixtures.values())

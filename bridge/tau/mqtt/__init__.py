@@ -1,0 +1,1 @@
+"""MQTT: session, topic routing, Home Assistant discovery, state publication, bridge API."""

@@ -1,0 +1,279 @@
+"""Bridge requests: `<base>/bridge/request/<cmd>` -> `<base>/bridge/response/<cmd>`.
+
+Zigbee2MQTT style: a JSON body (an optional `transaction` is echoed back), the
+reply `{"status": "ok", "data": ...}` or `{"status": "error", "error": "..."}`.
+Bodies are validated with pydantic; database refusals are relayed verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tau.commands import load_json
+from tau.db import admin
+from tau.dmx.render import Renderer
+from tau.errors import InvalidCommandError, UnknownTargetError
+from tau.features import Features
+from tau.settings import SLUG_PATTERN
+from tau.state import StateStore
+
+Slug = Field(pattern=SLUG_PATTERN)
+Name = Field(min_length=1, max_length=200)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    transaction: str | int | None = None
+
+
+class FixtureAdd(_Body):
+    name: str = Name
+    slug: str = Slug
+    model: int | str = Field(description="fixture model id or 'Manufacturer Model'")
+    universe: int = Field(1, ge=0, le=63999)
+    start_channel: int = Field(ge=1, le=512)
+
+
+class ByRef(_Body):
+    slug: str = Slug
+
+
+class Rename(_Body):
+    slug: str = Slug
+    new_slug: str | None = Field(None, pattern=SLUG_PATTERN)
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _something(self) -> Rename:
+        if self.new_slug is None and self.name is None:
+            raise ValueError("give new_slug and/or name")
+        return self
+
+
+class FixtureUpdate(_Body):
+    slug: str = Slug
+    name: str | None = Field(None, min_length=1, max_length=200)
+    model: int | str | None = None
+    universe: int | None = Field(None, ge=0, le=63999)
+    start_channel: int | None = Field(None, ge=1, le=512)
+
+
+class GroupAdd(_Body):
+    name: str = Name
+    slug: str = Slug
+    circadian_profile: str | None = None
+
+
+class Members(_Body):
+    group: str = Slug
+    fixture: str | None = Field(None, pattern=SLUG_PATTERN)
+    child_group: str | None = Field(None, pattern=SLUG_PATTERN)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Members:
+        if (self.fixture is None) == (self.child_group is None):
+            raise ValueError("give exactly one of fixture or child_group")
+        return self
+
+
+class SceneStore(_Body):
+    group: str = Slug
+    slug: str = Slug
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class Empty(_Body):
+    pass
+
+
+class Universe(_Body):
+    universe: int = Field(ge=0, le=63999)
+
+
+class Clock(_Body):
+    now: str | None = Field(None, description="ISO 8601 with offset; null = real time")
+
+
+class BridgeHost(Protocol):
+    """What the request handlers need from the running bridge."""
+
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+    @property
+    def store(self) -> StateStore: ...
+    async def reload(self) -> None: ...
+    def health(self) -> dict[str, Any]: ...
+    @property
+    def features(self) -> Features: ...
+    @property
+    def renderer(self) -> Renderer: ...
+
+
+Handler = Callable[[BridgeHost, Any], Awaitable[Any]]
+
+
+async def _health(host: BridgeHost, _body: Empty) -> Any:
+    return host.health()
+
+
+async def _reload(host: BridgeHost, _body: Empty) -> Any:
+    await host.reload()
+    inst = host.store.installation
+    return {"fixtures": len(inst.fixtures), "groups": len(inst.groups)}
+
+
+def _given(changes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in changes.items() if v is not None}
+
+
+async def _fixture_add(host: BridgeHost, body: FixtureAdd) -> Any:
+    model = await admin.model_id(host.pool, body.model)
+    return await admin.add_fixture(
+        host.pool, body.name, body.slug, model, body.universe, body.start_channel
+    )
+
+
+async def _fixture_remove(host: BridgeHost, body: ByRef) -> Any:
+    return await admin.remove(host.pool, "fixtures", body.slug, "fixture")
+
+
+async def _fixture_rename(host: BridgeHost, body: Rename) -> Any:
+    changes = _given({"slug": body.new_slug, "name": body.name})
+    return await admin.update_fixture(host.pool, body.slug, changes)
+
+
+async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
+    changes = _given(
+        {"name": body.name, "universe": body.universe, "start_channel": body.start_channel}
+    )
+    if body.model is not None:
+        changes["fixture_model_id"] = await admin.model_id(host.pool, body.model)
+    return await admin.update_fixture(host.pool, body.slug, changes)
+
+
+async def _group_add(host: BridgeHost, body: GroupAdd) -> Any:
+    return await admin.add_group(host.pool, body.name, body.slug, body.circadian_profile)
+
+
+async def _group_remove(host: BridgeHost, body: ByRef) -> Any:
+    return await admin.remove(host.pool, "groups", body.slug, "group")
+
+
+async def _group_rename(host: BridgeHost, body: Rename) -> Any:
+    changes = _given({"slug": body.new_slug, "name": body.name})
+    return await admin.update_group(host.pool, body.slug, changes)
+
+
+async def _members_add(host: BridgeHost, body: Members) -> Any:
+    return await admin.change_member(host.pool, body.group, body.fixture, body.child_group, True)
+
+
+async def _members_remove(host: BridgeHost, body: Members) -> Any:
+    return await admin.change_member(host.pool, body.group, body.fixture, body.child_group, False)
+
+
+async def _scene_store(host: BridgeHost, body: SceneStore) -> Any:
+    inst = host.store.installation
+    gid = inst.group_by_slug.get(body.group)
+    if gid is None:
+        raise UnknownTargetError(f"unknown group {body.group!r}")
+    values = []
+    for fid in sorted(inst.groups[gid].fixture_ids):
+        s = host.store.fixture(fid)
+        kelvin = s.kelvin if s.color_mode == "color_temp" else None
+        color = s.color if s.color_mode == "rgb" else None
+        values.append((fid, s.is_on, s.brightness, kelvin, color))
+    return await admin.store_scene(host.pool, body.slug, body.name or body.slug, gid, values)
+
+
+async def _scene_remove(host: BridgeHost, body: ByRef) -> Any:
+    return await admin.remove(host.pool, "scenes", body.slug, "scene")
+
+
+async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
+    status = host.renderer.status()
+    if body.universe not in status:
+        raise UnknownTargetError(f"universe {body.universe} has no output")
+    frame = host.renderer.frame(body.universe)
+    last = max((i + 1 for i, v in enumerate(frame) if v), default=0)
+    return {"universe": body.universe, "slots": list(frame[:last]), "output": status[body.universe]}
+
+
+async def _circadian_tick(host: BridgeHost, _body: Empty) -> Any:
+    host.features.tick()
+    return {"duration_ms": round(host.features.last_tick_s * 1000, 3)}
+
+
+async def _circadian_clock(host: BridgeHost, body: Clock) -> Any:
+    when = None
+    if body.now is not None:
+        try:
+            when = datetime.fromisoformat(body.now)
+        except ValueError:
+            raise InvalidCommandError(f"not an ISO 8601 time: {body.now[:40]!r}") from None
+    host.features.set_clock(when)
+    host.features.tick()
+    return {"now": host.features.now().isoformat()}
+
+
+HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
+    "health_check": (Empty, _health),
+    "reload": (Empty, _reload),
+    "fixture/add": (FixtureAdd, _fixture_add),
+    "fixture/remove": (ByRef, _fixture_remove),
+    "fixture/rename": (Rename, _fixture_rename),
+    "fixture/update": (FixtureUpdate, _fixture_update),
+    "group/add": (GroupAdd, _group_add),
+    "group/remove": (ByRef, _group_remove),
+    "group/rename": (Rename, _group_rename),
+    "group/members/add": (Members, _members_add),
+    "group/members/remove": (Members, _members_remove),
+    "scene/store": (SceneStore, _scene_store),
+    "scene/remove": (ByRef, _scene_remove),
+    "dmx/frame": (Universe, _dmx_frame),
+    "circadian/tick": (Empty, _circadian_tick),
+    "circadian/clock": (Clock, _circadian_clock),
+}
+
+
+def parse_request(name: str, payload: bytes) -> tuple[Any, str | int | None]:
+    """Validate a request body; returns (body, transaction)."""
+    if name not in HANDLERS:
+        known = ", ".join(sorted(HANDLERS))
+        raise InvalidCommandError(f"unknown request {name[:80]!r}; known requests: {known}")
+    model, _ = HANDLERS[name]
+    data: Any = {} if not payload.strip() else load_json(payload)
+    if not isinstance(data, dict):
+        raise InvalidCommandError("request body must be a JSON object")
+    transaction = data.get("transaction")
+    if not isinstance(transaction, str | int | None) or isinstance(transaction, bool):
+        transaction = None
+    try:
+        return model.model_validate(data), transaction
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
+            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidCommandError(f"invalid {name} request: {problems}") from None
+
+
+# Requests that change the installation: the reply goes out after the reload, so the
+# requester can use what it just created (and HA has its discovery) at once.
+CHANGES_INSTALLATION = frozenset(
+    name for name in HANDLERS if name.split("/")[0] in ("fixture", "group", "scene")
+)
+
+
+async def handle_request(host: BridgeHost, name: str, body: Any) -> Any:
+    _, handler = HANDLERS[name]
+    result = await handler(host, body)
+    if name in CHANGES_INSTALLATION:
+        await host.reload()
+    return result

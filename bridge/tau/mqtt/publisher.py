@@ -1,0 +1,135 @@
+"""Publishing retained state and discovery, coalesced so storms never block anything.
+
+The store's batches only mark objects dirty; a publish pass scheduled with
+`call_soon` runs right after the current message is handled, so state reaches
+MQTT within the same loop iteration while a burst of commands still becomes
+one message per object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from tau.lights import FixtureState, GroupLight
+from tau.model import Installation
+from tau.mqtt.topics import Topics
+from tau.state import ChangeBatch, StateStore
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[..., bool]
+
+
+def stable_json(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def light_payload(
+    light: FixtureState | GroupLight, circadian: str | None, source: str | None
+) -> dict[str, Any]:
+    """HA JSON-schema light state; `color_temp` is in kelvin as discovery announces."""
+    payload: dict[str, Any] = {
+        "state": "ON" if light.is_on else "OFF",
+        "brightness": light.brightness,
+        "color_mode": light.color_mode,
+    }
+    if light.color_mode == "color_temp" and light.kelvin is not None:
+        payload["color_temp"] = light.kelvin
+        payload["color_temp_kelvin"] = light.kelvin
+    if light.color_mode == "rgb" and light.color is not None:
+        r, g, b = light.color
+        payload["color"] = {"r": r, "g": g, "b": b}
+    if circadian is not None:
+        payload["circadian"] = circadian
+    if source is not None:
+        payload["source"] = source
+    return payload
+
+
+class StatePublisher:
+    def __init__(self, store: StateStore, topics: Topics, publish: Publish) -> None:
+        self._store = store
+        self._topics = topics
+        self._publish = publish
+        self._fixtures: set[int] = set()
+        self._groups: set[int] = set()
+        self._scheduled = False
+        self.published = 0
+
+    def __call__(self, batch: ChangeBatch) -> None:
+        self._fixtures |= batch.fixture_ids
+        self._groups |= batch.group_ids
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def publish_all(self) -> None:
+        inst = self._store.installation
+        self._fixtures |= set(inst.fixtures)
+        self._groups |= set(inst.groups)
+        self.flush()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        fixtures, groups = self._fixtures, self._groups
+        self._fixtures, self._groups = set(), set()
+        inst = self._store.installation
+        for fid in sorted(fixtures):
+            fixture = inst.fixtures.get(fid)
+            if fixture is not None:
+                self._send(self._topics.fixture(fixture.slug), self._fixture_payload(inst, fid))
+        for gid in sorted(groups):
+            group = inst.groups.get(gid)
+            if group is None:
+                continue
+            light = self._store.group_light(gid)
+            circadian = None
+            if group.circadian_profile_id is not None:
+                circadian = "ON" if self._store.circadian_switch_on(gid) else "OFF"
+                self._publish(self._topics.circadian(group.slug), circadian, retain=True, qos=1)
+            self._send(self._topics.group(group.slug), light_payload(light, circadian, None))
+
+    def _fixture_payload(self, inst: Installation, fid: int) -> dict[str, Any]:
+        state = self._store.fixture(fid)
+        circadian = None
+        if self._store.circadian is not None and self._store.circadian.profile_group_of(fid):
+            circadian = "ON" if self._store.circadian_active(fid) else "OFF"
+        return light_payload(state, circadian, state.source)
+
+    def _send(self, topic: str, payload: dict[str, Any]) -> None:
+        if self._publish(topic, json.dumps(payload, separators=(",", ":")), retain=True, qos=1):
+            self.published += 1
+
+
+class DiscoveryPublisher:
+    """Keeps HA's retained configs equal to `payloads`, publishing only differences."""
+
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
+        self._sent: dict[str, str] = {}
+
+    def sync(self, payloads: dict[str, dict[str, Any]], force: bool = False) -> int:
+        """Publish new/changed configs, clear vanished ones; returns messages sent."""
+        sent = 0
+        for topic in sorted(set(self._sent) - set(payloads)):
+            if self._publish(topic, b"", retain=True, qos=1):
+                sent += 1
+                del self._sent[topic]
+        for topic, payload in payloads.items():
+            if "+" in topic or "#" in topic:
+                log.error("event=discovery_topic_invalid topic=%s", topic)
+                continue
+            text = stable_json(payload)
+            changed = force or self._sent.get(topic) != text
+            if changed and self._publish(topic, text, retain=True, qos=1):
+                self._sent[topic] = text
+                sent += 1
+        return sent
+
+    @property
+    def count(self) -> int:
+        return len(self._sent)

@@ -1,0 +1,163 @@
+"""The broker connection: last will, stable client id, QoS 1 subscriptions, reconnects.
+
+`run()` keeps a connection up until `stop()`: capped exponential backoff with
+jitter; the first failure is a WARNING, repeats are DEBUG, recovery is INFO.
+Publishing never blocks the caller: messages are handed to paho's queue and
+anything lost while disconnected is re-published by `on_connect` (availability,
+discovery and every state), so nothing needs to be buffered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+import paho.mqtt.client as paho
+
+from tau.settings import MqttSettings
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[aiomqtt.Message], Awaitable[None]]
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
+    tls = settings.tls
+    if tls is None:
+        return None
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file is not None:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+    if tls.insecure:
+        context.check_hostname = False
+    return context
+
+
+class MqttSession:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        availability_topic: str,
+        subscriptions: Callable[[], list[str]],
+        on_connect: Callable[[], Awaitable[None]],
+        on_message: MessageHandler,
+    ) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._availability = availability_topic
+        self._subscriptions = subscriptions
+        self._on_connect = on_connect
+        self._on_message = on_message
+        self._client: aiomqtt.Client | None = None
+        self._stopping = asyncio.Event()
+        self._subscribed: set[str] = set()
+        self.connected = asyncio.Event()
+        self.online = asyncio.Event()  # set once availability `online` went out
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self.on_reconnect: Callable[[], None] | None = None
+
+    def _make_client(self) -> aiomqtt.Client:
+        s = self._settings
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            identifier=self._client_id,
+            clean_session=False,  # the broker queues QoS 1 commands during a short outage
+            will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
+            keepalive=s.keepalive_s,
+            tls_context=tls_context(s),
+            tls_insecure=s.tls.insecure if s.tls else None,
+            max_inflight_messages=1000,
+            timeout=10,
+        )
+
+    async def run(self) -> None:
+        delay = 0.25
+        first_failure = True
+        while not self._stopping.is_set():
+            try:
+                async with self._make_client() as client:
+                    self._client = client
+                    self._subscribed = set()
+                    await self.sync_subscriptions()
+                    self.connected.set()
+                    if not first_failure:
+                        log.info("event=mqtt_reconnected host=%s", self._settings.host)
+                        if self.on_reconnect is not None:
+                            self.on_reconnect()
+                    first_failure, delay = True, 0.25
+                    # Discovery and states first, so `online` means "everything is out".
+                    await self._on_connect()
+                    await client.publish(self._availability, b"online", qos=1, retain=True)
+                    self.online.set()
+                    async for message in client.messages:
+                        await self._on_message(message)
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
+                if self._stopping.is_set():
+                    break
+                level = logging.WARNING if first_failure else logging.DEBUG
+                log.log(
+                    level,
+                    "event=mqtt_disconnected host=%s port=%d retry_in=%.1fs error=%r",
+                    self._settings.host,
+                    self._settings.port,
+                    delay,
+                    str(exc),
+                )
+                if first_failure:
+                    self.reconnects += 1
+                first_failure = False
+            finally:
+                self._client = None
+                self.connected.clear()
+                self.online.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay + random.uniform(0, delay / 4))
+            delay = min(delay * 2, 4.0)
+
+    async def sync_subscriptions(self) -> None:
+        """Subscribe to what is wanted now (switch input topics come and go with reloads)."""
+        client = self._client
+        if client is None:
+            return
+        wanted = set(self._subscriptions())
+        new = sorted(wanted - self._subscribed)
+        gone = sorted(self._subscribed - wanted)
+        if new:
+            await client.subscribe([(t, 1) for t in new])
+        for topic in gone:
+            await client.unsubscribe(topic)
+        self._subscribed = wanted
+
+    def publish(
+        self, topic: str, payload: str | bytes, *, retain: bool = False, qos: int = 0
+    ) -> bool:
+        """Queue a message without waiting; False when not connected."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return False
+        # aiomqtt's publish awaits each message's confirmation; state storms need paho's
+        # queue directly so the render loop and command handling never wait on the broker.
+        paho_client: paho.Client = client._client
+        info = paho_client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+
+    async def stop(self) -> None:
+        """Say `offline` (a clean stop sends no last will) and disconnect."""
+        client = self._client
+        if client is not None and self.connected.is_set():
+            try:
+                await client.publish(self._availability, b"offline", qos=1, retain=True, timeout=2)
+            except aiomqtt.MqttError as exc:
+                log.debug("event=mqtt_offline_not_sent error=%r", exc)
+        self._stopping.set()

@@ -1,0 +1,428 @@
+"""The state store: the single owner of fixture and group state at run time.
+
+Every change goes through here and leaves as one `ChangeBatch` handed to the
+subscribers (renderer, MQTT publisher, persistence) in registration order. A
+subscriber's exception is logged with its name and never reaches the others.
+Features (circadian, switches, scenes) only call the methods below.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from tau.commands import LightCommand
+from tau.dmx.types import LightTarget, LiveLevel
+from tau.errors import InvalidCommandError, UnknownTargetError
+from tau.lights import (
+    FixtureState,
+    GroupLight,
+    GroupState,
+    apply_command,
+    derive_group,
+    fit_to_model,
+    group_color_modes,
+    initial_state,
+    supports_command,
+)
+from tau.model import Installation
+
+log = logging.getLogger(__name__)
+
+TargetKind = Literal["fixture", "group"]
+Target = tuple[TargetKind, int]
+
+
+class CircadianTargetLike(Protocol):
+    @property
+    def brightness(self) -> int: ...
+    @property
+    def kelvin(self) -> int: ...
+
+
+class CircadianSource(Protocol):
+    """What the store asks the circadian engine (absent = no circadian)."""
+
+    def profile_group_of(self, fixture_id: int) -> int | None: ...
+    def target_for_fixture(self, fixture_id: int) -> CircadianTargetLike | None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class ChangeBatch:
+    reason: str  # command | circadian | scene | switch | restore | reload | circadian_switch
+    fixture_ids: frozenset[int]  # fixtures whose state changed or were targeted
+    group_ids: frozenset[int]  # groups whose derived light or flags may have changed
+    targets: tuple[LightTarget, ...]  # for the renderer; one frame
+
+
+Subscriber = Callable[[ChangeBatch], None]
+
+
+class StateStore:
+    def __init__(
+        self,
+        default_transition_s: float,
+        live: Callable[[int], LiveLevel | None] = lambda _fid: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.default_transition_s = default_transition_s
+        self._live = live
+        self._clock = clock
+        self._inst = Installation()
+        self._fixtures: dict[int, FixtureState] = {}
+        self._groups: dict[int, GroupState] = {}
+        self._group_modes: dict[int, list[str]] = {}
+        self._subscribers: list[tuple[str, Subscriber]] = []
+        self._moving: set[int] = set()
+        self.circadian: CircadianSource | None = None
+
+    # ----------------------------------------------------------------- wiring
+    def subscribe(self, name: str, callback: Subscriber) -> None:
+        self._subscribers.append((name, callback))
+
+    def set_live_reader(self, live: Callable[[int], LiveLevel | None]) -> None:
+        self._live = live
+
+    @property
+    def installation(self) -> Installation:
+        return self._inst
+
+    def set_installation(
+        self,
+        inst: Installation,
+        stored_fixtures: Mapping[int, FixtureState] | None = None,
+        stored_groups: Mapping[int, GroupState] | None = None,
+    ) -> None:
+        """Adopt a (re)loaded model: new fixtures get stored or initial state,
+        removed ones are forgotten. Emits nothing; the caller publishes."""
+        stored_fixtures = stored_fixtures or {}
+        stored_groups = stored_groups or {}
+        fixtures: dict[int, FixtureState] = {}
+        for fid, fixture in inst.fixtures.items():
+            state = self._fixtures.get(fid) or stored_fixtures.get(fid)
+            if state is None:
+                fixtures[fid] = initial_state(fixture.model)
+            else:
+                fixtures[fid] = fit_to_model(state, fixture.model)
+        groups = {
+            gid: self._groups.get(gid) or stored_groups.get(gid) or GroupState()
+            for gid in inst.groups
+        }
+        self._inst, self._fixtures, self._groups = inst, fixtures, groups
+        self._group_modes = {
+            gid: group_color_modes(inst.fixtures[f].model for f in g.fixture_ids)
+            for gid, g in inst.groups.items()
+        }
+        self._moving &= set(fixtures)
+
+    # ----------------------------------------------------------------- reading
+    def fixture(self, fixture_id: int) -> FixtureState:
+        return self._fixtures[fixture_id]
+
+    def fixtures(self) -> Mapping[int, FixtureState]:
+        return self._fixtures
+
+    def groups(self) -> Mapping[int, GroupState]:
+        return self._groups
+
+    def group_state(self, group_id: int) -> GroupState:
+        return self._groups[group_id]
+
+    def group_modes(self, group_id: int) -> list[str]:
+        return self._group_modes.get(group_id, ["brightness"])
+
+    def group_light(self, group_id: int) -> GroupLight:
+        group = self._inst.groups[group_id]
+        members = [self._fixtures[f] for f in sorted(group.fixture_ids)]
+        return derive_group(members, self.group_modes(group_id))
+
+    def circadian_active(self, fixture_id: int) -> bool:
+        """On, not suspended, and its profile group enabled and not suspended."""
+        state = self._fixtures.get(fixture_id)
+        if state is None or not state.is_on or state.circadian_suspended:
+            return False
+        return self._profile_group_active(fixture_id)
+
+    def circadian_switch_on(self, group_id: int) -> bool:
+        flags = self._groups[group_id]
+        return flags.circadian_enabled and not flags.circadian_suspended
+
+    def restore_targets(self) -> list[LightTarget]:
+        return [self._target(fid, 0.0) for fid in sorted(self._fixtures)]
+
+    # ---------------------------------------------------------------- commands
+    def resolve(self, target: Target) -> list[int]:
+        kind, ident = target
+        if kind == "fixture":
+            if ident not in self._inst.fixtures:
+                raise UnknownTargetError(f"unknown fixture id {ident}")
+            return [ident]
+        group = self._inst.groups.get(ident)
+        if group is None:
+            raise UnknownTargetError(f"unknown group id {ident}")
+        return sorted(group.fixture_ids)
+
+    def command(
+        self, target: Target, command: LightCommand, reason: str = "command"
+    ) -> ChangeBatch:
+        """Apply a light command to a fixture or (nested) group in one batch."""
+        members = self.resolve(target)
+        self._check_supported(target, members, command)
+        if command.brightness_move is not None:
+            return self._move(target, members, command, reason)
+        want_on = self._want_on(target, members, command)
+        groups_before = self._groups_on(members)
+        before = {fid: self._fixtures[fid] for fid in members}
+        after = {
+            fid: apply_command(before[fid], self._inst.fixtures[fid].model, command, want_on)
+            for fid in members
+        }
+        self._moving.difference_update(members)
+        self._commit(after, reason)
+        turned_on = [fid for fid in members if after[fid].is_on and not before[fid].is_on]
+        groups_turned_on = self._groups_on(members) - groups_before
+        for gid in groups_turned_on:  # off -> on resumes a suspended profile ...
+            self._resume_group(gid)
+        # ... unless this very command chooses a level or colour.
+        flag_groups = self._update_suspension(target, members, command, reason, turned_on)
+        if not command.sets_level and not command.sets_colour:
+            self._land_on_circadian(turned_on)
+        transition = self._transition(command)
+        changed = {fid for fid in members if not self._fixtures[fid].same_light(before[fid])}
+        return self._emit(reason, changed, transition, target, flag_groups | groups_turned_on)
+
+    def apply_many(
+        self, items: Sequence[tuple[int, LightCommand]], reason: str, transition_s: float | None
+    ) -> ChangeBatch:
+        """Per-fixture commands landing in one frame (scene recall)."""
+        before = {fid: self._fixtures[fid] for fid, _ in items if fid in self._fixtures}
+        after: dict[int, FixtureState] = {}
+        for fid, cmd in items:
+            if fid not in before:
+                continue
+            want_on = None if cmd.state is None else cmd.state == "ON"
+            after[fid] = apply_command(before[fid], self._inst.fixtures[fid].model, cmd, want_on)
+        self._moving.difference_update(after)
+        self._commit(after, reason)
+        changed = {fid for fid in after if not self._fixtures[fid].same_light(before[fid])}
+        transition = self.default_transition_s if transition_s is None else transition_s
+        return self._emit(reason, changed, transition, None, set())
+
+    def apply_circadian(
+        self, items: Iterable[tuple[int, int, int]], transition_s: float
+    ) -> ChangeBatch:
+        """Move on, active fixtures to (brightness, kelvin); never turns anything on."""
+        after: dict[int, FixtureState] = {}
+        for fid, brightness, kelvin in items:
+            if not self.circadian_active(fid) or fid in self._moving:
+                continue
+            state = self._fixtures[fid].copy()
+            model = self._inst.fixtures[fid].model
+            state.brightness = max(1, brightness)
+            if "color_temp" in model.color_modes and state.color_mode == "color_temp":
+                state.kelvin = min(max(kelvin, model.min_kelvin), model.max_kelvin)
+            if not state.same_light(self._fixtures[fid]):
+                after[fid] = state
+        self._commit(after, "circadian")
+        return self._emit("circadian", set(after), transition_s, None, set())
+
+    def set_circadian(self, group_id: int, enabled: bool) -> ChangeBatch:
+        """The HA "Circadian" switch: ON enables and resumes, OFF disables."""
+        if group_id not in self._groups:
+            raise UnknownTargetError(f"unknown group id {group_id}")
+        flags = self._groups[group_id]
+        flags.circadian_enabled = enabled
+        members: set[int] = set()
+        if enabled:
+            flags.circadian_suspended = False
+            flags.suspended_at = None
+            members = set(self._inst.groups[group_id].fixture_ids)
+            for fid in members:
+                if self._profile_group_of(fid) == group_id:
+                    self._clear_fixture_suspension(fid)
+        batch = self._emit("circadian_switch", set(), 0.0, None, {group_id})
+        if enabled:
+            self._land_on_circadian(sorted(f for f in members if self._fixtures[f].is_on))
+            batch = self._emit("circadian", members, self.default_transition_s, None, {group_id})
+        return batch
+
+    def expire_suspensions(self, timeout_s: float) -> None:
+        """Resume profiles suspended longer than `timeout_s` (the optional timeout)."""
+        limit = self._clock() - timeout_s
+        groups = {
+            gid
+            for gid, g in self._groups.items()
+            if g.circadian_suspended and g.suspended_at is not None and g.suspended_at < limit
+        }
+        fixtures = {
+            fid
+            for fid, f in self._fixtures.items()
+            if f.circadian_suspended and f.suspended_at is not None and f.suspended_at < limit
+        }
+        for gid in groups:
+            self._resume_group(gid)
+        for fid in fixtures:
+            self._clear_fixture_suspension(fid)
+        if groups or fixtures:
+            self._emit("circadian_timeout", fixtures, 0.0, None, groups)
+
+    # ---------------------------------------------------------------- internals
+    def _check_supported(self, target: Target, members: list[int], command: LightCommand) -> None:
+        if not command.sets_colour:
+            return
+        models = [self._inst.fixtures[fid].model for fid in members]
+        if members and not any(supports_command(m, command) for m in models):
+            what = "colour temperature" if command.color is None else "rgb colour"
+            raise InvalidCommandError(f"{target[0]} does not support {what}")
+
+    def _want_on(self, target: Target, members: list[int], command: LightCommand) -> bool | None:
+        if command.state is None:
+            return None
+        if command.state == "TOGGLE":
+            if target[0] == "group":
+                return not self.group_light(target[1]).is_on
+            return not self._fixtures[members[0]].is_on
+        return command.state == "ON"
+
+    def _transition(self, command: LightCommand) -> float:
+        return self.default_transition_s if command.transition_s is None else command.transition_s
+
+    def _groups_on(self, members: Iterable[int]) -> set[int]:
+        groups: set[int] = set()
+        for fid in members:
+            groups |= self._inst.groups_of_fixture.get(fid, frozenset())
+        return {gid for gid in groups if self.group_light(gid).is_on}
+
+    def _move(
+        self, target: Target, members: list[int], command: LightCommand, reason: str
+    ) -> ChangeBatch:
+        rate = command.brightness_move or 0
+        flag_groups = self._update_suspension(target, members, command, reason, [])
+        after: dict[int, FixtureState] = {}
+        longest = 0.0
+        for fid in members:
+            state = self._fixtures[fid].copy()
+            live = self._live(fid)
+            now = live.brightness if live is not None else (state.brightness if state.is_on else 0)
+            if rate == 0:
+                if fid in self._moving:
+                    state.brightness = max(1, round(now))
+                    after[fid] = state
+                continue
+            if rate < 0 and not state.is_on:
+                continue
+            goal = 255 if rate > 0 else 1
+            longest = max(longest, abs(goal - now) / abs(rate))
+            state.is_on, state.brightness = True, goal
+            after[fid] = state
+        if rate == 0:
+            self._moving.difference_update(members)
+            self._commit(after, reason)
+            return self._emit(reason, set(after), 0.0, target, flag_groups)
+        self._moving.update(after)
+        self._commit(after, reason)
+        # One duration for the whole batch keeps a group's members moving together.
+        return self._emit(reason, set(after), longest, target, flag_groups)
+
+    def _commit(self, after: Mapping[int, FixtureState], reason: str) -> None:
+        for fid, state in after.items():
+            state.source = reason
+            self._fixtures[fid] = state
+
+    def _update_suspension(
+        self,
+        target: Target,
+        members: list[int],
+        command: LightCommand,
+        reason: str,
+        turned_on: list[int],
+    ) -> set[int]:
+        for fid in turned_on:
+            self._clear_fixture_suspension(fid)
+        if reason not in ("command", "switch") or not (command.sets_level or command.sets_colour):
+            return set()
+        kind, ident = target
+        now = self._clock()
+        if kind == "group" and self._inst.groups[ident].circadian_profile_id is not None:
+            flags = self._groups[ident]
+            flags.circadian_suspended, flags.suspended_at = True, now
+            covered = {f for f in members if self._profile_group_of(f) == ident}
+        else:
+            covered = set()
+        for fid in members:
+            if fid not in covered and self._profile_group_of(fid) is not None:
+                state = self._fixtures[fid]
+                state.circadian_suspended, state.suspended_at = True, now
+        return {ident} if kind == "group" else set()
+
+    def _resume_group(self, group_id: int) -> None:
+        flags = self._groups[group_id]
+        flags.circadian_suspended, flags.suspended_at = False, None
+
+    def _clear_fixture_suspension(self, fixture_id: int) -> None:
+        state = self._fixtures[fixture_id]
+        state.circadian_suspended, state.suspended_at = False, None
+
+    def _profile_group_of(self, fixture_id: int) -> int | None:
+        return self.circadian.profile_group_of(fixture_id) if self.circadian else None
+
+    def _profile_group_active(self, fixture_id: int) -> bool:
+        gid = self._profile_group_of(fixture_id)
+        if gid is None or gid not in self._groups:
+            return False
+        return self.circadian_switch_on(gid)
+
+    def _land_on_circadian(self, fixture_ids: Iterable[int]) -> None:
+        if self.circadian is None:
+            return
+        for fid in fixture_ids:
+            if not self.circadian_active(fid):
+                continue
+            goal = self.circadian.target_for_fixture(fid)
+            if goal is None:
+                continue
+            state = self._fixtures[fid]
+            model = self._inst.fixtures[fid].model
+            state.brightness = max(1, goal.brightness)
+            if "color_temp" in model.color_modes:
+                state.kelvin = min(max(goal.kelvin, model.min_kelvin), model.max_kelvin)
+                state.color_mode = "color_temp"
+
+    def _target(self, fid: int, transition_s: float) -> LightTarget:
+        s = self._fixtures[fid]
+        color = s.color if s.color_mode == "rgb" else None
+        kelvin = s.kelvin if s.color_mode != "rgb" else None
+        return LightTarget(fid, s.is_on, s.brightness, kelvin, color, transition_s)
+
+    def _emit(
+        self,
+        reason: str,
+        changed: set[int],
+        transition_s: float,
+        target: Target | None,
+        flag_groups: set[int],
+    ) -> ChangeBatch:
+        fixture_ids = set(changed)
+        groups = set(flag_groups)
+        if target is not None:
+            if target[0] == "fixture":
+                fixture_ids.add(target[1])
+            else:
+                groups.add(target[1])
+        for fid in fixture_ids:
+            groups |= self._inst.groups_of_fixture.get(fid, frozenset())
+        batch = ChangeBatch(
+            reason=reason,
+            fixture_ids=frozenset(fixture_ids),
+            group_ids=frozenset(groups),
+            targets=tuple(self._target(fid, transition_s) for fid in sorted(changed)),
+        )
+        for name, callback in self._subscribers:
+            try:
+                callback(batch)
+            except Exception:
+                log.exception("event=subscriber_failed subscriber=%s reason=%s", name, reason)
+        return batch

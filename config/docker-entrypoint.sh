@@ -1,0 +1,14 @@
+#!/bin/sh
+# Container entry point: migrate the database, then run the bridge as PID 1 so that
+# SIGTERM from `docker stop` reaches it directly and pending state is flushed.
+#
+# TAU_MIGRATION_DATABASE_URL (optional) is the schema owner's DSN: with it the bridge
+# itself can run as a least-privilege role (tau_daemon, config/roles.sql) that cannot
+# alter or drop schema objects. TAU_MIGRATE_ON_START=0 skips the migration step.
+set -eu
+
+if [ "${TAU_MIGRATE_ON_START:-1}" = "1" ] && [ "${1:-}" = "tau" ] && [ "${2:-}" = "run" ]; then
+    TAU_DATABASE_URL="${TAU_MIGRATION_DATABASE_URL:-${TAU_DATABASE_URL:-}}" tau db upgrade
+fi
+
+exec "$@"

@@ -1,0 +1,155 @@
+"""Seeds load in order (psql, docker-entrypoint-initdb.d, the demo loader); roles hold."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from tests.support.db import INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
+
+ROLES_SQL = ROOT / "config" / "roles.sql"
+# How docker-compose.yml mounts them (see database/README.md).
+INITDB_NAMES = {
+    "01-init.sql": INIT_SQL,
+    "02-fixture-models.sql": SEED_FILES[0],
+    "03-switch-models.sql": SEED_FILES[1],
+    "04-test-fixtures.sql": SEED_FILES[2],
+}
+
+
+async def counts(url: str) -> tuple[int, ...]:
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM fixture_models), (SELECT count(*) FROM switch_models), "
+            "(SELECT count(*) FROM fixtures), (SELECT count(*) FROM groups), "
+            "(SELECT count(*) FROM group_hierarchy), (SELECT count(*) FROM group_fixtures), "
+            "(SELECT count(*) FROM scene_values)"
+        )
+        return tuple(row)
+    finally:
+        await conn.close()
+
+
+EXPECTED = (7, 9, 14, 11, 10, 14, 12)
+
+
+async def test_seeds_load_in_order_with_psql_and_again(fresh_database: tuple[str, str]) -> None:
+    _, url = fresh_database
+    psql(url, "-f", str(INIT_SQL))
+    for path in SEED_FILES:
+        psql(url, "-f", str(path))
+    assert await counts(url) == EXPECTED
+    for path in SEED_FILES:  # idempotent
+        psql(url, "-f", str(path))
+    assert await counts(url) == EXPECTED
+
+
+async def test_docker_entrypoint_initdb_order(
+    fresh_database: tuple[str, str], tmp_path: Path
+) -> None:
+    initdb = tmp_path / "docker-entrypoint-initdb.d"
+    initdb.mkdir()
+    for name, source in INITDB_NAMES.items():
+        (initdb / name).symlink_to(source)
+    ordered = sorted(os.listdir(initdb))  # the entrypoint runs them in sorted name order
+    assert ordered[0] == "01-init.sql"
+    _, url = fresh_database
+    for name in ordered:  # as docker-entrypoint.sh does: psql -v ON_ERROR_STOP=1 -f file
+        psql(url, "--no-password", "-f", str(initdb / name), cwd=Path("/"))
+    assert await counts(url) == EXPECTED
+
+
+async def test_seeds_load_through_asyncpg_in_one_transaction(schema_url: str) -> None:
+    # what `tau run --demo` does: no psql meta-commands allowed in the seeds
+    conn = await asyncpg.connect(schema_url)
+    try:
+        async with conn.transaction():
+            for path in sorted((ROOT / "database" / "seeds").glob("0*.sql")):
+                await conn.execute(path.read_text())
+    finally:
+        await conn.close()
+    assert await counts(schema_url) == EXPECTED
+
+
+def as_role(url: str, role: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
+
+async def connect_as(url: str, role: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(as_role(url, role))
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        pytest.skip(f"the test server does not trust {role} without a password: {exc}")
+
+
+async def test_roles_least_privilege(seeded_url: str) -> None:
+    psql(seeded_url, "-f", str(ROLES_SQL))
+    psql(seeded_url, "-f", str(ROLES_SQL))  # idempotent
+    daemon = await connect_as(seeded_url, "tau_daemon")
+    try:
+        assert await daemon.fetchval("SELECT count(*) FROM v_fixture_status") == 14
+        assert await daemon.fetchval("SELECT version_num FROM alembic_version") == "0001_initial"
+        fid = await daemon.fetchval("SELECT id FROM fixtures WHERE slug = 'kitchen-ceiling'")
+        await daemon.execute(
+            "INSERT INTO fixture_state (fixture_id, is_on, brightness) VALUES ($1, true, 100) "
+            "ON CONFLICT (fixture_id) DO UPDATE SET brightness = 101",
+            fid,
+        )
+        gid = await daemon.fetchval("SELECT id FROM groups WHERE slug = 'kitchen'")
+        await daemon.execute("INSERT INTO group_state (group_id) VALUES ($1)", gid)
+        # the bridge's CRUD API
+        await daemon.execute(
+            "INSERT INTO groups (name, slug) VALUES ('Porch', 'porch'); "
+            "UPDATE groups SET name = 'Front porch' WHERE slug = 'porch'; "
+            "DELETE FROM groups WHERE slug = 'porch'"
+        )
+        await daemon.execute("LISTEN tau_config")
+        for statement in (
+            "INSERT INTO fixture_models (model) VALUES ('x')",
+            "DELETE FROM switch_models",
+            "ALTER TABLE fixtures ADD COLUMN x int",
+            "DROP TABLE fixture_state",
+            "CREATE TABLE mine (x int)",
+            "TRUNCATE fixtures",
+            "DROP FUNCTION tau_notify_config()",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await daemon.execute(statement)
+    finally:
+        await daemon.close()
+    owner = await connect_as(seeded_url, "tau_owner")
+    try:
+        tx = owner.transaction()
+        await tx.start()
+        await owner.execute("ALTER TABLE fixtures ADD COLUMN x int")
+        await tx.rollback()
+    finally:
+        await owner.close()
+
+
+def test_backup_and_restore_round_trip(
+    seeded_url: str, fresh_database: tuple[str, str], tmp_path: Path
+) -> None:
+    # the README's commands: pg_dump to a file, psql it into an empty database
+    backup = tmp_path / "backup.sql"
+    subprocess.run([tool("pg_dump"), "-d", seeded_url, "-f", str(backup)], check=True, timeout=60)
+    _, restored = fresh_database
+    psql(restored, "-f", str(backup))
+    assert run_async(lambda: counts(restored)) == EXPECTED
+    assert (
+        psql(restored, "-tA", "-c", "SELECT version_num FROM alembic_version") == "0001_initial\n"
+    )
+    collide = (
+        "INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel) "
+        "SELECT 'x', 'x', fixture_model_id, 1, 1 FROM fixtures LIMIT 1"
+    )
+    with pytest.raises(RuntimeError, match="DMX collision"):
+        psql(restored, "-c", collide)

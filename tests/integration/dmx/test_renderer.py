@@ -1,0 +1,203 @@
+"""Render loop behaviour with in-memory outputs (two emulated widgets for cross-universe timing)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tau.dmx.drivers import EnttecProOutput, VirtualOutput
+from tau.dmx.render import Renderer
+from tests.support.enttec import EnttecEmulator
+
+from .conftest import fixture_patch, running, target
+
+FPS = 44.0
+
+
+async def _until(renderer: Renderer, predicate: Callable[[], bool], timeout_s: float = 2.0) -> None:
+    """Wait until `predicate()` holds, re-checking after every frame the renderer sends."""
+    framed = asyncio.Event()
+
+    def on_frame(frame_no: int, t: float, universes: frozenset[int]) -> None:
+        framed.set()
+
+    renderer.add_frame_listener(on_frame)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                framed.clear()
+                await framed.wait()
+    finally:
+        renderer.remove_frame_listener(on_frame)
+
+
+def two_universes() -> tuple[Renderer, VirtualOutput, VirtualOutput]:
+    one, two = VirtualOutput(1, history=500), VirtualOutput(2, history=500)
+    renderer = Renderer({1: one, 2: two}, FPS)
+    renderer.set_patch(
+        [
+            fixture_patch(1, ("dimmer",), universe=1, start=1),
+            fixture_patch(2, ("dimmer",), universe=2, start=5),
+            fixture_patch(3, ("warm", "cool"), universe=2, start=7),
+        ]
+    )
+    return renderer, one, two
+
+
+async def test_state_applied_before_start_is_the_first_frame() -> None:
+    renderer, one, two = two_universes()
+    renderer.apply([target(1, 200), target(2, 100)])
+    async with running(renderer):
+        assert one.history[0][0] == 200
+        assert two.history[0][4] == 100
+        assert one.frame_count == 1
+
+
+async def test_a_batch_spanning_two_universes_lands_in_one_frame() -> None:
+    renderer, one, two = two_universes()
+    seen: list[tuple[int, frozenset[int]]] = []
+    renderer.add_frame_listener(lambda n, t, universes: seen.append((n, universes)))
+    async with running(renderer):
+        await asyncio.sleep(0.05)
+        frame_no = renderer.apply([target(1, 255), target(2, 255), target(3, 128, kelvin=2700)])
+        await _until(renderer, lambda: renderer.frame_no >= frame_no)
+        assert (frame_no, frozenset({1, 2})) in seen
+        assert one.last_frame[0] == 255
+        assert two.last_frame[4:8] == bytes((255, 0, 128, 0))
+
+
+async def test_two_widgets_change_in_the_same_tick(tmp_path: Path) -> None:
+    with EnttecEmulator(tmp_path / "a") as a, EnttecEmulator(tmp_path / "b") as b:
+        renderer = Renderer(
+            {1: EnttecProOutput(1, a.port, fps=FPS), 2: EnttecProOutput(2, b.port, fps=FPS)}, FPS
+        )
+        renderer.set_patch(
+            [fixture_patch(1, ("dimmer",), universe=1), fixture_patch(2, ("dimmer",), universe=2)]
+        )
+        async with running(renderer):
+            await a.wait_for_frames_async(1)
+            await b.wait_for_frames_async(1)
+            renderer.apply([target(1, 250), target(2, 250)])
+            fa = await a.wait_for_slots_async({1: 250})
+            fb = await b.wait_for_slots_async({1: 250})
+        assert abs(fa.t - fb.t) < 0.5 / FPS
+        assert a.errors == b.errors == []
+
+
+async def test_idle_sends_nothing() -> None:
+    renderer, one, _ = two_universes()
+    async with running(renderer):
+        renderer.apply([target(1, 10)])
+        await _until(renderer, lambda: one.last_frame[0] == 10)
+        frames, sent = renderer.frame_no, one.frame_count
+        await asyncio.sleep(0.3)
+        assert renderer.frame_no == frames
+        assert one.frame_count == sent
+
+
+async def test_only_changed_universes_are_sent() -> None:
+    renderer, one, two = two_universes()
+    async with running(renderer):
+        before = two.frame_count
+        renderer.apply([target(1, 50, transition_s=0.2)])
+        await _until(renderer, lambda: one.last_frame[0] == 50)
+        assert one.frame_count > 5
+        assert two.frame_count == before
+
+
+async def test_live_reports_mid_fade_values() -> None:
+    renderer, _, _ = two_universes()
+    assert renderer.live(1) is None
+    async with running(renderer):
+        renderer.apply([target(3, 255, kelvin=2700)])
+        renderer.apply([target(3, 0, kelvin=6500, transition_s=0.4)])
+        await asyncio.sleep(0.2)
+        live = renderer.live(3)
+        assert live is not None
+        assert 60 < live.brightness < 195
+        await asyncio.sleep(0.3)
+        final = renderer.live(3)
+        assert final is not None
+        assert final.brightness == 0
+
+
+async def test_retarget_mid_fade_continues_from_the_current_value() -> None:
+    renderer, one, _ = two_universes()
+    async with running(renderer):
+        renderer.apply([target(1, 255, transition_s=0.5)])
+        await asyncio.sleep(0.25)
+        renderer.apply([target(1, 0, transition_s=0.3)])
+        await _until(renderer, lambda: one.last_frame[0] == 0)
+    values = [f[0] for f in one.history]
+    peak = values.index(max(values))
+    assert values[: peak + 1] == sorted(values[: peak + 1])
+    assert values[peak:] == sorted(values[peak:], reverse=True)
+    assert 80 < max(values) < 180  # turned round mid-way, no jump to 255 or 0
+
+
+async def test_repatch_clears_removed_and_moves_fixtures() -> None:
+    renderer, _, two = two_universes()
+    async with running(renderer):
+        renderer.apply([target(2, 255), target(3, 255, kelvin=2700)])
+        await _until(renderer, lambda: two.last_frame[4] == 255 and two.last_frame[6] == 255)
+        renderer.set_patch(
+            [
+                fixture_patch(1, ("dimmer",), universe=1, start=1),
+                fixture_patch(2, ("dimmer",), universe=2, start=100),  # moved
+            ]
+        )  # fixture 3 removed
+        await _until(renderer, lambda: two.last_frame[99] == 255)
+        assert two.last_frame[4] == 0
+        assert two.last_frame[6:8] == bytes(2)
+
+
+async def test_outputs_can_be_swapped_on_reload() -> None:
+    renderer, one, two = two_universes()
+    async with running(renderer):
+        renderer.apply([target(2, 90)])
+        await _until(renderer, lambda: two.last_frame[4] == 90)
+        three = VirtualOutput(2)
+        renderer.set_outputs({1: one, 2: three})
+        await _until(renderer, lambda: three.last_frame[4] == 90)
+        assert two.closed
+        assert not one.closed
+        assert set(renderer.status()) == {1, 2}
+    assert one.closed
+    assert three.closed
+
+
+async def test_stop_sends_the_pending_frame() -> None:
+    renderer, one, _ = two_universes()
+    await renderer.start()
+    renderer.apply([target(1, 33)])
+    await renderer.stop()
+    assert one.last_frame[0] == 33
+    assert one.closed
+
+
+async def test_status_lists_every_universe() -> None:
+    renderer, _, _ = two_universes()
+    async with running(renderer):
+        status = renderer.status()
+    assert status[1] == {
+        "driver": "virtual",
+        "state": "ok",
+        "detail": "in-memory universe",
+        "frames_sent": 1,
+        "last_error": None,
+    }
+
+
+async def test_an_unknown_curve_renders_linear_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    out = VirtualOutput(1)
+    renderer = Renderer({1: out}, FPS)
+    renderer.set_patch([fixture_patch(1, ("dimmer",), curve="cubic")])
+    renderer.apply([target(1, 128)])
+    async with running(renderer):
+        assert out.last_frame[0] == 128
+    assert "event=bad_curve fixture=1" in caplog.text

@@ -1,0 +1,81 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tau.dmx.mixing import (
+    cct_value16,
+    cool_fraction,
+    default_kelvin,
+    extract_white,
+    kelvin_to_rgb,
+    mired,
+    split_warm_cool,
+)
+
+RANGES = st.tuples(st.integers(1500, 4000), st.integers(4001, 10000))
+LEVELS = st.integers(0, 65535)
+
+
+@given(LEVELS, st.floats(1000, 12000), RANGES)
+def test_warm_plus_cool_is_the_requested_level(
+    level: int, kelvin: float, rng: tuple[int, int]
+) -> None:
+    warm, cool = split_warm_cool(level, kelvin, *rng)
+    assert warm + cool == level
+    assert warm >= 0
+    assert cool >= 0
+
+
+@given(RANGES)
+def test_ends_are_pure_channels(rng: tuple[int, int]) -> None:
+    lo, hi = rng
+    assert split_warm_cool(65535, lo, lo, hi) == (65535, 0)
+    assert split_warm_cool(65535, hi, lo, hi) == (0, 65535)
+    # outside the range clamps to the nearest end
+    assert split_warm_cool(65535, lo - 500, lo, hi) == (65535, 0)
+    assert split_warm_cool(65535, hi + 500, lo, hi) == (0, 65535)
+
+
+@given(RANGES)
+def test_mired_midpoint_is_an_even_mix(rng: tuple[int, int]) -> None:
+    mid = default_kelvin(*rng)
+    assert mired(mid) == pytest.approx((mired(rng[0]) + mired(rng[1])) / 2)
+    warm, cool = split_warm_cool(65535, mid, *rng)
+    assert abs(warm - cool) <= 1
+
+
+@given(RANGES, st.floats(1000, 12000), st.floats(1000, 12000))
+def test_cool_share_grows_with_kelvin(rng: tuple[int, int], a: float, b: float) -> None:
+    lo, hi = sorted((a, b))
+    assert cool_fraction(lo, *rng) <= cool_fraction(hi, *rng)
+    assert cct_value16(lo, *rng) <= cct_value16(hi, *rng)
+
+
+def test_cct_channel_spans_the_model_range() -> None:
+    assert cct_value16(2700, 2700, 6500) == 0
+    assert cct_value16(6500, 2700, 6500) == 65535
+    assert cct_value16(4600, 2700, 6500) == 32768
+
+
+@given(st.floats(1000, 40000))
+def test_kelvin_to_rgb_is_normalised(kelvin: float) -> None:
+    rgb = kelvin_to_rgb(kelvin)
+    assert max(rgb) == pytest.approx(1.0)
+    assert all(0.0 <= c <= 1.0 for c in rgb)
+
+
+def test_kelvin_to_rgb_warm_is_red_cool_is_blue() -> None:
+    warm, cool = kelvin_to_rgb(2200), kelvin_to_rgb(9000)
+    assert warm[0] == 1.0
+    assert warm[2] < 0.4
+    assert cool[2] == 1.0
+    assert cool[0] < 0.9
+    assert kelvin_to_rgb(6600) == pytest.approx((1.0, 1.0, 1.0), abs=0.05)
+
+
+@given(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1))
+def test_white_extraction_keeps_the_colour(r: float, g: float, b: float) -> None:
+    r2, g2, b2, w = extract_white(r, g, b)
+    assert w == min(r, g, b)
+    assert (r2 + w, g2 + w, b2 + w) == pytest.approx((r, g, b))
+    assert min(r2, g2, b2) == pytest.approx(0)

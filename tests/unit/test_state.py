@@ -1,0 +1,224 @@
+"""The state store on plain data: group resolution, derivation, suspension, batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tau.commands import LightCommand
+from tau.db.loader import build_installation
+from tau.errors import InvalidCommandError, UnknownTargetError
+from tau.model import Fixture, FixtureModel, Group, Installation
+from tau.state import ChangeBatch, StateStore
+
+DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
+TUNABLE = FixtureModel(2, "Acme", "Tunable", ("warm", "cool"), 2700, 6500, "linear", 0.0)
+
+
+def _f(*ids: int) -> frozenset[int]:
+    return frozenset(ids)
+
+
+def _installation() -> Installation:
+    """house > downstairs > kitchen(1, 2); house > hall(3); 4 is in no group."""
+    fixtures = {
+        1: Fixture(1, "Kitchen ceiling", "kitchen-ceiling", DIMMER, 1, 1),
+        2: Fixture(2, "Kitchen island", "kitchen-island", TUNABLE, 1, 2),
+        3: Fixture(3, "Hall", "hall-light", DIMMER, 2, 1),
+        4: Fixture(4, "Shed", "shed", DIMMER, 2, 5),
+    }
+    groups = {
+        10: Group(
+            10, "House", "house", None, frozenset({1, 2, 3}), frozenset(), frozenset({11, 13})
+        ),
+        11: Group(
+            11, "Downstairs", "downstairs", None, frozenset({1, 2}), frozenset(), frozenset({12})
+        ),
+        12: Group(12, "Kitchen", "kitchen", 7, frozenset({1, 2}), frozenset({1, 2}), frozenset()),
+        13: Group(13, "Hall", "hall", None, frozenset({3}), frozenset({3}), frozenset()),
+    }
+    return build_installation({1: DIMMER, 2: TUNABLE}, fixtures, groups, {}, {}, {}, {})
+
+
+@dataclass
+class _Target:
+    brightness: int
+    kelvin: int
+
+
+class _Circadian:
+    def profile_group_of(self, fixture_id: int) -> int | None:
+        return 12 if fixture_id in (1, 2) else None
+
+    def target_for_fixture(self, fixture_id: int) -> _Target | None:
+        return _Target(100, 3000) if fixture_id in (1, 2) else None
+
+
+@pytest.fixture
+def store() -> tuple[StateStore, list[ChangeBatch]]:
+    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0)
+    s.set_installation(_installation())
+    batches: list[ChangeBatch] = []
+    s.subscribe("test", batches.append)
+    return s, batches
+
+
+def test_nested_group_command_changes_exactly_its_members_in_one_batch(store) -> None:
+    s, batches = store
+    s.command(("group", 11), LightCommand(state="ON", brightness=128))
+    assert len(batches) == 1
+    assert {t.fixture_id for t in batches[0].targets} == {1, 2}
+    assert all(t.brightness == 128 and t.is_on for t in batches[0].targets)
+    assert not s.fixture(3).is_on and not s.fixture(4).is_on
+    assert batches[0].group_ids == {10, 11, 12}
+    assert s.group_light(10).is_on and not s.group_light(13).is_on
+
+
+def test_group_state_is_derived_from_members(store) -> None:
+    s, _ = store
+    s.command(("fixture", 1), LightCommand(state="ON", brightness=50))
+    s.command(("fixture", 2), LightCommand(state="ON", brightness=200, kelvin=3000))
+    light = s.group_light(12)
+    assert (light.is_on, light.brightness, light.kelvin) == (True, 200, 3000)
+    s.command(("fixture", 2), LightCommand(state="OFF"))
+    assert s.group_light(12).brightness == 50
+    s.command(("fixture", 1), LightCommand(state="OFF"))
+    assert not s.group_light(12).is_on
+
+
+def test_toggle_on_group_follows_the_group_state(store) -> None:
+    s, _ = store
+    s.command(("fixture", 1), LightCommand(state="ON"))
+    s.command(("group", 12), LightCommand(state="TOGGLE"))
+    assert not s.fixture(1).is_on and not s.fixture(2).is_on
+    s.command(("group", 12), LightCommand(state="TOGGLE"))
+    assert s.fixture(1).is_on and s.fixture(2).is_on
+
+
+def test_brightness_zero_turns_off_and_remembers_level(store) -> None:
+    s, _ = store
+    s.command(("fixture", 3), LightCommand(state="ON", brightness=90))
+    s.command(("fixture", 3), LightCommand(brightness=0))
+    assert not s.fixture(3).is_on
+    s.command(("fixture", 3), LightCommand(state="ON"))
+    assert s.fixture(3).brightness == 90
+
+
+def test_steps_clamp_and_turn_on(store) -> None:
+    s, _ = store
+    s.command(("fixture", 3), LightCommand(brightness_step=30))
+    assert s.fixture(3).is_on and s.fixture(3).brightness == 30
+    s.command(("fixture", 3), LightCommand(brightness_step=-100))
+    assert not s.fixture(3).is_on
+
+
+def test_kelvin_is_clamped_to_the_model(store) -> None:
+    s, _ = store
+    s.command(("fixture", 2), LightCommand(state="ON", kelvin=10000))
+    assert s.fixture(2).kelvin == 6500
+
+
+def test_colour_a_target_cannot_show_is_refused(store) -> None:
+    s, batches = store
+    with pytest.raises(InvalidCommandError, match="does not support"):
+        s.command(("fixture", 1), LightCommand(kelvin=3000))
+    assert batches == []
+
+
+def test_unknown_target(store) -> None:
+    s, _ = store
+    with pytest.raises(UnknownTargetError):
+        s.command(("group", 99), LightCommand(state="ON"))
+
+
+def test_circadian_on_lands_on_target_and_manual_level_suspends(store) -> None:
+    s, _ = store
+    s.circadian = _Circadian()
+    s.command(("group", 12), LightCommand(state="ON"))
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
+    assert s.circadian_switch_on(12)
+    s.command(("group", 12), LightCommand(brightness=255))
+    assert not s.circadian_switch_on(12)
+    assert not s.circadian_active(1)
+    s.command(("group", 12), LightCommand(state="OFF"))
+    s.command(("group", 12), LightCommand(state="ON"))
+    assert s.circadian_switch_on(12) and s.circadian_active(1)
+
+
+def test_fixture_command_through_unprofiled_parent_suspends_fixtures(store) -> None:
+    s, _ = store
+    s.circadian = _Circadian()
+    s.command(("group", 10), LightCommand(state="ON", brightness=40))
+    assert s.fixture(1).circadian_suspended and s.fixture(2).circadian_suspended
+    assert not s.fixture(3).circadian_suspended  # no profile governs it
+    assert s.circadian_switch_on(12)  # the profiled group itself was not targeted
+
+
+def test_circadian_tick_never_turns_lights_on(store) -> None:
+    s, batches = store
+    s.circadian = _Circadian()
+    s.apply_circadian([(1, 200, 3000), (2, 200, 3000)], 30.0)
+    assert not s.fixture(1).is_on and not s.fixture(2).is_on
+    assert batches[-1].targets == ()
+
+
+def test_circadian_switch_resumes_and_disables(store) -> None:
+    s, _ = store
+    s.circadian = _Circadian()
+    s.command(("group", 12), LightCommand(state="ON", brightness=10))
+    assert not s.circadian_switch_on(12)
+    s.set_circadian(12, True)
+    assert s.circadian_switch_on(12) and s.fixture(1).brightness == 100
+    s.set_circadian(12, False)
+    assert not s.circadian_switch_on(12) and not s.circadian_active(1)
+
+
+def test_suspension_times_out(store) -> None:
+    s, _ = store
+    s.circadian = _Circadian()
+    s.command(("group", 12), LightCommand(state="ON", brightness=10))
+    s._clock = lambda: 5000.0
+    s.expire_suspensions(3600)
+    assert s.circadian_switch_on(12)
+
+
+def test_brightness_move_and_stop_reads_live_level(store) -> None:
+    s, batches = store
+    s.command(("fixture", 3), LightCommand(state="ON", brightness=55))
+    s.command(("fixture", 3), LightCommand(brightness_move=100))
+    assert s.fixture(3).brightness == 255
+    assert batches[-1].targets[0].transition_s == pytest.approx(2.0)
+    from tau.dmx.types import LiveLevel
+
+    s.set_live_reader(lambda _fid: LiveLevel(brightness=140.4, kelvin=None, color=None))
+    s.command(("fixture", 3), LightCommand(brightness_move=0))
+    assert s.fixture(3).brightness == 140
+    assert batches[-1].targets[0].transition_s == 0.0
+
+
+def test_a_failing_subscriber_does_not_break_others(store, caplog) -> None:
+    s, batches = store
+
+    def broken(_batch: ChangeBatch) -> None:
+        raise RuntimeError("boom")
+
+    s._subscribers.insert(0, ("broken", broken))
+    s.command(("fixture", 4), LightCommand(state="ON"))
+    assert len(batches) == 1
+    assert "subscriber=broken" in caplog.text
+
+
+def test_restored_state_is_fitted_to_the_model() -> None:
+    from tau.lights import FixtureState
+
+    s = StateStore(default_transition_s=0)
+    stored = {
+        1: FixtureState(is_on=False, brightness=0, color_mode="color_temp", kelvin=3000),
+        2: FixtureState(is_on=True, brightness=80, color_mode="rgb", kelvin=20000),
+    }
+    s.set_installation(_installation(), stored)
+    assert s.fixture(1).color_mode == "brightness"
+    assert (s.fixture(2).color_mode, s.fixture(2).kelvin) == ("color_temp", 6500)
+    s.command(("fixture", 1), LightCommand(state="ON"))
+    assert s.fixture(1).brightness == 255  # never on at level 0
