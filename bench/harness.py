@@ -481,7 +481,12 @@ class Bench:
             (self._no_uvloop / "uvloop.py").write_text(
                 'raise ImportError("uvloop hidden by the bench (--loop asyncio)")\n'
             )
-        parts = [extra, str(self._no_uvloop), str(REPO / "bridge"), os.environ.get("PYTHONPATH", "")]
+        parts = [
+            extra,
+            str(self._no_uvloop),
+            str(REPO / "bridge"),
+            os.environ.get("PYTHONPATH", ""),
+        ]
         return {"PYTHONPATH": os.pathsep.join(p for p in parts if p)}
 
     def stop_bridges(self) -> None:

@@ -207,9 +207,18 @@ class StateStore:
             after[fid] = apply_command(before[fid], self._inst.fixtures[fid].model, cmd, want_on)
         self._moving.difference_update(after)
         self._commit(after, reason)
+        # A recalled scene is an explicit level, like a command: each fixture it lights
+        # under a profile is suspended until its next off -> on (or the Circadian switch).
+        now = self._clock()
+        for fid, cmd in items:
+            state = after.get(fid)
+            if state is None or not state.is_on or self._profile_group_of(fid) is None:
+                continue
+            if cmd.sets_level or cmd.sets_colour:
+                state.circadian_suspended, state.suspended_at = True, now
         changed = {fid for fid in after if not self._fixtures[fid].same_light(before[fid])}
         transition = self.default_transition_s if transition_s is None else transition_s
-        return self._emit(reason, changed, transition, None, set())
+        return self._emit(reason, changed, transition, None, set(), republish=set(after))
 
     def apply_circadian(
         self, items: Iterable[tuple[int, int, int]], transition_s: float
@@ -235,15 +244,16 @@ class StateStore:
             raise UnknownTargetError(f"unknown group id {group_id}")
         flags = self._groups[group_id]
         flags.circadian_enabled = enabled
-        members: set[int] = set()
+        members = set(self._inst.groups[group_id].fixture_ids)
+        governed = {fid for fid in members if self._profile_group_of(fid) == group_id}
         if enabled:
             flags.circadian_suspended = False
             flags.suspended_at = None
-            members = set(self._inst.groups[group_id].fixture_ids)
-            for fid in members:
-                if self._profile_group_of(fid) == group_id:
-                    self._clear_fixture_suspension(fid)
-        batch = self._emit("circadian_switch", set(), 0.0, None, {group_id})
+            for fid in governed:
+                self._clear_fixture_suspension(fid)
+        # The fixtures this profile governs report `circadian` in their state, so they are
+        # re-published (no render target: a running fade is left alone).
+        batch = self._emit("circadian_switch", set(), 0.0, None, {group_id}, republish=governed)
         if enabled:
             self._land_on_circadian(sorted(f for f in members if self._fixtures[f].is_on))
             batch = self._emit("circadian", members, self.default_transition_s, None, {group_id})
@@ -404,8 +414,10 @@ class StateStore:
         transition_s: float,
         target: Target | None,
         flag_groups: set[int],
+        *,
+        republish: set[int] | frozenset[int] = frozenset(),
     ) -> ChangeBatch:
-        fixture_ids = set(changed)
+        fixture_ids = set(changed) | set(republish)
         groups = set(flag_groups)
         if target is not None:
             if target[0] == "fixture":

@@ -133,10 +133,17 @@ def at(rig: Rig, moment: Moment) -> None:
 def reset(rig: Rig, group: str, fixtures: dict[str, tuple[str, int]]) -> None:
     """Clock at 09:00, the group's profile enabled and not suspended, its lights off."""
     at(rig, AT_09)
+    mark = rig.probe.mark()
     rig.send(rig.topic("group", group, "circadian", "set"), "ON")
     rig.set("group", group, "OFF")
     rig.slots(dark(fixtures))
-    rig.state("group", group, lambda s: s["state"] == "OFF" and s.get("circadian") == "ON")
+    # Wait for the states this reset produced (not older ones), so a later `mark` starts
+    # after everything the reset published.
+    rig.state(
+        "group", group, lambda s: s["state"] == "OFF" and s.get("circadian") == "ON", after=mark
+    )
+    for slug in fixtures:
+        rig.state("fixture", slug, lambda s: s["state"] == "OFF", after=mark)
 
 
 def turn_on(rig: Rig, group: str, fixtures: dict[str, tuple[str, int]], moment: Moment) -> None:
