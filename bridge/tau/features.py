@@ -56,8 +56,7 @@ class Features:
 
     # ------------------------------------------------------------- lifecycle
     def set_installation(self, inst: Installation) -> None:
-        for problem in self.circadian.set_installation(inst):
-            log.warning("event=circadian_profile_rejected detail=%r", problem)
+        self.circadian.set_installation(inst)  # logs each problem once by itself
         for problem in self.switches.set_installation(inst):
             log.warning("event=switch_config_problem detail=%r", problem)
         by_input: dict[str, list[int]] = {}

@@ -47,9 +47,17 @@ async def create_pool(
     first = True
     while True:
         try:
+            # min_size=0: asyncpg keeps a pool's floor with a background task that logs a
+            # traceback on every failed retry while the server is down; our own writer and
+            # info loop already report the outage once, in one line.
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=4, timeout=5, command_timeout=10
+                dsn, min_size=0, max_size=4, timeout=5, command_timeout=10
             )
+            try:
+                await pool.fetchval("SELECT 1")  # connect now: fail fast, not on first use
+            except BaseException:
+                pool.terminate()
+                raise
             if not first:
                 log.info("event=database_connected url=%s", redact(url))
             return pool
