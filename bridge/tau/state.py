@@ -304,7 +304,10 @@ class StateStore:
         groups: set[int] = set()
         for fid in members:
             groups |= self._inst.groups_of_fixture.get(fid, frozenset())
-        return {gid for gid in groups if self.group_light(gid).is_on}
+        fixtures, inst_groups = self._fixtures, self._inst.groups
+        return {
+            gid for gid in groups if any(fixtures[f].is_on for f in inst_groups[gid].fixture_ids)
+        }
 
     def _move(
         self, target: Target, members: list[int], command: LightCommand, reason: str

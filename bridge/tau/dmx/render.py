@@ -20,12 +20,17 @@ from tau.dmx.curves import parse_curve
 from tau.dmx.drivers.base import SLOTS, Output
 from tau.dmx.fades import Fade, start_fade
 from tau.dmx.fixture import render_fixture, unknown_roles
-from tau.dmx.level import OFF, Level, brightness_to_level16, level16_to_brightness
+from tau.dmx.level import FULL16, OFF, Level, brightness_to_level16, level16_to_brightness
+from tau.dmx.mixing import mired
 from tau.dmx.types import LightTarget, LiveLevel, Patch
 
 log = logging.getLogger("tau.dmx.render")
 
 FrameListener = Callable[[int, float, frozenset[int]], None]
+
+_STEP_8BIT = 32.0  # input units (of 65535) an 8-bit fixture may lag behind a fade
+# Roles whose bytes are not linear in the fade's inputs (kelvin to rgb, cct in kelvin).
+_COLOUR_ROLES = frozenset({"red", "green", "blue", "white", "amber", "cct"})
 
 
 class Renderer:
@@ -41,6 +46,7 @@ class Renderer:
         self._patches: dict[int, Patch] = {}
         self._levels: dict[int, Level] = {}  # where each fixture is (or heads, mid-fade)
         self._fades: dict[int, Fade] = {}
+        self._next_render: dict[int, float] = {}  # fading fixtures: when to render next
         self._buffers: dict[int, bytearray] = {u: bytearray(SLOTS) for u in outputs}
         self._sent: dict[int, bytes] = {}
         self._dirty: set[int] = set()  # fixtures to re-render at the next frame
@@ -112,6 +118,7 @@ class Renderer:
                 self._fades[target.fixture_id] = start_fade(current, end, now, target.transition_s)
             else:
                 self._fades.pop(target.fixture_id, None)
+            self._next_render.pop(target.fixture_id, None)
             self._levels[target.fixture_id] = end
             self._dirty.add(target.fixture_id)
         self._wake.set()
@@ -202,9 +209,13 @@ class Renderer:
         grid = self._last_frame_t + self._period
         self._last_frame_t = grid if now - grid < self._period / 2 else now
         for fixture_id, fade in list(self._fades.items()):
-            self._dirty.add(fixture_id)
             if fade.done(now):
                 del self._fades[fixture_id]
+                self._next_render.pop(fixture_id, None)
+                self._dirty.add(fixture_id)
+            elif self._next_render.get(fixture_id, now) <= now:
+                self._dirty.add(fixture_id)
+                self._next_render[fixture_id] = now + self._render_interval(fixture_id, fade)
         for fixture_id in self._dirty:
             patch = self._patches.get(fixture_id)
             if patch is not None:
@@ -260,6 +271,30 @@ class Renderer:
         if fade is not None:
             return fade.value_at(now)
         return self._levels.get(fixture_id, OFF)
+
+    def _render_interval(self, fixture_id: int, fade: Fade) -> float:
+        """How long a fade may go without re-rendering this fixture.
+
+        A fade is linear in time, so the time its input takes to move by a fraction of
+        the fixture's output step is known in advance. 8-bit fixtures re-render when the
+        input has moved 1/8 of a byte step (32 of 65535; steep curves at most triple
+        that, still under one byte), so a 30 s circadian fade over thousands of fixtures
+        renders each a few dozen times, not 44 times a second; their bytes still move
+        one step at a time, in order. 16-bit fixtures (any `_fine` role) and colour
+        fixtures (kelvin to rgb is not linear) render every frame.
+        """
+        patch = self._patches.get(fixture_id)
+        if patch is None or fade.duration_s <= 0:
+            return 0.0
+        if any(r.endswith("_fine") or r in _COLOUR_ROLES for r in patch.channels):
+            return 0.0
+        start, end = fade.start, fade.end
+        steps = abs(end.level16 - start.level16) / _STEP_8BIT
+        if start.kelvin is not None and end.kelvin is not None:
+            span = abs(mired(patch.min_kelvin) - mired(patch.max_kelvin)) or 1.0
+            moved = abs(mired(end.kelvin) - mired(start.kelvin)) / span
+            steps = max(steps, moved * FULL16 / _STEP_8BIT)
+        return fade.duration_s / max(steps, 1.0)
 
     def _render(self, patch: Patch, level: Level) -> None:
         data = render_fixture(patch, level)

@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[..., bool]
 
+# States go out at QoS 0, retained (as Zigbee2MQTT does). A QoS 1 publish makes the
+# broker answer with a 4-byte PUBACK; the bridge's kernel delays the TCP ACK for it,
+# and a broker with Nagle on (Mosquitto's default) then holds the next command back
+# until that ACK: ~20-40 ms on every command at a steady rate. Nothing is lost by
+# QoS 0 here: each message is the complete retained state, and every state is
+# re-published on (re)connect.
+STATE_QOS = 0
+
 
 def stable_json(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -90,7 +98,9 @@ class StatePublisher:
             circadian = None
             if group.circadian_profile_id is not None:
                 circadian = "ON" if self._store.circadian_switch_on(gid) else "OFF"
-                self._publish(self._topics.circadian(group.slug), circadian, retain=True, qos=1)
+                self._publish(
+                    self._topics.circadian(group.slug), circadian, retain=True, qos=STATE_QOS
+                )
             self._send(self._topics.group(group.slug), light_payload(light, circadian, None))
 
     def _fixture_payload(self, inst: Installation, fid: int) -> dict[str, Any]:
@@ -101,7 +111,8 @@ class StatePublisher:
         return light_payload(state, circadian, state.source)
 
     def _send(self, topic: str, payload: dict[str, Any]) -> None:
-        if self._publish(topic, json.dumps(payload, separators=(",", ":")), retain=True, qos=1):
+        text = json.dumps(payload, separators=(",", ":"))
+        if self._publish(topic, text, retain=True, qos=STATE_QOS):
             self.published += 1
 
 
