@@ -121,8 +121,14 @@ class Renderer:
             self._next_render.pop(target.fixture_id, None)
             self._levels[target.fixture_id] = end
             self._dirty.add(target.fixture_id)
-        self._wake.set()
-        return self._frame_no + 1
+        frame = self._frame_no + 1
+        if self._task is not None and now >= self._last_frame_t + self._period:
+            # A frame slot is free: render and send now, inside the command's own call,
+            # before its MQTT state is even encoded (the command's latency is this call).
+            self._safe_tick(now)
+        else:
+            self._wake.set()
+        return frame
 
     def live(self, fixture_id: int) -> LiveLevel | None:
         """The fixture's output right now, mid-fade included; None if never set."""
@@ -192,15 +198,21 @@ class Renderer:
             due = self._last_frame_t + self._period
             if now < due:
                 await asyncio.sleep(due - now)
-                now = self._clock()
+                continue  # look again: `apply()` may have sent a frame meanwhile
+            if self._dirty or self._fades or self._force:
+                self._safe_tick(now)
             try:
-                if self._dirty or self._fades or self._force:
-                    self._tick(now)
                 self._keepalives(now)
             except Exception:
-                # A bug in one frame must not leave the lights frozen for good.
-                log.exception("render loop error event=render_error frame=%d", self._frame_no)
-                self._dirty.clear()
+                log.exception("keep-alive error event=render_error frame=%d", self._frame_no)
+
+    def _safe_tick(self, now: float) -> None:
+        try:
+            self._tick(now)
+        except Exception:
+            # A bug in one frame must not leave the lights frozen for good.
+            log.exception("render loop error event=render_error frame=%d", self._frame_no)
+            self._dirty.clear()
 
     def _tick(self, now: float) -> None:
         """Render one frame at `now` and send every universe whose bytes changed."""
