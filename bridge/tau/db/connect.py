@@ -19,9 +19,15 @@ def plain_dsn(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
 
 
+# Up to the last "@" of the host part: asyncpg accepts an unescaped "@" in a password.
+_USERINFO_PASSWORD = re.compile(r"(://[^:/?#@]*):[^/?#]*@")
+# libpq-style parameters, which asyncpg honours too: `?password=...`, `&sslpassword=...`.
+_PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The DSN with any password replaced, safe to log."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The DSN with any password (user info or `password=` parameter) replaced, safe to log."""
+    return _PASSWORD_PARAMETER.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1:***@", url, count=1))
 
 
 def explain(exc: BaseException, url: str) -> str:
