@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,7 +189,8 @@ class App:
 
         def to_renderer(batch: ChangeBatch) -> None:
             if batch.targets:
-                metrics.batch_applied(renderer.apply(batch.targets))
+                started = time.monotonic()
+                metrics.batch_applied(renderer.apply(batch.targets), started)
 
         renderer.add_frame_listener(metrics.frame_sent)
         bridge.on_command = lambda kind: metrics.commands.labels(kind).inc()
@@ -220,6 +223,11 @@ class App:
             await http.start()
             self.http = http
             self._cleanup.append(("http", http.stop))
+        # The installation, patch and state now live as long as the process: move them out
+        # of the collector's generations, so a full collection under load does not scan
+        # (and stall the loop for) tens of thousands of long-lived objects.
+        gc.collect()
+        gc.freeze()
         log.info(
             "event=started fixtures=%d groups=%d universes=%s",
             len(inst.fixtures),

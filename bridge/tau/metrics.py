@@ -41,11 +41,20 @@ class Metrics:
             "tau_circadian_tick_seconds", "Duration of the last circadian tick", registry=r
         )
         self._pending: deque[tuple[int, float]] = deque(maxlen=10_000)
+        self._last_frame = 0
+        self._last_sent_at = 0.0
 
-    def batch_applied(self, frame_no: int) -> None:
-        self._pending.append((frame_no, time.monotonic()))
+    def batch_applied(self, frame_no: int, started: float | None = None) -> None:
+        """A batch handed to the renderer at `started`, due in frame `frame_no` (which the
+        renderer may already have sent, inside the same call)."""
+        started = time.monotonic() if started is None else started
+        if frame_no <= self._last_frame:
+            self.command_to_frame.observe(max(0.0, self._last_sent_at - started))
+        else:
+            self._pending.append((frame_no, started))
 
     def frame_sent(self, frame_no: int, sent_at: float, universes: frozenset[int]) -> None:
+        self._last_frame, self._last_sent_at = frame_no, sent_at
         for universe in universes:
             self.frames.labels(str(universe)).inc()
         while self._pending and self._pending[0][0] <= frame_no:

@@ -126,8 +126,7 @@ class Renderer:
             # A frame slot is free: render and send now, inside the command's own call,
             # before its MQTT state is even encoded (the command's latency is this call).
             self._safe_tick(now)
-        else:
-            self._wake.set()
+        self._wake.set()  # the loop carries on any fade this batch started
         return frame
 
     def live(self, fixture_id: int) -> LiveLevel | None:
