@@ -86,7 +86,10 @@ class _LightPayload(BaseModel):
         if isinstance(value, bool):
             raise ValueError("must be a number, not true/false")
         if isinstance(value, int):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond any float (JSON allows 4300 digits)
+                raise ValueError("must be a finite number") from None
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value

@@ -60,6 +60,6 @@ def route(topics: Topics, topic: str, input_topics: frozenset[str]) -> Route | N
             return Route("scene_set", slug)
         case ["switch", slug, "action"]:
             return Route("switch_action", slug)
-        case ["bridge", "request", *rest] if rest:
+        case ["bridge", "request", *rest]:  # no name at all is an unknown request too
             return Route("request", "/".join(rest))
     return None
