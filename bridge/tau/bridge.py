@@ -30,7 +30,7 @@ from tau.features import Features
 from tau.model import Installation
 from tau.mqtt import bridge_api
 from tau.mqtt.discovery import discovery_payloads
-from tau.mqtt.publisher import DiscoveryPublisher, StatePublisher, stable_json
+from tau.mqtt.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
 from tau.mqtt.router import Route, route, subscriptions
 from tau.mqtt.session import MqttSession
 from tau.mqtt.topics import Topics
@@ -264,7 +264,9 @@ class Bridge:
             reply = {"status": "error", "error": f"internal error: {exc!r}"}
         if transaction is not None:
             reply["transaction"] = transaction
-        self.session.publish(self.topics.response(name), json.dumps(reply, default=str), qos=1)
+        self.session.publish(
+            self.topics.response(name), json.dumps(reply, default=str), qos=STATE_QOS
+        )
 
     def reject(self, topic: str, payload: bytes, message: str, found: Route | None) -> None:
         """One message on the log topic (and the response topic for requests)."""
@@ -280,7 +282,7 @@ class Bridge:
             except (ValueError, RecursionError):
                 pass
             name = found.name if "+" not in found.name and "#" not in found.name else "invalid"
-            self.session.publish(self.topics.response(name), json.dumps(reply), qos=1)
+            self.session.publish(self.topics.response(name), json.dumps(reply), qos=STATE_QOS)
 
     def _log_rejection(self, topic: str, payload: str | None, message: str, kind: str) -> None:
         self.counters["rejected"] += 1
@@ -288,7 +290,9 @@ class Bridge:
             self.on_rejected(kind)
         log.warning("event=input_rejected topic=%s reason=%r", topic, message)
         entry = {"level": "error", "message": message, "topic": topic, "payload": payload}
-        self.session.publish(self.topics.bridge_log, json.dumps(entry), qos=1)
+        # QoS 0 like states and replies (see STATE_QOS): a flood of bad input must not
+        # stall the commands behind it on PUBACKs.
+        self.session.publish(self.topics.bridge_log, json.dumps(entry), qos=STATE_QOS)
 
     # ------------------------------------------------------------ health, info
     def health(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from tau.commands import LightCommand, load_json
 from tau.errors import InvalidCommandError, UnknownTargetError
 from tau.model import Installation
 from tau.mqtt.discovery import TriggerTypes
+from tau.mqtt.publisher import STATE_QOS
 from tau.scenes import recall_targets
 from tau.settings import Settings
 from tau.state import StateStore, Target
@@ -167,7 +168,7 @@ class Features:
             return
         for action in actions:
             payload = json.dumps({"event_type": action})
-            self._publish(self._event_topic(switch.slug), payload, qos=1)
+            self._publish(self._event_topic(switch.slug), payload, qos=STATE_QOS)
 
     def _emit(self, target: Target, command: LightCommand) -> None:
         self._store.command(target, command, reason="switch")

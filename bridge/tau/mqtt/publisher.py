@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[..., bool]
 
-# States go out at QoS 0, retained (as Zigbee2MQTT does). A QoS 1 publish makes the
-# broker answer with a 4-byte PUBACK; the bridge's kernel delays the TCP ACK for it,
-# and a broker with Nagle on (Mosquitto's default) then holds the next command back
-# until that ACK: ~20-40 ms on every command at a steady rate. Nothing is lost by
-# QoS 0 here: each message is the complete retained state, and every state is
-# re-published on (re)connect.
+# States, request replies, log entries and switch events go out at QoS 0, as
+# Zigbee2MQTT does. A QoS 1 publish makes the broker answer with a 4-byte PUBACK;
+# the bridge's kernel delays the TCP ACK for it, and a broker with Nagle on
+# (Mosquitto's default) then holds the next command back until that ACK: 20-40 ms
+# on every command at a steady rate. Nothing is lost: each state message is the
+# complete retained state, and every state is re-published on (re)connect.
 STATE_QOS = 0
 
 
