@@ -24,10 +24,6 @@ _FIGURES: list[tuple[str, str, str]] = []
 _MODULE_BRIDGES: list[BridgeProcess] = []
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "security: MQTT auth/TLS, secrets and database-role suites")
-
-
 Figure = Callable[..., None]
 
 
