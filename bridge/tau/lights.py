@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from tau.commands import MAX_KELVIN, MIN_KELVIN, LightCommand
 from tau.model import FixtureModel
@@ -27,7 +27,18 @@ class FixtureState:
     source: str = "default"
 
     def copy(self) -> FixtureState:
-        return replace(self)
+        # Field by field: dataclasses.replace() costs ~5x more, and a group command
+        # copies every member's state.
+        return FixtureState(
+            self.is_on,
+            self.brightness,
+            self.kelvin,
+            self.color,
+            self.color_mode,
+            self.circadian_suspended,
+            self.suspended_at,
+            self.source,
+        )
 
     def same_light(self, other: FixtureState) -> bool:
         return (

@@ -308,7 +308,7 @@ class Renderer:
         return fade.duration_s / max(steps, 1.0)
 
     def _render(self, patch: Patch, level: Level) -> None:
-        data = render_fixture(patch, level)
+        data = _rendered(patch, level)
         start = patch.start_channel - 1
         buffer = self._buffers.setdefault(patch.universe, bytearray(SLOTS))
         buffer[start : start + len(data)] = data[: max(0, SLOTS - start)]
@@ -348,6 +348,32 @@ class Renderer:
             await output.close()
         except Exception:
             log.exception("closing an output failed event=output_error driver=%s", output.driver)
+
+
+_RENDER_CACHE: dict[tuple[object, ...], bytes] = {}
+_RENDER_CACHE_MAX = 16_384
+
+
+def _rendered(patch: Patch, level: Level) -> bytes:
+    """`render_fixture`, memoised on what the bytes depend on (not where they go): a
+    group command or a circadian tick gives thousands of fixtures of one model the
+    same level, so each distinct (model, level) is rendered once."""
+    key = (
+        patch.channels,
+        patch.min_kelvin,
+        patch.max_kelvin,
+        patch.dimming_curve,
+        patch.min_level,
+        level.level16,
+        level.kelvin,
+        level.rgb,
+    )
+    data = _RENDER_CACHE.get(key)
+    if data is None:
+        if len(_RENDER_CACHE) >= _RENDER_CACHE_MAX:
+            _RENDER_CACHE.clear()
+        data = _RENDER_CACHE[key] = render_fixture(patch, level)
+    return data
 
 
 def _checked(patch: Patch) -> Patch:
