@@ -201,3 +201,51 @@ async def test_an_unknown_curve_renders_linear_and_is_logged(
     async with running(renderer):
         assert out.last_frame[0] == 128
     assert "event=bad_curve fixture=1" in caplog.text
+
+
+async def test_a_command_on_an_idle_renderer_goes_out_inside_apply() -> None:
+    renderer, one, _ = two_universes()
+    async with running(renderer):
+        await asyncio.sleep(0.1)  # idle: a frame slot is free
+        sent = one.frame_count
+        frame_no = renderer.apply([target(1, 77)])
+        # No await in between: the frame was rendered and handed to the output in the call.
+        assert renderer.frame_no == frame_no
+        assert one.frame_count == sent + 1
+        assert one.last_frame[0] == 77
+
+
+async def test_a_fade_started_by_an_in_call_frame_keeps_running() -> None:
+    renderer, one, _ = two_universes()
+    async with running(renderer):
+        await asyncio.sleep(0.1)
+        renderer.apply([target(1, 200, transition_s=0.3)])
+        await _until(renderer, lambda: one.last_frame[0] == 200)
+    values = [f[0] for f in one.history]
+    assert values == sorted(values)
+    assert len(set(values)) > 5  # a ramp, not one jump at the end
+
+
+async def test_a_slow_8bit_fade_renders_only_when_its_bytes_can_move() -> None:
+    """A 3 s fade over 3 byte steps (~132 frames): the bytes still walk one step at a time,
+    in order, and arrive on time, but the fixture is rendered every 1/8 step (~24 times)."""
+    renderer, one, _ = two_universes()
+    renders: list[int] = []
+    async with running(renderer):
+        renderer.apply([target(1, 100)])
+        await _until(renderer, lambda: one.last_frame[0] == 100)
+        original = renderer._render
+
+        def counting(patch, level):  # type: ignore[no-untyped-def]
+            renders.append(patch.fixture_id)
+            original(patch, level)
+
+        renderer._render = counting  # type: ignore[method-assign]
+        start, t0 = one.frame_count, asyncio.get_running_loop().time()
+        renderer.apply([target(1, 103, transition_s=3.0)])
+        await _until(renderer, lambda: one.last_frame[0] == 103, timeout_s=4.0)
+        took = asyncio.get_running_loop().time() - t0
+    values = [f[0] for f in one.history[start - 1 :]]
+    assert values == [100, 101, 102, 103], values  # every step once, in order
+    assert 2.5 < took < 3.5, took
+    assert 10 <= len(renders) <= 40, len(renders)  # not once per frame (~132)
