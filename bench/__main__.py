@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only single,group] [--samples N] [--loop asyncio]`.
+"""`python -m bench [--quick] [--only single,group] [--samples N] [--loop asyncio] [--profile]`.
 
 Prints one Markdown table and writes it, with the raw figures, to
 `bench/results/<timestamp>.json`. Exit status 0 unless the harness itself broke
@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 
 from bench.harness import RESULTS_DIR, Bench, Options, Row, Services, machine_info, markdown
@@ -39,6 +40,11 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--keep", action="store_true", help="keep databases and bridge logs for inspection"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample each bridge with py-spy and print where its time went",
+    )
     args = parser.parse_args(argv)
     only = tuple(s.strip() for s in args.only.split(",") if s.strip())
     unknown = [s for s in only if s not in SCENARIOS]
@@ -51,6 +57,7 @@ def parse_args(argv: list[str] | None) -> Options:
         results_dir=args.results_dir,
         event_loop=args.loop,
         keep=args.keep,
+        profile=args.profile,
     )
 
 
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in selected(options):
             t0 = time.monotonic()
             bench.log(f"scenario {name}")
+            bench.scenario = name
             try:
                 rows.extend(SCENARIOS[name].run(bench))
             except Exception as exc:
@@ -103,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'quick' if options.quick else 'full'} run, {info['duration_s']} s\n"
     )
     print(table)
+    if bench.profiler is not None:
+        if bench.profiler.missing:
+            print(f"\nno profile: {bench.profiler.missing}")
+        print(bench.profiler.markdown())
+        info["profiles"] = [asdict(p) for p in bench.profiler.profiles]
     path = write(
         rows,
         info,
@@ -111,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "only": list(options.only),
             "samples": options.samples,
             "loop": options.event_loop,
+            "profile": options.profile,
         },
         options.results_dir,
     )

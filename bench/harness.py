@@ -47,6 +47,8 @@ from tests.support.services import (  # noqa: E402
     redact_url,
 )
 
+from bench.profile import Profiler  # noqa: E402
+
 RESULTS_DIR = REPO / "bench" / "results"
 
 
@@ -376,6 +378,7 @@ class Options:
     results_dir: Path = RESULTS_DIR
     event_loop: str = "default"  # "asyncio" hides uvloop from the bridge
     keep: bool = False
+    profile: bool = False  # sample every bridge with py-spy (bench/profile.py)
 
 
 class Bench:
@@ -389,6 +392,8 @@ class Bench:
         self._databases: list[str] = []
         self._bridges: list[BridgeProcess] = []
         self._no_uvloop: Path | None = None
+        self.scenario = ""
+        self.profiler = Profiler(self.tmp) if options.profile else None
 
     @property
     def quick(self) -> bool:
@@ -464,7 +469,14 @@ class Bench:
             bridge.start()
             if wait_online:
                 bridge.wait_online(timeout)
+            self.profile(bridge)
         return bridge
+
+    def profile(self, bridge: BridgeProcess) -> None:
+        """With `--profile`, sample `bridge` until the scenario stops it (call after a
+        deferred `start()`)."""
+        if self.profiler is not None and bridge.pid is not None:
+            self.profiler.attach(f"{self.scenario}-{bridge.name}", bridge.pid)
 
     def _loop_env(self) -> dict[str, str]:
         # BENCH_BRIDGE_PYTHONPATH: a directory (e.g. with a sitecustomize.py) put first on
@@ -491,6 +503,8 @@ class Bench:
 
     def stop_bridges(self) -> None:
         """Stop every bridge and clear what they retained on the broker."""
+        if self.profiler is not None:
+            self.profiler.detach_all()
         for bridge in self._bridges:
             with contextlib.suppress(Exception):
                 bridge.close()

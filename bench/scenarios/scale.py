@@ -66,6 +66,7 @@ def measure_start(bench: Bench, bridge: BridgeProcess, rec: Recorder) -> dict[st
     with stage(bench, "scale: bridge start"):
         t0 = time.monotonic()
         bridge.start()
+        bench.profile(bridge)
         online = None
         deadline = t0 + 180
         while time.monotonic() < deadline:

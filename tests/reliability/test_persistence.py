@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
 
 from tests.reliability.helpers import (
@@ -35,12 +36,12 @@ pytestmark = [pytest.mark.fault]
 
 WINDOW_S = 0.25  # PRODUCT.md §8: at most the last 250 ms may be lost by kill -9
 
-CHANNELS_U1 = {  # slug -> its DMX channels on universe 1 (seeds/04-test-fixtures.sql)
+CHANNELS_U1 = {  # slug -> its intensity channels on universe 1 (seeds/04-test-fixtures.sql)
     "kitchen-ceiling": [1],
     "kitchen-island": [2, 3],
     "kitchen-counter": [4, 5],
     "dining-pendant": [10, 11, 12, 13],
-    "dining-wall": [14, 15],
+    "dining-wall": [14],  # 15 is its CCT channel: it keeps the colour temperature while off
     "living-ceiling": [20, 21],
     "living-lamp": [22, 23],
     "living-strip": [30, 31, 32],
@@ -79,6 +80,7 @@ class Load:
         self.period = 1.0 / rate
         self.rng = random.Random(seed)
         self.sent = 0
+        self.last: paho.MQTTMessageInfo | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="load", daemon=True)
 
@@ -88,7 +90,7 @@ class Load:
             slug = self.rng.choice(self.slugs)
             command = random_command(self.rng, self.lights[f"fixture/{slug}"])
             payload = command if isinstance(command, str) else json.dumps(command)
-            self.probe.client.publish(f"{self.base}/fixture/{slug}/set", payload, qos=0)
+            self.last = self.probe.client.publish(f"{self.base}/fixture/{slug}/set", payload, qos=0)
             self.sent += 1
             next_t += self.period
             self._stop.wait(max(0.0, next_t - time.monotonic()))
@@ -98,8 +100,13 @@ class Load:
         return self
 
     def stop(self) -> None:
+        """Stop, and return once the last command has left this client's socket (paho
+        sends from its own thread: returning earlier lets a command reach the broker
+        after the kill, which may hold it for the bridge's persistent session)."""
         self._stop.set()
         self._thread.join(5)
+        if self.last is not None:
+            self.last.wait_for_publish(5)
 
 
 @pytest.fixture
@@ -134,6 +141,7 @@ def test_kill_9_under_load_restores_what_was_published_250_ms_before(
         # The load stops a few ms before the kill so no QoS 0 command can reach the
         # restarted bridge; the bridge is still working through its backlog when killed.
         load.stop()
+        time.sleep(0.02)  # the broker hands the last commands to the live bridge
         t_kill = time.monotonic()
         bridge.kill()
     time.sleep(0.5)  # deliveries already in flight from the dead bridge's socket

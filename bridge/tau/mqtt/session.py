@@ -98,6 +98,10 @@ class MqttSession:
         self._client: aiomqtt.Client | None = None
         self._stopping = asyncio.Event()
         self._subscribed: set[str] = set()
+        self._batch = bytearray()
+        self._flush_scheduled = False
+        # The batch path encodes MQTT 3.1.1 PUBLISH packets into paho's queue itself.
+        self._batching = hasattr(paho.Client, "_packet_queue")
         self.connected = asyncio.Event()
         self.online = asyncio.Event()  # set once availability `online` went out
         self.reconnects = 0
@@ -112,6 +116,7 @@ class MqttSession:
             username=s.username,
             password=s.password.get_secret_value() if s.password else None,
             identifier=self._client_id,
+            protocol=aiomqtt.ProtocolVersion.V311,  # `publish_packet` encodes 3.1.1
             clean_session=False,  # the broker queues QoS 1 commands during a short outage
             will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
             keepalive=s.keepalive_s,
@@ -139,10 +144,14 @@ class MqttSession:
                     first_failure, delay = True, 0.25
                     # Discovery and states first, so `online` means "everything is out".
                     await self._on_connect()
+                    self.flush()
                     await client.publish(self._availability, b"online", qos=1, retain=True)
                     self.online.set()
-                    async for message in client.messages:
-                        await self._on_message(message)
+                    try:
+                        async for message in client.messages:
+                            await self._on_message(message)
+                    finally:
+                        self.flush()  # what is batched goes out ahead of the DISCONNECT
             except aiomqtt.MqttError as exc:
                 if self._stopping.is_set():
                     break
@@ -158,6 +167,7 @@ class MqttSession:
                     self.reconnects += 1
                 first_failure = False
             finally:
+                self._batch.clear()  # everything is re-published on the next connect
                 self._client = None
                 self.connected.clear()
                 self.online.clear()
@@ -182,20 +192,47 @@ class MqttSession:
     def publish(
         self, topic: str, payload: str | bytes, *, retain: bool = False, qos: int = 0
     ) -> bool:
-        """Queue a message without waiting; False when not connected."""
+        """Queue a message without waiting; False when not connected.
+
+        QoS 0 messages (states, replies, log entries) are encoded here and written
+        together once per loop iteration: one socket write for a group command's
+        thousand states instead of a thousand, and none of paho's per-message
+        bookkeeping. Anything at QoS 1 first flushes that batch, so the order in which
+        messages were published is the order they leave in.
+        """
         client = self._client
         if client is None or not self.connected.is_set():
             return False
+        if qos == 0 and self._batching:
+            data = payload.encode() if isinstance(payload, str) else payload
+            self._batch += publish_packet(topic.encode(), data, retain)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush)
+            return True
+        self.flush()
         # aiomqtt's publish awaits each message's confirmation; state storms need paho's
         # queue directly so the render loop and command handling never wait on the broker.
         paho_client: paho.Client = client._client
         info = paho_client.publish(topic, payload, qos=qos, retain=retain)
         return info.rc == paho.MQTT_ERR_SUCCESS
 
+    def flush(self) -> None:
+        """Hand the batched QoS 0 messages to paho's outgoing queue as one write."""
+        self._flush_scheduled = False
+        client = self._client
+        if not self._batch or client is None:
+            return
+        data, self._batch = bytes(self._batch), bytearray()
+        # paho writes queued packets in order and partially if the socket is full; a
+        # packet whose command is not PUBLISH/DISCONNECT needs no callback when done.
+        client._client._packet_queue(0, data, 0, 0)
+
     async def stop(self) -> None:
         """Say `offline` (a clean stop sends no last will) and disconnect."""
         client = self._client
         if client is not None and self.connected.is_set():
+            self.flush()
             try:
                 await client.publish(self._availability, b"offline", qos=1, retain=True, timeout=2)
             except aiomqtt.MqttError as exc:
@@ -213,3 +250,15 @@ def _no_delay(client: aiomqtt.Client) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:  # not TCP (a unix socket) or already closed
         log.debug("event=mqtt_nodelay_failed error=%r", exc)
+
+
+def publish_packet(topic: bytes, payload: bytes, retain: bool) -> bytes:
+    """An MQTT 3.1.1 QoS 0 PUBLISH packet (fixed header, topic, payload)."""
+    remaining = 2 + len(topic) + len(payload)
+    header = bytearray((0x30 | (1 if retain else 0),))
+    while True:
+        remaining, digit = divmod(remaining, 128)
+        header.append(digit | 0x80 if remaining else digit)
+        if not remaining:
+            break
+    return bytes(header) + len(topic).to_bytes(2, "big") + topic + payload
