@@ -2,9 +2,10 @@
 time went.
 
 py-spy attaches to the running bridge (no change to how it is started) and writes raw
-stacks when it gets SIGINT; the summary is the share of samples in which a function
-is on the stack (inclusive), with the frames every sample shares (runpy, the event
-loop) left out. A missed target is reported with the table this prints.
+stacks when it gets SIGINT. Only the thread holding the GIL is sampled, so the summary
+is where the CPU went: the share of samples in which a function is on the stack
+(inclusive), with the frames every sample shares (runpy, the event loop) left out.
+A missed target is reported with the table this prints.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Frames under which everything runs: they say nothing about where the time goes.
-_EVERYWHERE = {"_run_module_as_main", "_run_code", "<module>", "main", "run", "Runner.run"}
+_EVERYWHERE = {
+    "_run_module_as_main",
+    "_run_code",
+    "<module>",
+    "main",
+    "run",
+    "Runner.run",
+    "_run_loop",
+}
 
 
 def py_spy() -> str | None:
@@ -49,7 +58,20 @@ class Profiler:
             return
         path = self._out_dir / f"{label}.spy.txt"
         proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", "200", "-f", "raw", "-o", str(path)],
+            # --gil: only the thread running Python code, so idle threads do not count.
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--gil",
+                "--rate",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                str(path),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

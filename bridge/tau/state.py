@@ -56,6 +56,7 @@ class ChangeBatch:
     fixture_ids: frozenset[int]  # fixtures whose state changed or were targeted
     group_ids: frozenset[int]  # groups whose derived light or flags may have changed
     targets: tuple[LightTarget, ...]  # for the renderer; one frame
+    commanded_groups: frozenset[int] = frozenset()  # groups a command addressed directly
 
 
 Subscriber = Callable[[ChangeBatch], None]
@@ -434,6 +435,9 @@ class StateStore:
             fixture_ids=frozenset(fixture_ids),
             group_ids=frozenset(groups),
             targets=tuple(self._target(fid, transition_s) for fid in sorted(changed)),
+            commanded_groups=frozenset(
+                [target[1]] if target is not None and target[0] == "group" else []
+            ),
         )
         for name, callback in self._subscribers:
             try:

@@ -58,6 +58,14 @@ def light_payload(
     return payload
 
 
+# A big group's derived state costs a pass over all its members. When such a group only
+# *contains* what changed (a fixture command somewhere below a house-wide group), its
+# state is published at most every BIG_GROUP_DELAY_S instead of after every command; a
+# command addressed to the group itself is still answered at once.
+BIG_GROUP = 200
+BIG_GROUP_DELAY_S = 0.1
+
+
 class StatePublisher:
     def __init__(self, store: StateStore, topics: Topics, publish: Publish) -> None:
         self._store = store
@@ -65,43 +73,70 @@ class StatePublisher:
         self._publish = publish
         self._fixtures: set[int] = set()
         self._groups: set[int] = set()
+        self._slow_groups: set[int] = set()
+        self._commanded: set[int] = set()
         self._scheduled = False
+        self._slow_scheduled = False
         self.published = 0
 
     def __call__(self, batch: ChangeBatch) -> None:
         self._fixtures |= batch.fixture_ids
-        self._groups |= batch.group_ids
-        if not self._scheduled:
+        self._commanded |= batch.commanded_groups
+        groups = self._store.installation.groups
+        for gid in batch.group_ids:
+            group = groups.get(gid)
+            big = group is not None and len(group.fixture_ids) > BIG_GROUP
+            if big and gid not in batch.commanded_groups:
+                self._slow_groups.add(gid)
+            else:
+                self._groups.add(gid)
+        loop = asyncio.get_running_loop()
+        if not self._scheduled and (self._fixtures or self._groups):
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop.call_soon(self.flush)
+        if not self._slow_scheduled and self._slow_groups:
+            self._slow_scheduled = True
+            loop.call_later(BIG_GROUP_DELAY_S, self._flush_slow)
+
+    def _flush_slow(self) -> None:
+        self._slow_scheduled = False
+        self._groups |= self._slow_groups
+        self._slow_groups = set()
+        self.flush()
 
     def publish_all(self) -> None:
         inst = self._store.installation
         self._fixtures |= set(inst.fixtures)
-        self._groups |= set(inst.groups)
+        self._groups |= set(inst.groups) | self._slow_groups
+        self._slow_groups = set()
         self.flush()
 
     def flush(self) -> None:
         self._scheduled = False
-        fixtures, groups = self._fixtures, self._groups
-        self._fixtures, self._groups = set(), set()
+        fixtures, groups, first = self._fixtures, self._groups, self._commanded
+        self._fixtures, self._groups, self._commanded = set(), set(), set()
+        self._slow_groups -= groups  # published now: nothing left to catch up on
         inst = self._store.installation
+        # A group command's reply is the group's state: it goes ahead of its members'.
+        for gid in sorted(groups & first):
+            self._send_group(inst, gid)
         for fid in sorted(fixtures):
             fixture = inst.fixtures.get(fid)
             if fixture is not None:
                 self._send(self._topics.fixture(fixture.slug), self._fixture_payload(inst, fid))
-        for gid in sorted(groups):
-            group = inst.groups.get(gid)
-            if group is None:
-                continue
-            light = self._store.group_light(gid)
-            circadian = None
-            if group.circadian_profile_id is not None:
-                circadian = "ON" if self._store.circadian_switch_on(gid) else "OFF"
-                self._publish(
-                    self._topics.circadian(group.slug), circadian, retain=True, qos=STATE_QOS
-                )
-            self._send(self._topics.group(group.slug), light_payload(light, circadian, None))
+        for gid in sorted(groups - first):
+            self._send_group(inst, gid)
+
+    def _send_group(self, inst: Installation, gid: int) -> None:
+        group = inst.groups.get(gid)
+        if group is None:
+            return
+        light = self._store.group_light(gid)
+        circadian = None
+        if group.circadian_profile_id is not None:
+            circadian = "ON" if self._store.circadian_switch_on(gid) else "OFF"
+            self._publish(self._topics.circadian(group.slug), circadian, retain=True, qos=STATE_QOS)
+        self._send(self._topics.group(group.slug), light_payload(light, circadian, None))
 
     def _fixture_payload(self, inst: Installation, fid: int) -> dict[str, Any]:
         state = self._store.fixture(fid)
