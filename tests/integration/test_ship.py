@@ -180,7 +180,11 @@ def test_healthz_and_metrics(bridge_factory, mqtt_probe) -> None:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         _, after = _get(f"http://127.0.0.1:{port}/metrics")
-        if _metric(after, "tau_commands_total", '{kind="fixture_set"}') >= handled + 3:
+        # Commands are counted when handled, their frames up to one frame period later.
+        if (
+            _metric(after, "tau_commands_total", '{kind="fixture_set"}') >= handled + 3
+            and _metric(after, "tau_command_to_frame_seconds_count") >= 3
+        ):
             break
         time.sleep(0.1)
     assert _metric(after, "tau_commands_total", '{kind="fixture_set"}') == handled + 3
