@@ -216,7 +216,7 @@ class StateStore:
             if state is None or not state.is_on or self._profile_group_of(fid) is None:
                 continue
             if cmd.sets_level or cmd.sets_colour:
-                state.circadian_suspended, state.suspended_at = True, now
+                self._suspend_fixture(fid, now)
         changed = {fid for fid in after if not self._fixtures[fid].same_light(before[fid])}
         transition = self.default_transition_s if transition_s is None else transition_s
         return self._emit(reason, changed, transition, None, set(), republish=set(after))
@@ -368,13 +368,16 @@ class StateStore:
             covered = set()
         for fid in members:
             if fid not in covered and self._profile_group_of(fid) is not None:
-                state = self._fixtures[fid]
-                state.circadian_suspended, state.suspended_at = True, now
+                self._suspend_fixture(fid, now)
         return {ident} if kind == "group" else set()
 
     def _resume_group(self, group_id: int) -> None:
         flags = self._groups[group_id]
         flags.circadian_suspended, flags.suspended_at = False, None
+
+    def _suspend_fixture(self, fixture_id: int, now: float) -> None:
+        state = self._fixtures[fixture_id]
+        state.circadian_suspended, state.suspended_at = True, now
 
     def _clear_fixture_suspension(self, fixture_id: int) -> None:
         state = self._fixtures[fixture_id]

@@ -46,7 +46,8 @@ class Renderer:
         self._patches: dict[int, Patch] = {}
         self._levels: dict[int, Level] = {}  # where each fixture is (or heads, mid-fade)
         self._fades: dict[int, Fade] = {}
-        self._next_render: dict[int, float] = {}  # fading fixtures: when to render next
+        # Fading fixtures: (when to render next, interval), the interval fixed per fade.
+        self._next_render: dict[int, tuple[float, float]] = {}
         self._buffers: dict[int, bytearray] = {u: bytearray(SLOTS) for u in outputs}
         self._sent: dict[int, bytes] = {}
         self._dirty: set[int] = set()  # fixtures to re-render at the next frame
@@ -115,10 +116,13 @@ class Renderer:
             current = self._current(target.fixture_id, now)
             end = _target_level(target, current)
             if target.transition_s > 0:
-                self._fades[target.fixture_id] = start_fade(current, end, now, target.transition_s)
+                fade = start_fade(current, end, now, target.transition_s)
+                self._fades[target.fixture_id] = fade
+                interval = self._render_interval(target.fixture_id, fade)
+                self._next_render[target.fixture_id] = (now, interval)
             else:
                 self._fades.pop(target.fixture_id, None)
-            self._next_render.pop(target.fixture_id, None)
+                self._next_render.pop(target.fixture_id, None)
             self._levels[target.fixture_id] = end
             self._dirty.add(target.fixture_id)
         frame = self._frame_no + 1
@@ -224,9 +228,11 @@ class Renderer:
                 del self._fades[fixture_id]
                 self._next_render.pop(fixture_id, None)
                 self._dirty.add(fixture_id)
-            elif self._next_render.get(fixture_id, now) <= now:
-                self._dirty.add(fixture_id)
-                self._next_render[fixture_id] = now + self._render_interval(fixture_id, fade)
+            else:
+                due, interval = self._next_render.get(fixture_id, (now, 0.0))
+                if due <= now:
+                    self._dirty.add(fixture_id)
+                    self._next_render[fixture_id] = (now + interval, interval)
         for fixture_id in self._dirty:
             patch = self._patches.get(fixture_id)
             if patch is not None:
