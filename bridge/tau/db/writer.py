@@ -141,6 +141,12 @@ class StateWriter:
                     await conn.execute(_FIXTURE_UPSERT, *_fixture_columns(f_rows))
                 if g_rows:
                     await conn.execute(_GROUP_UPSERT, *_group_columns(g_rows))
+        except asyncio.CancelledError:
+            # Stopped mid-batch (SIGTERM): the transaction may not have committed, so the
+            # batch is dirty again and `stop()` writes it (an upsert: twice is harmless).
+            self._dirty_fixtures |= fids
+            self._dirty_groups |= gids
+            raise
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             self._dirty_fixtures |= fids
             self._dirty_groups |= gids

@@ -2,7 +2,9 @@
 
 Idle, the loop sleeps on an event (no CPU) until `apply()` or a driver's keep-alive
 is due. A batch from `apply()` lands whole in the next frame, which goes out at
-once if a frame period has passed since the previous one, else at the next slot.
+once if a frame period has passed since the previous one, else at the next slot,
+unless every output it touches is `instant` (the widget refreshes the line itself):
+then it goes out at once too, and only fades keep to the slots.
 Call every method from the event loop's thread.
 """
 
@@ -126,10 +128,14 @@ class Renderer:
             self._levels[target.fixture_id] = end
             self._dirty.add(target.fixture_id)
         frame = self._frame_no + 1
-        if self._task is not None and now >= self._last_frame_t + self._period:
-            # A frame slot is free: render and send now, inside the command's own call,
-            # before its MQTT state is even encoded (the command's latency is this call).
-            self._safe_tick(now)
+        if self._task is not None:
+            # Render and send now, inside the command's own call, before its MQTT state is
+            # even encoded (the command's latency is this call): when a frame slot is free,
+            # or between slots when every output the batch touches takes frames any time.
+            if now >= self._last_frame_t + self._period:
+                self._safe_tick(now)
+            elif self._all_instant(self._dirty):
+                self._safe_tick(now, instant=True)
         self._wake.set()  # the loop carries on any fade this batch started
         return frame
 
@@ -209,17 +215,55 @@ class Renderer:
             except Exception:
                 log.exception("keep-alive error event=render_error frame=%d", self._frame_no)
 
-    def _safe_tick(self, now: float) -> None:
+    def _safe_tick(self, now: float, instant: bool = False) -> None:
         try:
-            self._tick(now)
+            self._tick(now, instant)
         except Exception:
             # A bug in one frame must not leave the lights frozen for good.
             log.exception("render loop error event=render_error frame=%d", self._frame_no)
             self._dirty.clear()
 
-    def _tick(self, now: float) -> None:
-        """Render one frame at `now` and send every universe whose bytes changed."""
+    def _tick(self, now: float, instant: bool = False) -> None:
+        """Render one frame at `now` and send every universe whose bytes changed.
+
+        An `instant` frame goes out between slots: it renders only the fixtures commands
+        changed, sends only to `instant` outputs and leaves the fps grid (and the fades
+        paced on it) alone.
+        """
         self._frame_no += 1
+        if not instant:
+            self._advance(now)
+        for fixture_id in self._dirty:
+            patch = self._patches.get(fixture_id)
+            if patch is not None:
+                self._render(patch, self._current(fixture_id, now))
+        self._dirty.clear()
+        sent = set()
+        for universe, output in self._outputs.items():
+            if instant and not output.instant:
+                continue
+            data = bytes(self._buffers[universe])
+            if universe in self._force or self._sent.get(universe) != data:
+                self._send(universe, output, data)
+                sent.add(universe)
+        if instant:
+            self._force.difference_update(sent)
+        else:
+            self._force.clear()
+        universes = frozenset(sent)
+        for cb in self._listeners:
+            try:
+                cb(self._frame_no, now, universes)
+            except Exception:
+                log.exception("frame listener %r failed event=listener_error", cb)
+
+    def _all_instant(self, fixture_ids: Iterable[int]) -> bool:
+        """Whether every universe these fixtures are patched on takes frames any time."""
+        universes = {p.universe for f in fixture_ids if (p := self._patches.get(f)) is not None}
+        return all((o := self._outputs.get(u)) is not None and o.instant for u in universes)
+
+    def _advance(self, now: float) -> None:
+        """Step the fps grid to `now` and mark the fades due for a render."""
         # Keep to the fps grid while fading; after idle, restart the grid at `now`.
         grid = self._last_frame_t + self._period
         self._last_frame_t = grid if now - grid < self._period / 2 else now
@@ -233,24 +277,6 @@ class Renderer:
                 if due <= now:
                     self._dirty.add(fixture_id)
                     self._next_render[fixture_id] = (now + interval, interval)
-        for fixture_id in self._dirty:
-            patch = self._patches.get(fixture_id)
-            if patch is not None:
-                self._render(patch, self._current(fixture_id, now))
-        self._dirty.clear()
-        sent = set()
-        for universe, output in self._outputs.items():
-            data = bytes(self._buffers[universe])
-            if universe in self._force or self._sent.get(universe) != data:
-                self._send(universe, output, data)
-                sent.add(universe)
-        self._force.clear()
-        universes = frozenset(sent)
-        for cb in self._listeners:
-            try:
-                cb(self._frame_no, now, universes)
-            except Exception:
-                log.exception("frame listener %r failed event=listener_error", cb)
 
     def _send(self, universe: int, output: Output, data: bytes) -> None:
         try:

@@ -185,15 +185,36 @@ async def test_a_silent_clone_still_gets_frames(
         assert clone.errors == []
 
 
-async def test_changes_are_rate_limited_to_the_frame_rate(widget: EnttecEmulator) -> None:
+async def test_a_fade_on_the_widget_keeps_to_the_frame_rate(widget: EnttecEmulator) -> None:
     output = EnttecProOutput(1, widget.port, fps=20.0)
-    async with running(Renderer({1: output}, 100.0)) as renderer:
+    async with running(Renderer({1: output}, 20.0)) as renderer:
         renderer.set_patch([fixture_patch(1, ("dimmer",))])
         renderer.apply([target(1, 255, transition_s=0.5)])
         await widget.wait_for_slots_async({1: 255})
         times = [f.t for f in widget.frames[1:]]
     gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) >= 5
     assert min(gaps) >= 1 / 20.0 * 0.9
+
+
+async def test_commands_between_frame_slots_reach_the_widget_at_once(
+    widget: EnttecEmulator,
+) -> None:
+    """The widget refreshes the line itself: a command 5 ms after the previous frame
+    does not wait for the next slot (a quarter second away at 4 fps)."""
+    output = EnttecProOutput(1, widget.port, fps=4.0)
+    async with running(Renderer({1: output}, 4.0)) as renderer:
+        renderer.set_patch([fixture_patch(1, ("dimmer",)), fixture_patch(2, ("dimmer",), start=2)])
+        await widget.wait_for_frames_async(1)
+        await asyncio.sleep(0.3)  # idle: the next command takes a free slot
+        for value in (10, 20, 30, 40):
+            sent = time.monotonic()
+            renderer.apply([target(1, value), target(2, value + 1)])
+            frame = await widget.wait_for_slots_async({1: value, 2: value + 1}, timeout_s=1.0)
+            assert frame.t - sent < 0.1, (value, frame.t - sent)
+            await asyncio.sleep(0.005)
+    values = [(f.data[0], f.data[1]) for f in widget.frames]
+    assert values[-4:] == [(10, 11), (20, 21), (30, 31), (40, 41)]  # one whole frame each
 
 
 async def _wait_state(renderer: Renderer, state: str, timeout_s: float = 3.0) -> bool:

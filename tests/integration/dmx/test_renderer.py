@@ -249,3 +249,63 @@ async def test_a_slow_8bit_fade_renders_only_when_its_bytes_can_move() -> None:
     assert values == [100, 101, 102, 103], values  # every step once, in order
     assert 2.5 < took < 3.5, took
     assert 10 <= len(renders) <= 40, len(renders)  # not once per frame (~132)
+
+
+def slow_pair() -> tuple[Renderer, VirtualOutput, VirtualOutput]:
+    """Universe 1 takes frames any time (like a USB Pro), universe 2 keeps to 4 fps."""
+    one, two = VirtualOutput(1, history=50), VirtualOutput(2, history=50)
+    one.instant = True
+    renderer = Renderer({1: one, 2: two}, 4.0)
+    renderer.set_patch(
+        [fixture_patch(1, ("dimmer",), universe=1), fixture_patch(2, ("dimmer",), universe=2)]
+    )
+    return renderer, one, two
+
+
+async def test_a_command_between_slots_goes_out_at_once_on_an_instant_output() -> None:
+    renderer, one, _ = slow_pair()
+    async with running(renderer):
+        renderer.apply([target(1, 10)])  # takes the free slot; the next is 250 ms away
+        assert one.last_frame[0] == 10
+        sent = one.frame_count
+        frame_no = renderer.apply([target(1, 20)])
+        assert renderer.frame_no == frame_no  # sent inside the call, between slots
+        assert one.frame_count == sent + 1
+        assert one.last_frame[0] == 20
+
+
+async def test_a_batch_touching_a_paced_output_waits_for_the_slot_whole() -> None:
+    renderer, one, two = slow_pair()
+    async with running(renderer):
+        renderer.apply([target(1, 10), target(2, 10)])
+        await _until(renderer, lambda: two.last_frame[0] == 10, timeout_s=1.0)
+        sent_one, sent_two = one.frame_count, two.frame_count
+        frame_no = renderer.apply([target(1, 30), target(2, 30)])
+        # Universe 2 keeps to its slots, so the batch is not split: both wait.
+        assert (one.frame_count, two.frame_count) == (sent_one, sent_two)
+        assert one.last_frame[0] == 10
+        await _until(renderer, lambda: renderer.frame_no >= frame_no, timeout_s=1.0)
+        assert one.last_frame[0] == two.last_frame[0] == 30
+        assert (one.frame_count, two.frame_count) == (sent_one + 1, sent_two + 1)
+
+
+async def test_an_instant_frame_leaves_fades_on_their_slots() -> None:
+    """A command between slots sends only what commands changed: a fade running on the
+    same universe is not advanced by it, and keeps to the frame rate."""
+    one = VirtualOutput(1, history=200)
+    one.instant = True
+    renderer = Renderer({1: one}, 20.0)
+    renderer.set_patch([fixture_patch(1, ("dimmer",)), fixture_patch(2, ("dimmer",), start=2)])
+    times: list[float] = []
+    renderer.add_frame_listener(lambda n, t, universes: times.append(t))
+    async with running(renderer):
+        renderer.apply([target(1, 250, transition_s=0.5)])
+        for value in (5, 6, 7, 8):
+            await asyncio.sleep(0.013)
+            renderer.apply([target(2, value)])
+        await _until(renderer, lambda: one.last_frame[0] == 250)
+    fade = [f[0] for f in one.history]
+    assert fade == sorted(fade)
+    assert [f[1] for f in one.history][-1] == 8
+    # Frames: about 10 on the 20 fps grid for the fade, plus the four instant ones.
+    assert 10 <= len(times) <= 17, len(times)

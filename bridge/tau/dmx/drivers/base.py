@@ -34,6 +34,11 @@ class Output(ABC):
     #: Re-send the current frame at least this often even when nothing changed
     #: (None: the line needs no keep-alive, e.g. the USB Pro refreshes by itself).
     keepalive_s: ClassVar[float | None] = None
+    #: The device keeps the newest frame and refreshes the DMX line by itself (the USB
+    #: Pro), so a command's frame may be handed over between frame slots instead of
+    #: waiting up to one frame period for the next. False where the host paces the line
+    #: (Open DMX) or the protocol caps the rate at DMX's (Art-Net, sACN: E1.31 6.6.1).
+    instant: bool = False
 
     def __init__(self, universe: int) -> None:
         self.universe = universe

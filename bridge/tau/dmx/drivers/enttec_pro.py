@@ -1,9 +1,12 @@
 """Enttec DMX USB Pro: the widget's packet protocol over a USB-serial port.
 
 Packet: 0x7E, label, data length LSB, MSB, data, 0xE7. Label 6 carries the
-start code and slots; the widget then refreshes the line by itself, so a frame
-is written only when it changed, at most `fps` times a second. At connect the
-widget is asked for its serial number (label 10) and parameters (label 3).
+start code and slots; the widget keeps the newest one and refreshes the line by
+itself at its own rate. So a frame is written when it changed, as soon as it is
+handed over: the renderer paces fades at `fps`, but a command's frame need not
+wait for the next slot (`instant`). Frames arriving faster than the port takes
+them are coalesced to the newest. At connect the widget is asked for its serial
+number (label 10) and parameters (label 3).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def read_reply(ser: Any, label: int, timeout_s: float) -> bytes | None:
 
 class EnttecProOutput(SerialOutput):
     driver = "enttec_pro"
+    instant = True
 
     def _open_port(self) -> Any:
         ser = self._factory(
@@ -99,23 +103,11 @@ class EnttecProOutput(SerialOutput):
         return f"{what} on {self.port}{timing}"
 
     def _serve(self, ser: Any) -> None:
-        period = 1.0 / self.fps
-        last_write = 0.0
         while True:
             frame = self._take(timeout=None)
             if frame is None:
                 if self._stopping:
                     return
                 continue
-            wait = last_write + period - time.monotonic()
-            if wait > 0:
-                # Rate-limit to fps; a newer frame arriving meanwhile replaces this one.
-                self._sleep(wait)
-                with self._cond:
-                    if self._pending is not None:
-                        frame, self._pending = self._pending, None
-                if self._stopping:
-                    return
             ser.write(dmx_packet(frame))
-            last_write = time.monotonic()
             self._count_frame()
