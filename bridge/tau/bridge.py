@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiomqtt
 import asyncpg
 
 from tau import __version__
@@ -180,13 +179,9 @@ class Bridge:
         self.publish_info()
         log.info("event=mqtt_online discovery=%d", sent)
 
-    async def on_message(self, message: aiomqtt.Message) -> None:
-        topic = message.topic.value
-        payload = (
-            message.payload
-            if isinstance(message.payload, bytes)
-            else str(message.payload or "").encode()
-        )
+    def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """Handle one inbound message, synchronously: its frame and state are queued
+        before the next message is read. Bad input is answered, never raised."""
         found = route(self.topics, topic, self.features.input_topics())
         if found is None:
             return

@@ -11,13 +11,13 @@ import contextlib
 import sys
 from dataclasses import dataclass
 
-import aiomqtt
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
 from tau.dmx.drivers import build_output
 from tau.errors import ConfigurationError
-from tau.mqtt.session import tls_context
+from tau.mqtt.client import MqttConnection, MqttError
+from tau.mqtt.session import explain_connect_error, tls_context
 from tau.settings import Settings, load_settings
 
 
@@ -52,27 +52,25 @@ async def check_broker(settings: Settings) -> Result:
     s = settings.mqtt
     where = f"{s.host}:{s.port}"
     try:
-        async with aiomqtt.Client(
+        conn = await MqttConnection.open(
             s.host,
             s.port,
+            f"{settings.client_id}-check",
+            lambda _topic, _payload, _retained: None,
+            keepalive=0,
             username=s.username,
             password=s.password.get_secret_value() if s.password else None,
-            identifier=f"{settings.client_id}-check",
-            tls_context=tls_context(s),
-            tls_insecure=s.tls.insecure if s.tls else None,
-            timeout=5,
-        ):
-            pass
-    except aiomqtt.MqttError as exc:
-        text = str(exc)
-        hint = "is the broker running?"
-        if "authori" in text.lower() or "password" in text.lower():
-            hint = "check TAU_MQTT__USERNAME / TAU_MQTT__PASSWORD"
-        elif "certificate" in text.lower() or "ssl" in text.lower():
-            hint = "check TAU_MQTT__TLS__CA_FILE and the broker's certificate"
-        return Result("broker", False, f"cannot connect to {where}: {text} — {hint}")
+            tls=tls_context(s),
+            timeout_s=5,
+        )
+    except MqttError as exc:
+        refused, explanation = explain_connect_error(exc, s)
+        if not refused:
+            explanation = f"cannot connect to {where}: {exc} — is the broker running?"
+        return Result("broker", False, explanation)
     except (OSError, ValueError) as exc:
         return Result("broker", False, f"cannot connect to {where}: {exc}")
+    conn.disconnect()
     return Result("broker", True, f"{where} accepted the connection")
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tau.mqtt.session import publish_packet
+from tau.mqtt.client import publish_packet
 
 
 def decode(packet: bytes) -> tuple[int, bytes, bytes]:
