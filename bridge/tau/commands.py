@@ -99,6 +99,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One strict decoder for every payload (json.loads with a hook builds one per call).
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _decode(payload: bytes) -> str:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidCommandError(
@@ -114,7 +118,7 @@ def load_json(payload: bytes) -> Any:
     """Decode a JSON payload strictly (no NaN/Infinity), with user-facing errors."""
     text = _decode(payload)
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         raise InvalidCommandError(f"malformed JSON: {exc}") from None
 

@@ -5,6 +5,7 @@ real Mosquitto in every integration test.)"""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import pytest
@@ -12,12 +13,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tau.mqtt.client import (
+    BURST,
     MAX_PACKETS_PER_TURN,
+    RATE,
     MqttConnection,
     Will,
     connect_packet,
     publish_packet,
 )
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.options: list[tuple[int, int, int]] = []
+
+    def setsockopt(self, level: int, name: int, value: int) -> None:
+        self.options.append((level, name, value))
 
 
 class FakeTransport:
@@ -27,6 +38,7 @@ class FakeTransport:
         self.written = bytearray()
         self.paused = False
         self.closing = False
+        self.sock = FakeSocket()
 
     def write(self, data: bytes) -> None:
         self.written += data
@@ -41,7 +53,7 @@ class FakeTransport:
         self.paused = False
 
     def get_extra_info(self, name: str) -> Any:
-        return None
+        return self.sock if name == "socket" else None
 
     def close(self) -> None:
         self.closing = True
@@ -154,3 +166,48 @@ async def test_a_lost_connection_fails_what_waits_for_an_acknowledgement() -> No
     with pytest.raises(Exception, match="reset by peer"):
         await waiting
     assert not conn.is_open
+
+
+async def test_a_burst_leaves_paced_and_in_order() -> None:
+    """BURST messages at once, the rest at RATE a second: a slow subscriber behind the
+    broker is not flooded past the point where Mosquitto drops QoS 0 messages."""
+    conn, transport, _ = connection()
+    extra = 500
+    count = BURST + extra
+    started = asyncio.get_running_loop().time()
+    for i in range(count):
+        conn.publish(f"s/{i}", b"x", retain=True)
+    held = conn.held  # the bucket refills a little while the loop above runs
+    assert extra * 0.8 <= held <= extra, held
+    await asyncio.sleep(0)
+    assert bytes(transport.written) == b"".join(
+        publish_packet(f"s/{i}".encode(), b"x", True) for i in range(count - held)
+    )
+    for _ in range(1000):  # polled: the connection has no event for "bucket drained"
+        if not conn.held:
+            break
+        await asyncio.sleep(0.005)
+    took = asyncio.get_running_loop().time() - started
+    await asyncio.sleep(0)
+    assert bytes(transport.written) == b"".join(
+        publish_packet(f"s/{i}".encode(), b"x", True) for i in range(count)
+    )
+    assert took >= held / RATE * 0.8, took
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux only")
+async def test_an_acknowledgement_that_needs_no_answer_is_acked_at_once() -> None:
+    """A PUBACK from the broker gets no reply to carry the TCP ACK: without QUICKACK the
+    kernel delays it, and a broker with Nagle on holds the next command behind it."""
+    conn, transport, _ = connection()
+    quick = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in transport.sock.options
+    waiting = asyncio.ensure_future(conn.publish_acked("t", b"x", timeout_s=5))
+    for _ in range(2):  # the publish, then its write
+        await asyncio.sleep(0)
+    assert transport.written
+    conn.data_received(b"\x40\x02\x00\x01")  # PUBACK for packet id 1
+    await waiting
+    assert transport.sock.options.count(quick) == 1
+    conn.data_received(publish_packet(b"cmd", b"ON", False, 1, 9))  # answered by a PUBACK
+    assert transport.sock.options.count(quick) == 1

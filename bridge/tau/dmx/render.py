@@ -43,6 +43,7 @@ class Renderer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._outputs: dict[int, Output] = dict(outputs)
+        self._instant = frozenset(u for u, o in outputs.items() if o.instant)
         self._period = 1.0 / fps
         self._clock = clock
         self._patches: dict[int, Patch] = {}
@@ -90,6 +91,7 @@ class Renderer:
         """Swap outputs after a reload: removed ones are closed, new ones opened and sent
         the current frame. Outputs that are the same object are kept as they are."""
         old, self._outputs = self._outputs, dict(outputs)
+        self._instant = frozenset(u for u, o in self._outputs.items() if o.instant)
         closing = [o for u, o in old.items() if self._outputs.get(u) is not o]
         opening = [(u, o) for u, o in self._outputs.items() if old.get(u) is not o]
         for universe, _ in opening:
@@ -259,8 +261,11 @@ class Renderer:
 
     def _all_instant(self, fixture_ids: Iterable[int]) -> bool:
         """Whether every universe these fixtures are patched on takes frames any time."""
-        universes = {p.universe for f in fixture_ids if (p := self._patches.get(f)) is not None}
-        return all((o := self._outputs.get(u)) is not None and o.instant for u in universes)
+        instant = self._instant
+        if not instant:
+            return False
+        patches = self._patches
+        return all((p := patches.get(f)) is None or p.universe in instant for f in fixture_ids)
 
     def _advance(self, now: float) -> None:
         """Step the fps grid to `now` and mark the fades due for a render."""

@@ -23,9 +23,10 @@ import logging
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = range(
 
 # Packets handled per pass before the loop gets a turn (timers, the render loop).
 MAX_PACKETS_PER_TURN = 256
+
+# Pacing for bursts (on connect: every discovery config and state; a group command to
+# thousands of fixtures). A broker takes whatever it is sent, but Mosquitto drops QoS 0
+# messages for a subscriber with 1,000 packets waiting (max_queued_messages), and Home
+# Assistant or a dashboard reads slower than the bridge writes: an unpaced burst of
+# 10,000 configs and 10,000 states lost half of the states on their way to a Python
+# subscriber. So messages leave at once while fewer than BURST went out in the last
+# moments, then at RATE a second, in order. The steady command rate never waits.
+BURST = 1000
+RATE = 10_000.0  # messages per second once a burst is spent
 
 CONNACK_REASONS = {
     1: "unacceptable protocol version",
@@ -44,6 +55,8 @@ CONNACK_REASONS = {
 }
 
 MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class MqttError(Exception):
@@ -133,6 +146,7 @@ class MqttConnection(asyncio.Protocol):
         self._keepalive = keepalive
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
+        self._sock: Any = None
         self._buffer = bytearray()
         self._out = bytearray()
         self._flush_scheduled = False
@@ -142,6 +156,10 @@ class MqttConnection(asyncio.Protocol):
         self._next_mid = 0
         self._last_out = time.monotonic()
         self._ping_sent: float | None = None
+        self._tokens = float(BURST)  # messages that may leave now (token bucket)
+        self._tokens_t = time.monotonic()
+        self._held: deque[bytes] = deque()  # waiting for tokens, in order
+        self._drain: asyncio.TimerHandle | None = None
         self._pinger: asyncio.Task[None] | None = None
         self.closed: asyncio.Future[None] = self._loop.create_future()
         self.error: BaseException | None = None
@@ -202,12 +220,23 @@ class MqttConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they behave as one.
         self._transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
+        self._sock = transport.get_extra_info("socket")
+        if self._sock is not None:
             # Nagle off: a small state behind a PUBACK would wait for the broker's
             # delayed ACK (~40 ms), the whole latency budget of a light switch.
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with contextlib.suppress(OSError, AttributeError):
+                self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _quick_ack(self) -> None:
+        """Acknowledge what was read now, not after the kernel's delayed-ACK timer.
+
+        A PUBACK (or SUBACK, PINGRESP) from the broker gets no answer, so its TCP ACK
+        waits up to 40 ms; a broker with Nagle on (Mosquitto's default) holds the next
+        small packet to the bridge, a command, until that ACK. Linux only.
+        """
+        if self._sock is not None and _QUICKACK is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -233,13 +262,19 @@ class MqttConnection(asyncio.Protocol):
         return not self.closed.done()
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False) -> None:
-        """Queue a PUBLISH; it leaves with everything else queued in this loop iteration."""
+        """Queue a PUBLISH; it leaves with everything else queued in this loop iteration
+        (in a burst, at the pace of BURST and RATE)."""
         if qos == 0:
-            self._write(publish_packet(topic.encode(), payload, retain))
+            self._queue(publish_packet(topic.encode(), payload, retain))
             return
         mid = self._mid()
         self._expect(mid)
-        self._write(publish_packet(topic.encode(), payload, retain, 1, mid))
+        self._queue(publish_packet(topic.encode(), payload, retain, 1, mid))
+
+    @property
+    def held(self) -> int:
+        """Messages waiting for the broker to catch up."""
+        return len(self._held)
 
     async def publish_acked(
         self, topic: str, payload: bytes, *, retain: bool = False, timeout_s: float = 10.0
@@ -247,7 +282,7 @@ class MqttConnection(asyncio.Protocol):
         """Publish at QoS 1 and wait for the broker's PUBACK."""
         mid = self._mid()
         waiter = self._expect(mid)
-        self._write(publish_packet(topic.encode(), payload, retain, 1, mid))
+        self._queue(publish_packet(topic.encode(), payload, retain, 1, mid))
         await self._wait(waiter, timeout_s, "PUBACK")
 
     async def subscribe(
@@ -289,6 +324,33 @@ class MqttConnection(asyncio.Protocol):
         self._last_out = time.monotonic()
 
     # -- internals -----------------------------------------------------------------
+
+    def _queue(self, data: bytes) -> None:
+        if not self._held:
+            now = time.monotonic()
+            self._tokens = min(float(BURST), self._tokens + (now - self._tokens_t) * RATE)
+            self._tokens_t = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                self._write(data)
+                return
+        self._held.append(data)
+        if self._drain is None:
+            self._drain = self._loop.call_later(0.005, self._release)
+
+    def _release(self) -> None:
+        """Send what the bucket allows now; come back for the rest."""
+        self._drain = None
+        now = time.monotonic()
+        tokens = min(float(BURST), self._tokens + (now - self._tokens_t) * RATE)
+        self._tokens_t = now
+        held = self._held
+        while held and tokens >= 1.0:
+            tokens -= 1.0
+            self._write(held.popleft())
+        self._tokens = tokens
+        if held and self.is_open:
+            self._drain = self._loop.call_later(0.005, self._release)
 
     def _write(self, data: bytes) -> None:
         self._out += data
@@ -359,6 +421,8 @@ class MqttConnection(asyncio.Protocol):
                         self._transport.pause_reading()
                     self._loop.call_soon(self._resume)
                     break
+            if handled and not self._out:
+                self._quick_ack()  # nothing goes back to carry the ACK
         except MqttError as exc:
             log.warning("event=mqtt_protocol_error error=%r", str(exc))
             self.abort()
@@ -402,6 +466,8 @@ class MqttConnection(asyncio.Protocol):
             raise MqttError(f"unexpected packet type {kind} from the broker")
 
     async def _keep_alive(self) -> None:
+        """PINGREQ when nothing was written for 3/4 of the keep-alive; one unanswered for a
+        whole keep-alive means the broker is gone."""
         period = self._keepalive
         while self.is_open:
             await asyncio.sleep(min(1.0, period / 4))
@@ -426,5 +492,8 @@ class MqttConnection(asyncio.Protocol):
                 waiter.set_exception(error)
                 waiter.exception()
         self.closed.set_result(None)
+        self._held.clear()  # everything is re-published on the next connection
+        if self._drain is not None:
+            self._drain.cancel()
         if self._pinger is not None and self._pinger is not asyncio.current_task():
             self._pinger.cancel()
