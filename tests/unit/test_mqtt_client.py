@@ -211,3 +211,31 @@ async def test_an_acknowledgement_that_needs_no_answer_is_acked_at_once() -> Non
     assert transport.sock.options.count(quick) == 1
     conn.data_received(publish_packet(b"cmd", b"ON", False, 1, 9))  # answered by a PUBACK
     assert transport.sock.options.count(quick) == 1
+
+
+async def test_an_unanswered_ping_drops_the_connection() -> None:
+    """Keep-alive: a PINGREQ after 3/4 of an idle keep-alive; no PINGRESP within a whole
+    keep-alive means a half-open connection, which is dropped so the session reconnects."""
+    got: list[tuple[str, bytes, bool]] = []
+    conn = MqttConnection(lambda t, p, r: got.append((t, p, r)), keepalive=1)
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    pinger = asyncio.create_task(conn._keep_alive())
+    await asyncio.sleep(1.2)
+    assert bytes(transport.written) == b"\xc0\x00"  # PINGREQ
+    assert conn.is_open
+    await asyncio.wait_for(asyncio.shield(conn.closed), 2.0)
+    assert conn.error is not None
+    await pinger
+
+
+async def test_a_ping_answered_keeps_the_connection() -> None:
+    conn, transport, _ = connection()
+    conn._keepalive = 1
+    pinger = asyncio.create_task(conn._keep_alive())
+    await asyncio.sleep(1.2)
+    assert bytes(transport.written) == b"\xc0\x00"
+    conn.data_received(b"\xd0\x00")  # PINGRESP
+    await asyncio.sleep(1.2)
+    assert conn.is_open
+    pinger.cancel()
