@@ -307,6 +307,7 @@ def test_client_certificate_when_the_broker_requires_one(
         assert wait_until(lambda: "certificate required" in bare.log_text().lower(), 10), (
             bare.log_tail()
         )
+        assert "TAU_MQTT__TLS__CERT_FILE" in bare.log_text(), bare.log_tail()  # the fix
         assert not wait_until(
             lambda: bool(watcher.messages(bare.state_topic, after=mark)), NOT_ONLINE_WINDOW_S
         )

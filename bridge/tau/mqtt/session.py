@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -66,9 +67,22 @@ def explain_connect_error(exc: MqttError, settings: MqttSettings) -> tuple[bool,
         reason = cause.verify_message or cause.reason
         return True, f"the TLS certificate of {broker} was rejected ({reason}): {fix}"
     if isinstance(cause, ssl.SSLError):
-        fix = "check the TAU_MQTT__TLS__* settings against the broker's TLS listener"
-        return True, f"TLS with {broker} failed ({cause.reason}: {cause}): {fix}"
+        if "CERTIFICATE_REQUIRED" in (cause.reason or ""):
+            fix = (
+                "the broker wants a client certificate: set TAU_MQTT__TLS__CERT_FILE "
+                "and TAU_MQTT__TLS__KEY_FILE"
+            )
+        else:
+            fix = "check the TAU_MQTT__TLS__* settings against the broker's TLS listener"
+        return True, f"TLS with {broker} failed ({_ssl_text(cause)}): {fix}"
     return False, f"no connection to {broker} ({exc})"
+
+
+def _ssl_text(exc: ssl.SSLError) -> str:
+    """OpenSSL's words without the bracketed code and source line:
+    "[SSL: X] tlsv13 alert certificate required (_ssl.c:2580)" -> the middle part."""
+    found = re.search(r"\] (.+?)(?: \(_ssl\.c:\d+\))?$", str(exc))
+    return found.group(1) if found else str(exc.reason or exc)
 
 
 class MqttSession:
