@@ -273,7 +273,7 @@ class MqttConnection(asyncio.Protocol):
 
     @property
     def held(self) -> int:
-        """Messages waiting for the broker to catch up."""
+        """Messages waiting for their turn in a paced burst."""
         return len(self._held)
 
     async def publish_acked(
@@ -303,7 +303,11 @@ class MqttConnection(asyncio.Protocol):
         await self._wait(waiter, timeout_s, "UNSUBACK")
 
     def disconnect(self) -> None:
-        """Send DISCONNECT after everything queued and close (no last will)."""
+        """Send DISCONNECT after everything written so far and close (no last will).
+
+        Messages still held back by pacing are dropped: the next connection re-publishes
+        every state, and `MqttSession.stop()` awaits its `offline`, which queues behind
+        them, before it disconnects."""
         if self._transport is not None and self.is_open:
             self._write(packet(DISCONNECT << 4, b""))
             self.flush()
@@ -327,9 +331,7 @@ class MqttConnection(asyncio.Protocol):
 
     def _queue(self, data: bytes) -> None:
         if not self._held:
-            now = time.monotonic()
-            self._tokens = min(float(BURST), self._tokens + (now - self._tokens_t) * RATE)
-            self._tokens_t = now
+            self._refill()
             if self._tokens >= 1.0:
                 self._tokens -= 1.0
                 self._write(data)
@@ -338,17 +340,20 @@ class MqttConnection(asyncio.Protocol):
         if self._drain is None:
             self._drain = self._loop.call_later(0.005, self._release)
 
+    def _refill(self) -> None:
+        """Add the tokens earned since the last refill (RATE a second, at most BURST)."""
+        now = time.monotonic()
+        self._tokens = min(float(BURST), self._tokens + (now - self._tokens_t) * RATE)
+        self._tokens_t = now
+
     def _release(self) -> None:
         """Send what the bucket allows now; come back for the rest."""
         self._drain = None
-        now = time.monotonic()
-        tokens = min(float(BURST), self._tokens + (now - self._tokens_t) * RATE)
-        self._tokens_t = now
+        self._refill()
         held = self._held
-        while held and tokens >= 1.0:
-            tokens -= 1.0
+        while held and self._tokens >= 1.0:
+            self._tokens -= 1.0
             self._write(held.popleft())
-        self._tokens = tokens
         if held and self.is_open:
             self._drain = self._loop.call_later(0.005, self._release)
 

@@ -209,11 +209,6 @@ class MqttSession:
             return False
         return True
 
-    def flush(self) -> None:
-        """Write what is queued now instead of at the end of this loop iteration."""
-        if self._conn is not None:
-            self._conn.flush()
-
     async def stop(self) -> None:
         """Say `offline` (a clean stop sends no last will) and disconnect."""
         conn = self._conn
