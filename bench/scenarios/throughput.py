@@ -28,7 +28,7 @@ from tests.support.receivers import ArtNetReceiver
 
 from bench.harness import Bench, Recorder, Row, Stats, run_async, stage
 from bench.installation import Layout, build
-from tau.mqtt.client import connect_packet, publish_packet
+from bench.wire import connect_packet, publish_packet
 
 NAME = "throughput"
 UNIVERSES = [1, 2, 3, 4]
@@ -55,7 +55,7 @@ def publisher(
     """
     sock = socket.create_connection((host, port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(connect_packet(f"bench-load-{os.getpid()}", keepalive=60, clean_session=True))
+    sock.sendall(connect_packet(f"bench-load-{os.getpid()}", keepalive=60))
     connack = b""
     while len(connack) < 4:
         chunk = sock.recv(4 - len(connack))
@@ -92,7 +92,7 @@ def publisher(
         while i < due:
             index = first + i
             payload = b'{"state":"ON","brightness":%d}' % value_of(index)
-            batch += publish_packet(encoded[index % FIXTURES], payload, False, 1, i % 65535 + 1)
+            batch += publish_packet(encoded[index % FIXTURES], payload, i % 65535 + 1)
             times[i] = now
             i += 1
         sock.sendall(batch)

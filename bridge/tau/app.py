@@ -104,6 +104,8 @@ class App:
         if bridge is None:
             return
         self.metrics.db_queue.set(bridge.writer.queued)
+        self.metrics.mqtt_connected.set(bridge.session.connected.is_set())
+        self.metrics.mqtt_queued.set(bridge.session.queued)
         self.metrics.circadian_tick.set(bridge.features.last_tick_s)
         for universe, status in bridge.renderer.status().items():
             self.metrics.output_errors.labels(str(universe)).set(status["state"] == "ok")

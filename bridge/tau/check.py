@@ -11,13 +11,13 @@ import contextlib
 import sys
 from dataclasses import dataclass
 
+import aiomqtt
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
 from tau.dmx.drivers import build_output
 from tau.errors import ConfigurationError
-from tau.mqtt.client import MqttConnection, MqttError
-from tau.mqtt.session import explain_connect_error, tls_context
+from tau.mqtt.session import client_options, explain_connect_error
 from tau.settings import Settings, load_settings
 
 
@@ -49,29 +49,24 @@ async def check_database(settings: Settings) -> Result:
 
 
 async def check_broker(settings: Settings) -> Result:
+    """Connect as the bridge would (protocol, transport, TLS, credentials), subscribe to
+    the bridge's availability topic and wait for the broker's SUBACK."""
     s = settings.mqtt
     where = f"{s.host}:{s.port}"
+    options = client_options(s, f"{settings.client_id}-check", persistent=False)
+    options["timeout"] = 5
     try:
-        conn = await MqttConnection.open(
-            s.host,
-            s.port,
-            f"{settings.client_id}-check",
-            lambda _topic, _payload, _retained: None,
-            keepalive=0,
-            username=s.username,
-            password=s.password.get_secret_value() if s.password else None,
-            tls=tls_context(s),
-            timeout_s=5,
-        )
-    except MqttError as exc:
+        async with aiomqtt.Client(**options) as client:
+            await client.subscribe(f"{s.base_topic}/bridge/state", qos=1)
+    except aiomqtt.MqttError as exc:
         refused, explanation = explain_connect_error(exc, s)
         if not refused:
             explanation = f"cannot connect to {where}: {exc} — is the broker running?"
         return Result("broker", False, explanation)
     except (OSError, ValueError) as exc:
         return Result("broker", False, f"cannot connect to {where}: {exc}")
-    conn.disconnect()
-    return Result("broker", True, f"{where} accepted the connection")
+    how = f"MQTT {s.protocol} over {s.transport}" + (" with TLS" if s.tls else "")
+    return Result("broker", True, f"{where} accepted a connection and a subscription ({how})")
 
 
 async def check_outputs(settings: Settings) -> list[Result]:

@@ -37,6 +37,12 @@ class Metrics:
         self.db_rows = Counter("tau_db_rows_written", "State rows written", registry=r)
         self.db_queue = Gauge("tau_db_write_queue", "Objects waiting to be written", registry=r)
         self.mqtt_reconnects = Counter("tau_mqtt_reconnects", "Broker reconnects", registry=r)
+        self.mqtt_connected = Gauge(
+            "tau_mqtt_connected", "1 while the broker connection is up", registry=r
+        )
+        self.mqtt_queued = Gauge(
+            "tau_mqtt_queued", "Messages waiting for the broker (outbox)", registry=r
+        )
         self.circadian_tick = Gauge(
             "tau_circadian_tick_seconds", "Duration of the last circadian tick", registry=r
         )

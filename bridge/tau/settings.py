@@ -44,6 +44,23 @@ class MqttSettings(_Strict):
     discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\s]+$")
     client_id: str | None = Field(None, description="stable id; default tau-<base_topic>")
     keepalive_s: int = Field(30, ge=5, le=3600)
+    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
+    transport: Literal["tcp", "websockets"] = "tcp"
+    ws_path: str = Field("/mqtt", pattern=r"^/\S*$", description="path of a WebSocket listener")
+    max_queued: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="replies, log entries and events held while the broker is slow or away "
+        "(states need no room: only each object's newest state waits)",
+    )
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_text(cls, value: Any) -> Any:
+        # TOML writes `protocol = 5` as a number; "5.0" and "311" are how people type them.
+        text = str(value).strip()
+        return {"5.0": "5", "311": "3.1.1", "3": "3.1.1"}.get(text, text)
 
 
 class VirtualOutput(_Strict):

@@ -342,9 +342,12 @@ def broker_kind() -> str:
     return "mosquitto" if shutil.which("mosquitto") else "amqtt"
 
 
-def _amqtt_config(port: int) -> dict[str, object]:
+def _amqtt_config(port: int, ws_port: int | None = None) -> dict[str, object]:
+    listeners: dict[str, object] = {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}
+    if ws_port is not None:
+        listeners["ws"] = {"type": "ws", "bind": f"127.0.0.1:{ws_port}"}
     return {
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "listeners": listeners,
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
 
@@ -363,6 +366,7 @@ class OwnedBroker:
         kind: str | None = None,
         config: str | None = None,
         name: str = "tau-mqtt",
+        ws_port: int | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -371,6 +375,7 @@ class OwnedBroker:
         self.root.chmod(0o755)  # mosquitto drops root privileges before reading some files
         self.log = self.root / "broker.log"
         self._config = config
+        self.ws_port = ws_port  # amqtt only: a WebSocket listener beside the TCP one
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -393,7 +398,7 @@ class OwnedBroker:
             conf.chmod(0o644)
             return ["mosquitto", "-c", str(conf)]
         conf = self.root / "amqtt.yaml"
-        conf.write_text(json.dumps(_amqtt_config(self.port)))  # JSON is YAML
+        conf.write_text(json.dumps(_amqtt_config(self.port, self.ws_port)))  # JSON is YAML
         return [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
 
     def start(self, timeout: float = 20) -> None:
@@ -424,6 +429,15 @@ class OwnedBroker:
     def restart(self, timeout: float = 20) -> None:
         self.stop()
         self.start(timeout)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the broker stops answering, its TCP connections stay open."""
+        if self._proc is not None:
+            os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._proc is not None:
+            os.killpg(self._proc.pid, signal.SIGCONT)
 
     def _signal(self, sig: signal.Signals, timeout: float) -> None:
         proc, self._proc = self._proc, None

@@ -1,13 +1,33 @@
-"""The broker connection: last will, stable client id, QoS 1 subscriptions, reconnects.
+"""The broker connection on aiomqtt: last will, stable client id, QoS 1 subscriptions,
+a liveness probe, reconnects with backoff, and an outbox that never loses what matters.
 
-`run()` keeps a connection up until `stop()`: capped exponential backoff with
-jitter; the first failure is a WARNING, repeats are DEBUG, recovery is INFO. A
-broker that refuses the bridge (credentials, TLS certificate) is an ERROR with one
-sentence saying what to fix, since retrying will not help until someone does.
-Publishing never blocks the caller: messages are queued on the connection and
-written once per loop iteration; anything lost while disconnected is re-published
-by `on_connect` (availability, discovery and every state), so nothing needs to be
-buffered here. The connection itself is `tau.mqtt.client`.
+`run()` keeps a connection up until `stop()`. Each attempt is a fresh `aiomqtt.Client`
+(a new paho client underneath: nothing of a dead connection is carried over).
+
+- **Inbound**: messages are handed to the bridge synchronously, as paho reads them, by the
+  client's message queue (`queue_type`, aiomqtt's documented hook for the queue class):
+  `put_nowait` calls the handler instead of storing the message. A command's frame and
+  state are therefore queued before the next packet is read, with no task per message;
+  the PUBACK of a QoS 1 command leaves after its handler ran. Messages the broker delivers
+  while the connection is being set up (a persistent session's backlog) are handled the
+  same way, and what the bridge says in reply waits in the outbox until it can go.
+- **Outbound**: `publish()` never blocks and never fails for want of a connection: it
+  puts the message in the `Outbox` (coalesced per retained topic, capped, paced). A few
+  writer tasks per connection take from it and await `client.publish`, so at most
+  `WRITERS` messages sit in paho at once: a broker that reads slowly holds the writers,
+  not the bridge's memory. QoS 1 messages not acknowledged before a disconnect go back
+  to the front of the outbox.
+- **Liveness**: paho's keep-alive only pings after a keep-alive without *inbound*
+  traffic and waits another keep-alive for the answer (2x); a broker that froze with its
+  TCP connection open must be noticed within 1.5x keep-alive, whether or not the bridge is
+  publishing. Every keep-alive/3 the session unsubscribes from a topic it never
+  subscribed to (the broker must answer UNSUBACK; nobody else sees anything); no answer
+  within 3/4 keep-alive drops the connection.
+- **Reconnects**: capped exponential backoff with jitter, reset only after a connection
+  stayed up for `STABLE_S`. The first failure is a WARNING, repeats DEBUG, recovery INFO.
+  A broker that refuses the bridge (credentials, TLS, protocol) or keeps dropping it
+  right after accepting it (another client with the same id) is one ERROR with one
+  sentence saying what to fix.
 """
 
 from __future__ import annotations
@@ -15,17 +35,61 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import re
+import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from tau.mqtt.client import ConnectRefusedError, MessageHandler, MqttConnection, MqttError, Will
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MessageHandler", "MqttSession", "explain_connect_error", "tls_context"]
+__all__ = [
+    "Backoff",
+    "BrokerClosedError",
+    "BrokerSilentError",
+    "MessageHandler",
+    "MqttSession",
+    "client_options",
+    "explain_connect_error",
+    "tls_context",
+]
+
+MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
+
+WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
+STABLE_S = 30.0  # a connection that lived this long resets the backoff
+FIRST_DELAY_S = 0.25
+MAX_DELAY_S = 10.0
+CONNECT_TIMEOUT_S = 10.0
+SESSION_EXPIRY_S = 3600  # MQTT 5: queued QoS 1 commands survive an outage this long
+
+# Reason codes (MQTT 5 values; paho reports 3.1.1 CONNACK codes as these too).
+_BAD_CREDENTIALS = frozenset({4, 5, 134, 135})
+_BAD_PROTOCOL = frozenset({1, 132})
+_TAKEN_OVER = 142
+
+
+class BrokerSilentError(aiomqtt.MqttError):
+    """The broker stopped answering with the connection still open."""
+
+
+class BrokerClosedError(aiomqtt.MqttError):
+    """The broker ended a connection it had accepted."""
+
+
+# ------------------------------------------------------------------ settings -> client
 
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
@@ -40,49 +104,162 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
     return context
 
 
-# CONNACK codes for refused credentials (MQTT 3.1.1: bad user name or password, not authorised).
-_AUTH_REFUSED = frozenset({4, 5})
-_NAME_MISMATCH = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH
+def client_options(
+    settings: MqttSettings, client_id: str, *, persistent: bool = True
+) -> dict[str, Any]:
+    """aiomqtt.Client keyword arguments for these settings (also used by `tau check`)."""
+    v5 = settings.protocol == "5"
+    options: dict[str, Any] = {
+        "hostname": settings.host,
+        "port": settings.port,
+        "identifier": client_id,
+        "username": settings.username,
+        "password": settings.password.get_secret_value() if settings.password else None,
+        "protocol": aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+        "transport": settings.transport,
+        "keepalive": settings.keepalive_s,
+        "timeout": CONNECT_TIMEOUT_S,
+        "tls_context": tls_context(settings),
+        # Nagle off: a small state behind a PUBACK would wait for the broker's delayed
+        # ACK (~40 ms), the whole latency budget of a light switch.
+        "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    }
+    if settings.transport == "websockets":
+        options["websocket_path"] = settings.ws_path
+    if v5:
+        # Clean start only when asked: the broker keeps the session (and the QoS 1
+        # commands sent during a short outage) for SESSION_EXPIRY_S.
+        options["clean_start"] = not persistent
+        if persistent:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            options["properties"] = properties
+    else:
+        options["clean_session"] = not persistent
+    return options
 
 
-def explain_connect_error(exc: MqttError, settings: MqttSettings) -> tuple[bool, str]:
+class _PahoLog(logging.Logger):
+    """The logger handed to aiomqtt (and by it to paho): keeps paho's last error of the
+    current attempt (a TLS alert after the handshake only shows there) and passes
+    everything on at DEBUG, so a failing broker is one explained line, not paho's."""
+
+    def __init__(self) -> None:
+        # paho logs every packet at DEBUG: only pay for that when Tau logs at DEBUG.
+        level = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.WARNING
+        super().__init__("tau.mqtt.paho", level)
+        self.last_error: str | None = None
+        self.failed: asyncio.Event | None = None
+
+    def handle(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.last_error = record.getMessage()
+            if self.failed is not None:
+                self.failed.set()
+        log.debug("event=paho level=%s message=%r", record.levelname, record.getMessage())
+
+
+# ---------------------------------------------------------------------- explanations
+
+
+def _code(exc: BaseException | None) -> int | None:
+    rc = getattr(exc, "rc", None)
+    if isinstance(rc, ReasonCode):
+        return int(rc.value)
+    return rc if isinstance(rc, int) else None
+
+
+def _ssl_text(text: str) -> str:
+    """OpenSSL's words without the bracketed code and source line:
+    "[SSL: X] tlsv13 alert certificate required (_ssl.c:2580)" -> the middle part."""
+    found = re.search(r"\[SSL(?:: [A-Z0-9_]+)?\] (.+?)(?: \(_ssl\.c:\d+\))?$", text)
+    return found.group(1) if found else text
+
+
+def explain_connect_error(
+    exc: BaseException, settings: MqttSettings, detail: str | None = None
+) -> tuple[bool, str]:
     """(refused, one sentence): why the broker connection failed and what to fix.
 
-    `refused` means the broker or its certificate turned the bridge away, which a
-    retry cannot fix; otherwise the broker is unreachable or the connection dropped.
+    `refused` means the broker or its certificate turned the bridge away, which a retry
+    cannot fix; otherwise the broker is unreachable or the connection dropped. `detail`
+    is paho's own error for the attempt, if it logged one (a TLS alert, a reset).
     """
     broker = f"the MQTT broker at {settings.host}:{settings.port}"
-    if isinstance(exc, ConnectRefusedError) and exc.rc in _AUTH_REFUSED:
-        if settings.username is None:
-            fix = "set TAU_MQTT__USERNAME and TAU_MQTT__PASSWORD"
-            return True, f"{broker} refused a connection without credentials ({exc}): {fix}"
-        fix = "check TAU_MQTT__USERNAME and TAU_MQTT__PASSWORD"
-        return True, f"{broker} refused user {settings.username!r} ({exc}): {fix}"
-    cause = exc.__cause__
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        if cause.verify_code in _NAME_MISMATCH:
+    code = _code(exc)
+    if isinstance(exc, MqttConnectError):
+        if code in _BAD_CREDENTIALS:
+            if settings.username is None:
+                fix = "set TAU_MQTT__USERNAME and TAU_MQTT__PASSWORD"
+                return True, f"{broker} refused a connection without credentials ({exc}): {fix}"
+            fix = "check TAU_MQTT__USERNAME and TAU_MQTT__PASSWORD"
+            return True, f"{broker} refused user {settings.username!r} ({exc}): {fix}"
+        if code in _BAD_PROTOCOL:
+            fix = "set TAU_MQTT__PROTOCOL=3.1.1" if settings.protocol == "5" else "upgrade it"
+            return True, f"{broker} does not speak MQTT {settings.protocol} ({exc}): {fix}"
+        return True, f"{broker} refused the connection ({exc})"
+    if isinstance(exc, BrokerSilentError | BrokerClosedError):
+        return False, f"{broker}: {exc}"
+    text = " ".join(t for t in (str(exc), detail or "") if t)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        found = re.search(r"certificate verify failed: (.+?)(?: \(_ssl\.c:\d+\))?$", str(exc))
+        reason = found.group(1).rstrip(".") if found else _ssl_text(str(exc))
+        if "mismatch" in reason:
             fix = "set TAU_MQTT__HOST to a name the broker's certificate lists"
         else:
             fix = "set TAU_MQTT__TLS__CA_FILE to the CA that signed the broker's certificate"
-        reason = cause.verify_message or cause.reason
         return True, f"the TLS certificate of {broker} was rejected ({reason}): {fix}"
-    if isinstance(cause, ssl.SSLError):
-        if "CERTIFICATE_REQUIRED" in (cause.reason or ""):
-            fix = (
-                "the broker wants a client certificate: set TAU_MQTT__TLS__CERT_FILE "
-                "and TAU_MQTT__TLS__KEY_FILE"
-            )
-        else:
-            fix = "check the TAU_MQTT__TLS__* settings against the broker's TLS listener"
-        return True, f"TLS with {broker} failed ({_ssl_text(cause)}): {fix}"
-    return False, f"no connection to {broker} ({exc})"
+    if "CERTIFICATE_REQUIRED" in text.upper().replace(" ", "_"):
+        fix = (
+            "the broker wants a client certificate: set TAU_MQTT__TLS__CERT_FILE "
+            "and TAU_MQTT__TLS__KEY_FILE"
+        )
+        source = detail if detail and "SSL" in detail else str(exc)
+        return True, f"TLS with {broker} failed ({_ssl_text(source)}): {fix}"
+    if "[SSL" in text:
+        fix = "check the TAU_MQTT__TLS__* settings against the broker's TLS listener"
+        source = detail if detail and "[SSL" in detail else str(exc)
+        return True, f"TLS with {broker} failed ({_ssl_text(source)}): {fix}"
+    if settings.protocol == "5" and code is None and detail is None and "timed out" in text:
+        # A 3.1.1-only broker may simply never answer an MQTT 5 CONNECT.
+        fix = "if the broker only speaks MQTT 3.1.1, set TAU_MQTT__PROTOCOL=3.1.1"
+        return True, f"no answer from {broker} to an MQTT 5 CONNECT ({exc}): {fix}"
+    reason = detail.removeprefix("failed to receive on socket: ") if detail else str(exc)
+    return False, f"no connection to {broker} ({reason or type(exc).__name__})"
 
 
-def _ssl_text(exc: ssl.SSLError) -> str:
-    """OpenSSL's words without the bracketed code and source line:
-    "[SSL: X] tlsv13 alert certificate required (_ssl.c:2580)" -> the middle part."""
-    found = re.search(r"\] (.+?)(?: \(_ssl\.c:\d+\))?$", str(exc))
-    return found.group(1) if found else str(exc.reason or exc)
+# ------------------------------------------------------------------------- backoff
+
+
+class Backoff:
+    """Capped exponential delays with jitter; back to the first only after a connection
+    lived `stable_s` (a broker that drops the bridge at once must not be hammered)."""
+
+    def __init__(
+        self, first: float = FIRST_DELAY_S, cap: float = MAX_DELAY_S, stable_s: float = STABLE_S
+    ) -> None:
+        self.first, self.cap, self.stable_s = first, cap, stable_s
+        self._next = first
+
+    def delay(self, connected_for: float | None) -> float:
+        if connected_for is not None and connected_for >= self.stable_s:
+            self._next = self.first
+        base = self._next
+        self._next = min(self._next * 2, self.cap)
+        return base + random.uniform(0, base / 4)
+
+
+# ------------------------------------------------------------------------- session
+
+
+def _handing_queue(handle: Callable[[aiomqtt.Message], None]) -> type[asyncio.Queue[Any]]:
+    """A queue class for aiomqtt whose `put_nowait` hands the message on at once."""
+
+    class HandingQueue(asyncio.Queue[Any]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            handle(item)
+
+    return HandingQueue
 
 
 class MqttSession:
@@ -94,6 +271,7 @@ class MqttSession:
         subscriptions: Callable[[], list[str]],
         on_connect: Callable[[], Awaitable[None]],
         on_message: MessageHandler,
+        probe_topic: str | None = None,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -101,122 +279,301 @@ class MqttSession:
         self._subscriptions = subscriptions
         self._on_connect = on_connect
         self._on_message = on_message
-        self._conn: MqttConnection | None = None
+        self._probe_topic = probe_topic or f"{availability_topic}/probe/{client_id}"
+        self._client: aiomqtt.Client | None = None
+        self._generation = 0
         self._stopping = asyncio.Event()
         self._subscribed: set[str] = set()
+        self._outbox = Outbox(settings.max_queued)
+        self._ready = asyncio.Event()
+        self._paho_log = _PahoLog()
+        self._logged: str | None = None  # the last failure logged above DEBUG
+        self._done = asyncio.Event()
         self.connected = asyncio.Event()
-        self.online = asyncio.Event()  # set once availability `online` went out
+        self.online = asyncio.Event()  # set once availability `online` was acknowledged
         self.reconnects = 0
         self.last_error: str | None = None
         self.on_reconnect: Callable[[], None] | None = None
 
-    async def _open(self) -> MqttConnection:
-        s = self._settings
-        return await MqttConnection.open(
-            s.host,
-            s.port,
-            self._client_id,
-            self._on_message,
-            keepalive=s.keepalive_s,
-            clean_session=False,  # the broker queues QoS 1 commands during a short outage
-            will=Will(self._availability, b"offline", qos=1, retain=True),
-            username=s.username,
-            password=s.password.get_secret_value() if s.password else None,
-            tls=tls_context(s),
-            timeout_s=10,
-        )
-
-    async def run(self) -> None:
-        delay = 0.25
-        first_failure = True
-        while not self._stopping.is_set():
-            conn: MqttConnection | None = None
-            try:
-                conn = await self._open()
-                self._conn = conn
-                self._subscribed = set()
-                await self.sync_subscriptions()
-                self.connected.set()
-                if not first_failure:
-                    log.info("event=mqtt_reconnected host=%s", self._settings.host)
-                    if self.on_reconnect is not None:
-                        self.on_reconnect()
-                first_failure, delay = True, 0.25
-                # Discovery and states first, so `online` means "everything is out".
-                await self._on_connect()
-                await conn.publish_acked(self._availability, b"online", retain=True)
-                self.online.set()
-                await conn.closed
-                if conn.error is not None and not self._stopping.is_set():
-                    raise conn.error
-            except MqttError as exc:
-                if self._stopping.is_set():
-                    break
-                refused, explanation = explain_connect_error(exc, self._settings)
-                if refused and (first_failure or explanation != self.last_error):
-                    level = logging.ERROR
-                else:
-                    level = logging.WARNING if first_failure else logging.DEBUG
-                event = "mqtt_refused" if refused else "mqtt_disconnected"
-                log.log(level, "event=%s retry_in=%.1fs error=%r", event, delay, explanation)
-                self.last_error = explanation
-                if first_failure:
-                    self.reconnects += 1
-                first_failure = False
-            finally:
-                if conn is not None:
-                    conn.disconnect()  # what is queued goes out ahead of the DISCONNECT
-                self._conn = None
-                self.connected.clear()
-                self.online.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay + random.uniform(0, delay / 4))
-            delay = min(delay * 2, 4.0)
-
-    async def sync_subscriptions(self) -> None:
-        """Subscribe to what is wanted now (switch input topics come and go with reloads)."""
-        conn = self._conn
-        if conn is None:
-            return
-        wanted = set(self._subscriptions())
-        new = sorted(wanted - self._subscribed)
-        gone = sorted(self._subscribed - wanted)
-        if new:
-            granted = await conn.subscribe([(t, 1) for t in new])
-            for topic, code in zip(new, granted, strict=False):
-                if code == 0x80:
-                    log.error("event=mqtt_subscribe_refused topic=%s", topic)
-        if gone:
-            await conn.unsubscribe(gone)
-        self._subscribed = wanted
+    # -- publishing ---------------------------------------------------------------------
 
     def publish(
         self, topic: str, payload: str | bytes, *, retain: bool = False, qos: int = 0
     ) -> bool:
-        """Queue a message without waiting; False when not connected.
-
-        Everything published in one loop iteration (a group command's thousand states,
-        the PUBACKs of the commands that caused them) leaves in order as one write.
-        """
-        conn = self._conn
-        if conn is None or not self.connected.is_set() or not conn.is_open:
-            return False
+        """Queue a message without waiting, connected or not; False when it was refused
+        (the outbox holds `max_queued` replies/log entries/events already)."""
         data = payload.encode() if isinstance(payload, str) else payload
+        if self._outbox.put(Outgoing(topic, data, qos, retain)):
+            self._ready.set()
+            return True
+        if self._outbox.refused == 1:
+            log.warning(
+                "event=mqtt_outbox_full max_queued=%d topic=%s: the broker is slow or away; "
+                "replies, log entries and events are dropped until it catches up "
+                "(states are kept: only each light's newest waits)",
+                self._outbox.max_transient,
+                topic,
+            )
+        return False
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the broker."""
+        return len(self._outbox)
+
+    async def _publish_acked(self, topic: str, payload: bytes) -> None:
+        """Queue a retained QoS 1 message and wait until the broker acknowledged it."""
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.put(Outgoing(topic, payload, 1, True, sent))
+        self._ready.set()
+        await sent
+
+    async def _write(self, client: aiomqtt.Client) -> None:
+        """One writer: take from the outbox in order, hand to paho, wait for it to go."""
+        outbox = self._outbox
+        while True:
+            if not outbox:
+                if dropped := outbox.take_refused():
+                    log.warning("event=mqtt_outbox_drained dropped=%d", dropped)
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            wait = outbox.wait_s()
+            if wait:
+                await asyncio.sleep(wait)
+                continue
+            key, message = outbox.take()
+            try:
+                # No timeout: the liveness probe ends a connection that stopped moving,
+                # and that cancels this wait.
+                await client.publish(
+                    message.topic,
+                    message.payload,
+                    qos=message.qos,
+                    retain=message.retain,
+                    timeout=math.inf,
+                )
+            except ValueError as exc:  # paho: not a topic one can publish to
+                log.warning("event=mqtt_publish_failed topic=%s error=%r", message.topic, str(exc))
+                continue
+            except BaseException:
+                if message.qos:
+                    outbox.requeue(key, message)
+                raise
+            if message.sent is not None and not message.sent.done():
+                message.sent.set_result(None)
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _new_client(self) -> aiomqtt.Client:
+        self._generation += 1
+        generation = self._generation
+
+        def handle(message: aiomqtt.Message) -> None:
+            if generation != self._generation:
+                return  # a connection given up on: its late packets are not ours
+            try:
+                self._on_message(message.topic.value, message.payload, message.retain)
+            except Exception:  # the handler reports its own errors; this is a bug
+                log.exception("event=mqtt_handler_failed topic=%s", message.topic.value)
+
+        client = aiomqtt.Client(
+            **client_options(self._settings, self._client_id),
+            will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
+            logger=self._paho_log,
+            queue_type=_handing_queue(handle),
+        )
+        client.pending_calls_threshold = WRITERS + 16  # aiomqtt warns above this
+        return client
+
+    async def _enter(self, client: aiomqtt.Client) -> None:
+        """Connect; paho's own error during the attempt (a TLS alert, a reset before
+        CONNACK) ends it at once instead of after the CONNACK timeout."""
+        failed = asyncio.Event()
+        self._paho_log.failed, self._paho_log.last_error = failed, None
+        enter = asyncio.ensure_future(client.__aenter__())
+        failure = asyncio.ensure_future(failed.wait())
         try:
-            conn.publish(topic, data, qos=qos, retain=retain)
-        except (MqttError, ValueError) as exc:
-            log.warning("event=mqtt_publish_failed topic=%s error=%r", topic, str(exc))
-            return False
-        return True
+            await asyncio.wait({enter, failure}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            failure.cancel()
+            self._paho_log.failed = None
+        if enter.done():
+            enter.result()
+            return
+        enter.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await enter
+        raise aiomqtt.MqttError(self._paho_log.last_error or "connection failed")
+
+    async def run(self) -> None:
+        backoff = Backoff()
+        quick_drops = 0
+        try:
+            while not self._stopping.is_set():
+                client = self._new_client()
+                up_since: float | None = None
+                try:
+                    await self._enter(client)
+                    up_since = time.monotonic()
+                    try:
+                        await self._serve(client)
+                    finally:
+                        self._abandon()
+                        client.timeout = 1.0  # a frozen broker must not hold the exit
+                        with contextlib.suppress(aiomqtt.MqttError):
+                            await client.__aexit__(None, None, None)
+                    return  # `_serve` returns only when the session stops
+                except aiomqtt.MqttError as exc:
+                    if self._stopping.is_set():
+                        return
+                    lived = None if up_since is None else time.monotonic() - up_since
+                    quick_drops = quick_drops + 1 if lived is not None and lived < STABLE_S else 0
+                    self._report_failure(exc, lived, quick_drops)
+                    delay = backoff.delay(lived)
+                    log.debug("event=mqtt_retry_in seconds=%.2f", delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), delay)
+        finally:
+            self._done.set()
+
+    def _report_failure(self, exc: aiomqtt.MqttError, lived: float | None, quick: int) -> None:
+        """One line per new problem: ERROR when only a person can fix it, WARNING for an
+        outage, DEBUG for each retry that changes nothing."""
+        if lived is not None and lived >= STABLE_S:
+            self._logged = None  # a drop after a good while is news again
+        if lived is not None and _code(exc.__cause__) == _TAKEN_OVER:
+            refused, explanation = True, self._takeover_text("took over this connection")
+        elif lived is not None and quick >= 2:
+            refused = True
+            explanation = self._takeover_text(
+                "closes the connection right after accepting it, again and again: another "
+                "client with the same id is probably taking it over (or the broker's ACL "
+                "turns Tau away)",
+                probable=True,
+            )
+        else:
+            refused, explanation = explain_connect_error(
+                exc, self._settings, self._paho_log.last_error if lived is None else None
+            )
+        if explanation == self._logged:
+            level = logging.DEBUG
+        else:
+            level = logging.ERROR if refused else logging.WARNING
+        event = "mqtt_refused" if refused else "mqtt_disconnected"
+        if lived is None:
+            log.log(level, "event=%s error=%r", event, explanation)
+        else:
+            log.log(level, "event=%s connected_s=%.1f error=%r", event, lived, explanation)
+        self._logged = explanation
+        self.last_error = explanation
+
+    def _takeover_text(self, what: str, *, probable: bool = False) -> str:
+        s = self._settings
+        who = f"the MQTT broker at {s.host}:{s.port}"
+        if probable:
+            return f"{who} {what}: give each bridge its own TAU_MQTT__CLIENT_ID"
+        return (
+            f"another client with id {self._client_id} {what} ({who}): "
+            "give each bridge its own TAU_MQTT__CLIENT_ID"
+        )
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Run one accepted connection until it is lost (raises) or the session stops."""
+        self._client = client
+        self._subscribed = set()
+        tasks = [asyncio.create_task(self._write(client)) for _ in range(WRITERS)]
+        lost = asyncio.create_task(self._until_lost(client))
+        probe = asyncio.create_task(self._probe(client))
+        stopping = asyncio.create_task(self._stopping.wait())
+        setup = asyncio.create_task(self._setup())
+        watched = {lost, probe, stopping, setup}
+        try:
+            while True:
+                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a lost connection or a failed setup raises here
+                if stopping in done or lost in done:
+                    return
+                watched -= done
+        finally:
+            for task in [*tasks, lost, probe, stopping, setup]:
+                task.cancel()
+            await asyncio.gather(*tasks, lost, probe, stopping, setup, return_exceptions=True)
+
+    async def _setup(self) -> None:
+        await self.sync_subscriptions()
+        self.connected.set()
+        if self.last_error is not None:
+            log.info("event=mqtt_reconnected host=%s", self._settings.host)
+            self.last_error = None
+            self.reconnects += 1
+            if self.on_reconnect is not None:
+                self.on_reconnect()
+        # Discovery and states first, so `online` means "everything is out".
+        await self._on_connect()
+        await self._publish_acked(self._availability, b"online")
+        self.online.set()
+
+    async def _until_lost(self, client: aiomqtt.Client) -> None:
+        # Nothing is ever queued (the queue hands messages on), so this only ends when
+        # the connection does.
+        try:
+            async for _ in client.messages:
+                pass
+        except aiomqtt.MqttError as exc:
+            reason = exc.__cause__  # paho's reason code, when the broker gave one
+            raise BrokerClosedError(f"the connection was closed ({reason or exc})") from reason
+        raise BrokerClosedError("the connection was closed")
+
+    async def _probe(self, client: aiomqtt.Client) -> None:
+        keepalive = self._settings.keepalive_s
+        period, patience = keepalive / 3, keepalive * 0.75
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await client.unsubscribe(self._probe_topic, timeout=patience)
+            except aiomqtt.MqttError:
+                self.connected.clear()  # /healthz and the metric say so at once
+                raise BrokerSilentError(
+                    f"no answer for {patience:g} s (keep-alive {keepalive} s): the broker "
+                    "stopped answering with the connection open"
+                ) from None
+
+    def _abandon(self) -> None:
+        """The current connection is over: its late packets are dropped, nothing is sent."""
+        self._generation += 1
+        self._client = None
+        self.connected.clear()
+        self.online.clear()
+
+    async def sync_subscriptions(self) -> None:
+        """Subscribe to what is wanted now (switch input topics come and go with reloads)."""
+        client = self._client
+        if client is None:
+            return
+        wanted = set(self._subscriptions())
+        new = sorted(wanted - self._subscribed)
+        gone = sorted(self._subscribed - wanted)
+        self._subscribed = wanted
+        if new:
+            granted = await client.subscribe([(t, 1) for t in new])
+            for topic, code in zip(new, granted, strict=False):
+                value = code.value if isinstance(code, ReasonCode) else code
+                if isinstance(value, int) and value >= 0x80:
+                    log.error("event=mqtt_subscribe_refused topic=%s", topic)
+        if gone:
+            await client.unsubscribe(gone)
 
     async def stop(self) -> None:
         """Say `offline` (a clean stop sends no last will) and disconnect."""
-        conn = self._conn
-        if conn is not None and self.connected.is_set() and conn.is_open:
+        if self.connected.is_set():
             try:
-                await conn.publish_acked(self._availability, b"offline", retain=True, timeout_s=2)
-            except MqttError as exc:
-                log.debug("event=mqtt_offline_not_sent error=%r", exc)
+                await asyncio.wait_for(
+                    self._publish_acked(self._availability, b"offline"), timeout=2
+                )
+            except TimeoutError:
+                log.debug("event=mqtt_offline_not_sent")
         self._stopping.set()
-        if conn is not None:
-            conn.disconnect()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._done.wait(), timeout=3)
