@@ -34,7 +34,7 @@ NAME = "throughput"
 UNIVERSES = [1, 2, 3, 4]
 FIXTURES = 2048
 DELAY_LIMIT_S = 0.100
-FULL_RAMP = (500, 1000, 2000, 5000, 7500, 10000, 15000, 20000)
+FULL_RAMP = (500, 1000, 2000, 3000, 4000, 5000, 7500, 10000, 15000, 20000)
 QUICK_RAMP = (1000, 2500, 5000)
 
 
@@ -319,8 +319,10 @@ def rows(
             NAME,
             "highest zero-loss rate; final state",
             throughput=f"{sustained or 0} cmd/s",
-            target="≥ 5,000 cmd/s, zero loss",
-            met=bool(sustained and sustained >= 5000 and consistent),
+            # Issue 12's target for the bridge on aiomqtt (paho reads each packet with
+            # several syscalls); the hand-written client this replaced held 10,000/s.
+            target="≥ 2,000 cmd/s, zero loss",
+            met=bool(sustained and sustained >= 2000 and consistent),
             notes=(
                 (f"held {held.seconds:.0f} s; " if held is not None and held.clean else "")
                 + f"final state: {consistency['state_mismatch']} retained / "
