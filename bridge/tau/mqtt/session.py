@@ -280,7 +280,7 @@ class MqttSession:
         self._on_connect = on_connect
         self._on_message = on_message
         self._probe_topic = probe_topic or f"{availability_topic}/probe/{client_id}"
-        self._client: aiomqtt.Client | None = None
+        self._current: aiomqtt.Client | None = None
         self._generation = 0
         self._stopping = asyncio.Event()
         self._subscribed: set[str] = set()
@@ -480,7 +480,7 @@ class MqttSession:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Run one accepted connection until it is lost (raises) or the session stops."""
-        self._client = client
+        self._current = client
         self._subscribed = set()
         tasks = [asyncio.create_task(self._write(client)) for _ in range(WRITERS)]
         lost = asyncio.create_task(self._until_lost(client))
@@ -543,13 +543,13 @@ class MqttSession:
     def _abandon(self) -> None:
         """The current connection is over: its late packets are dropped, nothing is sent."""
         self._generation += 1
-        self._client = None
+        self._current = None
         self.connected.clear()
         self.online.clear()
 
     async def sync_subscriptions(self) -> None:
         """Subscribe to what is wanted now (switch input topics come and go with reloads)."""
-        client = self._client
+        client = self._current
         if client is None:
             return
         wanted = set(self._subscriptions())
