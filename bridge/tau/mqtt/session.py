@@ -424,9 +424,12 @@ class MqttSession:
                         with contextlib.suppress(aiomqtt.MqttError):
                             await client.__aexit__(None, None, None)
                     return  # `_serve` returns only when the session stops
-                except aiomqtt.MqttError as exc:
+                except Exception as exc:
                     if self._stopping.is_set():
                         return
+                    if not isinstance(exc, aiomqtt.MqttError):  # a bug: say so, keep going
+                        log.exception("event=mqtt_session_failed")
+                        exc = aiomqtt.MqttError(f"internal error: {exc!r}")
                     lived = None if up_since is None else time.monotonic() - up_since
                     quick_drops = quick_drops + 1 if lived is not None and lived < STABLE_S else 0
                     self._report_failure(exc, lived, quick_drops)
@@ -502,7 +505,7 @@ class MqttSession:
             await asyncio.gather(*tasks, lost, probe, stopping, setup, return_exceptions=True)
 
     async def _setup(self) -> None:
-        await self.sync_subscriptions()
+        await self._sync_subscriptions()
         self.connected.set()
         if self.last_error is not None:
             log.info("event=mqtt_reconnected host=%s", self._settings.host)
@@ -548,7 +551,16 @@ class MqttSession:
         self.online.clear()
 
     async def sync_subscriptions(self) -> None:
-        """Subscribe to what is wanted now (switch input topics come and go with reloads)."""
+        """Subscribe to what is wanted now (switch input topics come and go with reloads).
+
+        A connection that fails meanwhile is the run loop's business: the next one
+        subscribes to everything afresh."""
+        try:
+            await self._sync_subscriptions()
+        except aiomqtt.MqttError as exc:
+            log.debug("event=mqtt_resubscribe_failed error=%r", str(exc))
+
+    async def _sync_subscriptions(self) -> None:
         client = self._current
         if client is None:
             return
