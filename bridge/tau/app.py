@@ -123,14 +123,17 @@ class App:
     async def _broker(self) -> None:
         if not self.demo:
             return
-        from tau.embedded import ensure_broker
+        from tau.embedded import AMQTT_NOTE, ensure_broker
 
         broker = await ensure_broker(self.settings.mqtt)
         if broker is not None:
-            log.info(
-                "event=embedded_broker_started host=127.0.0.1 port=%d", self.settings.mqtt.port
-            )
             self._cleanup.append(("embedded broker", broker.stop))
+            log.info(
+                "event=embedded_broker_started broker=%s host=127.0.0.1 port=%d%s",
+                broker.kind,
+                broker.port,
+                f" note={AMQTT_NOTE!r}" if broker.kind == "amqtt" else "",
+            )
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
