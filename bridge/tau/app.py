@@ -28,7 +28,7 @@ from tau.db.writer import StateWriter
 from tau.dmx.drivers import build_output
 from tau.dmx.drivers.base import Output
 from tau.dmx.render import Renderer
-from tau.errors import DatabaseError, TauError
+from tau.errors import ConfigurationError, DatabaseError, TauError
 from tau.features import Features
 from tau.http import HttpServer
 from tau.metrics import Metrics
@@ -271,6 +271,8 @@ def run(demo: bool = False, view: bool = True) -> int:
         app.on_ready = print_try_lines
     try:
         return _run_loop(app.run())
+    except ConfigurationError:
+        raise  # one `tau: ...` line per mistake, printed by the command line
     except TauError as exc:
         log.error("event=fatal error=%r", str(exc))
         print(f"tau: {exc}", file=sys.stderr)

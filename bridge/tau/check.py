@@ -107,8 +107,9 @@ def run_check() -> int:
     try:
         settings = load_settings()
     except ConfigurationError as exc:
-        print(f"configuration  FAILED  {exc}")
-        return 1
+        for line in str(exc).splitlines():
+            print(f"configuration  FAILED  {line}")
+        return 2
     results = asyncio.run(_run_checks(settings))
     width = max(len(r.part) for r in results)
     for r in results:
