@@ -49,6 +49,9 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("apscheduler", "asyncio", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The embedded PostgreSQL and the migrations narrate every step: only when debugging.
+    for chatty in ("pgserver", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 class OutputSet:
@@ -114,7 +117,6 @@ class App:
         from tau.db.migrate import upgrade_head
         from tau.embedded import embedded_database_url
 
-        log.info("event=embedded_database_starting")
         url = await asyncio.to_thread(embedded_database_url, self.settings)
         log.info("event=migrations_running")
         await asyncio.to_thread(upgrade_head, url)
@@ -136,6 +138,12 @@ class App:
             )
 
     async def run(self) -> int:
+        if self.settings.database_url is None:
+            from tau.embedded import lock_data_directory
+
+            # Before anything is said or started: a second Tau gets one line and exit 2.
+            lock = lock_data_directory(self.settings)
+            self._cleanup.append(("data directory lock", lock.release))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):

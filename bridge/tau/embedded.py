@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -47,6 +48,60 @@ def data_directory(settings: Settings) -> Path:
     return settings.data_dir or Path(platformdirs.user_data_dir("tau"))
 
 
+LOCK_FILE = "tau.lock"
+ROOT_NOTE = (
+    "running as root: PostgreSQL refuses to, so pgserver runs it as the system user "
+    "'pgserver' (created with useradd if missing), which owns the data directory; the "
+    "directories above it are made traversable (o+rx) for that user. Run Tau as a normal "
+    "user, or set TAU_DATABASE_URL, to avoid both"
+)
+
+
+@dataclass(slots=True)
+class DataLock:
+    """An exclusive `flock` on `<data dir>/tau.lock`, held while one Tau uses the directory."""
+
+    path: Path
+    fd: int | None
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing the descriptor releases the lock
+
+
+def lock_data_directory(settings: Settings) -> DataLock:
+    """Take the data directory for this process, or say which Tau already has it.
+
+    The lock is released by the kernel when the process ends, however it ends.
+    """
+    directory = data_directory(settings)
+    path = directory / LOCK_FILE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the data directory {directory}: {exc.strerror}; "
+            "set TAU_DATA_DIR to a writable directory or TAU_DATABASE_URL to an existing database"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        who = f"another Tau (pid {holder})" if holder.isdigit() else "another Tau"
+        raise ConfigurationError(
+            f"{who} is already running on the embedded database in {directory}: stop it, "
+            "or give this one its own TAU_DATA_DIR (or a TAU_DATABASE_URL)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return DataLock(path, fd)
+
+
 def embedded_database_url(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL, create database `tau` if missing, return its DSN.
 
@@ -62,6 +117,12 @@ def embedded_database_url(settings: Settings) -> str:
             f"cannot create the data directory {pgdata.parent}: {exc.strerror}; "
             "set TAU_DATA_DIR to a writable directory or TAU_DATABASE_URL to an existing database"
         ) from None
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    log.info(
+        "event=embedded_database_starting data=%s%s",
+        pgdata,
+        f" note={ROOT_NOTE!r}" if root else "",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         try:

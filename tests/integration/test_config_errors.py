@@ -40,7 +40,7 @@ CASES = {
         {"TAU_DMX__UNIVERSES": "not json"},
         "TAU_DMX__UNIVERSES:",
         "is not valid JSON",
-        "e.g. TAU_DMX__UNIVERSES='{\"1\": {\"driver\": \"artnet\"",
+        'e.g. TAU_DMX__UNIVERSES=\'{"1": {"driver": "artnet"',
     ),
     "not a url": (
         {"TAU_DATABASE_URL": "not a url"},
