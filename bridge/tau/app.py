@@ -151,6 +151,11 @@ class App:
         try:
             await self._start()
             await self.stopping.wait()
+        except TauError:
+            if not self.stopping.is_set():
+                raise
+            # Asked to stop while still starting (e.g. waiting for the database): a clean stop.
+            log.info("event=stopped_while_starting")
         finally:
             await self._stop()
         return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from tau.dmx.drivers import build_output
 from tau.errors import ConfigurationError, TauError
 from tau.mqtt.client import MqttConnection, MqttError
 from tau.mqtt.session import explain_connect_error, tls_context
-from tau.settings import Settings, load_settings
+from tau.settings import Settings, config_file, load_settings
 
 
 @dataclass(slots=True)
@@ -116,10 +117,21 @@ async def check_outputs(settings: Settings) -> list[Result]:
     return results
 
 
+def _configuration_sources() -> str:
+    """Where the (valid) settings came from, so a forgotten file or variable shows."""
+    variables = sorted(k for k in os.environ if k.upper().startswith("TAU_"))
+    sources = []
+    if variables:
+        sources.append(f"{len(variables)} TAU_ variable{'s' if len(variables) != 1 else ''}")
+    if config_file().is_file():
+        sources.append(str(config_file()))
+    return "valid: " + (" and ".join(sources) if sources else "all defaults") + " read"
+
+
 async def _run_checks(settings: Settings) -> list[Result]:
     database, broker = await asyncio.gather(check_database(settings), check_broker(settings))
     return [
-        Result("configuration", True, "valid"),
+        Result("configuration", True, _configuration_sources()),
         database,
         broker,
         *await check_outputs(settings),
@@ -141,4 +153,5 @@ def run_check() -> int:
     if failed:
         print(f"{len(failed)} check(s) failed", file=sys.stderr)
         return 1
+    print(f"all {len(results)} checks passed")
     return 0

@@ -165,6 +165,8 @@ def test_check_queries_the_embedded_database_for_real(demo: Demo, tmp_path: Path
         result.stdout,
         re.M,
     ), result.stdout
+    assert re.search(r"^configuration\s+OK\s+valid: 2 TAU_ variables read$", result.stdout, re.M)
+    assert result.stdout.splitlines()[-1] == "all 4 checks passed"
 
     # The running Tau still has its database: `tau check` joined it and did not stop it.
     async def fixtures() -> int:
@@ -221,6 +223,9 @@ def test_waiting_for_the_database_is_said_every_ten_seconds(tmp_path: Path) -> N
         waiting = [line for line in output.lines if "waiting for PostgreSQL" in line]
         assert len(waiting) == 2, waiting  # not one per retry
         assert proc.poll() is None  # waiting, not gone
+        started = time.monotonic()
+        assert _stop(proc) == 0  # SIGTERM while waiting is a clean stop
+        assert time.monotonic() - started < 8
     finally:
         _stop(proc)
     assert "secret" not in "\n".join(output.lines)

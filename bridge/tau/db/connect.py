@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import random
@@ -131,5 +132,12 @@ async def create_pool(
             waiting.failed(reason(exc))
             if stopping is not None and stopping.is_set():
                 raise DatabaseError(message) from None
-            await asyncio.sleep(delay + random.uniform(0, delay / 4))
+            pause = delay + random.uniform(0, delay / 4)
+            if stopping is None:
+                await asyncio.sleep(pause)
+            else:  # a SIGTERM while waiting ends the wait at once
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), pause)
+                if stopping.is_set():
+                    raise DatabaseError(message) from None
             delay = min(delay * 2, 5.0)
