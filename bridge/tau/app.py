@@ -28,7 +28,7 @@ from tau.db.writer import StateWriter
 from tau.dmx.drivers import build_output
 from tau.dmx.drivers.base import Output
 from tau.dmx.render import Renderer
-from tau.errors import DatabaseError, TauError
+from tau.errors import ConfigurationError, DatabaseError, TauError
 from tau.features import Features
 from tau.http import HttpServer
 from tau.metrics import Metrics
@@ -49,6 +49,9 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("apscheduler", "asyncio", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The embedded PostgreSQL and the migrations narrate every step: only when debugging.
+    for chatty in ("pgserver", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 class OutputSet:
@@ -116,7 +119,6 @@ class App:
         from tau.db.migrate import upgrade_head
         from tau.embedded import embedded_database_url
 
-        log.info("event=embedded_database_starting")
         url = await asyncio.to_thread(embedded_database_url, self.settings)
         log.info("event=migrations_running")
         await asyncio.to_thread(upgrade_head, url)
@@ -125,16 +127,25 @@ class App:
     async def _broker(self) -> None:
         if not self.demo:
             return
-        from tau.embedded import ensure_broker
+        from tau.embedded import AMQTT_NOTE, ensure_broker
 
         broker = await ensure_broker(self.settings.mqtt)
         if broker is not None:
-            log.info(
-                "event=embedded_broker_started host=127.0.0.1 port=%d", self.settings.mqtt.port
-            )
             self._cleanup.append(("embedded broker", broker.stop))
+            log.info(
+                "event=embedded_broker_started broker=%s host=127.0.0.1 port=%d%s",
+                broker.kind,
+                broker.port,
+                f" note={AMQTT_NOTE!r}" if broker.kind == "amqtt" else "",
+            )
 
     async def run(self) -> int:
+        if self.settings.database_url is None:
+            from tau.embedded import lock_data_directory
+
+            # Before anything is said or started: a second Tau gets one line and exit 2.
+            lock = lock_data_directory(self.settings)
+            self._cleanup.append(("data directory lock", lock.release))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
@@ -142,6 +153,11 @@ class App:
         try:
             await self._start()
             await self.stopping.wait()
+        except TauError:
+            if not self.stopping.is_set():
+                raise
+            # Asked to stop while still starting (e.g. waiting for the database): a clean stop.
+            log.info("event=stopped_while_starting")
         finally:
             await self._stop()
         return 0
@@ -270,6 +286,8 @@ def run(demo: bool = False, view: bool = True) -> int:
         app.on_ready = print_try_lines
     try:
         return _run_loop(app.run())
+    except ConfigurationError:
+        raise  # one `tau: ...` line per mistake, printed by the command line
     except TauError as exc:
         log.error("event=fatal error=%r", str(exc))
         print(f"tau: {exc}", file=sys.stderr)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 
 import aiomqtt
 import asyncpg
 
-from tau.db.connect import explain, plain_dsn, redact
+from tau.db.connect import explain, invalid_dsn, plain_dsn, redact
 from tau.dmx.drivers import build_output
-from tau.errors import ConfigurationError
+from tau.errors import ConfigurationError, TauError
 from tau.mqtt.session import client_options, explain_connect_error
-from tau.settings import Settings, load_settings
+from tau.settings import Settings, config_file, load_settings
 
 
 @dataclass(slots=True)
@@ -29,23 +30,46 @@ class Result:
 
 
 async def check_database(settings: Settings) -> Result:
+    """Connect and query: the schema revision and the number of fixtures, for real."""
     if settings.database_url is None:
-        return Result("database", True, "embedded PostgreSQL (started by `tau run`)")
+        return await check_embedded_database(settings)
     url = settings.database_url.get_secret_value()
+    return await _query(url, redact(url))
+
+
+async def check_embedded_database(settings: Settings) -> Result:
+    """Start (or join) the embedded PostgreSQL `tau run` would use, then query it."""
+    from tau.embedded import data_directory, embedded_database_url
+
+    pgdata = data_directory(settings) / "postgres"
+    where = f"embedded PostgreSQL at {pgdata}"
+    try:
+        url = await asyncio.to_thread(embedded_database_url, settings)
+    except TauError as exc:
+        return Result("database", False, f"{where}: {exc}")
+    return await _query(url, where, started=True)
+
+
+async def _query(url: str, where: str, *, started: bool = False) -> Result:
     try:
         conn = await asyncpg.connect(plain_dsn(url), timeout=5)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return Result("database", False, explain(exc, url))
+    except (asyncpg.ClientConfigurationError, ValueError) as exc:
+        return Result("database", False, str(invalid_dsn(exc)))
+    prefix = f"{where}: started, " if started else f"{where}: connected, "
     try:
         revision = await conn.fetchval("SELECT version_num FROM alembic_version LIMIT 1")
         fixtures = await conn.fetchval("SELECT count(*) FROM fixtures")
     except asyncpg.UndefinedTableError:
-        return Result("database", False, f"{redact(url)} has no Tau schema: run `tau db upgrade`")
+        if started:  # `tau run` migrates the embedded database itself
+            return Result("database", True, f"{prefix}empty (`tau run` creates the schema)")
+        return Result("database", False, f"{where} has no Tau schema: run `tau db upgrade`")
     except asyncpg.PostgresError as exc:
-        return Result("database", False, f"{redact(url)}: {exc}")
+        return Result("database", False, f"{where}: {exc}")
     finally:
         await conn.close()
-    return Result("database", True, f"{redact(url)} (revision {revision}, {fixtures} fixtures)")
+    return Result("database", True, f"{prefix}schema revision {revision}, {fixtures} fixtures")
 
 
 async def check_broker(settings: Settings) -> Result:
@@ -88,10 +112,21 @@ async def check_outputs(settings: Settings) -> list[Result]:
     return results
 
 
+def _configuration_sources() -> str:
+    """Where the (valid) settings came from, so a forgotten file or variable shows."""
+    variables = sorted(k for k in os.environ if k.upper().startswith("TAU_"))
+    sources = []
+    if variables:
+        sources.append(f"{len(variables)} TAU_ variable{'s' if len(variables) != 1 else ''}")
+    if config_file().is_file():
+        sources.append(str(config_file()))
+    return "valid: " + (" and ".join(sources) if sources else "all defaults") + " read"
+
+
 async def _run_checks(settings: Settings) -> list[Result]:
     database, broker = await asyncio.gather(check_database(settings), check_broker(settings))
     return [
-        Result("configuration", True, "valid"),
+        Result("configuration", True, _configuration_sources()),
         database,
         broker,
         *await check_outputs(settings),
@@ -102,8 +137,9 @@ def run_check() -> int:
     try:
         settings = load_settings()
     except ConfigurationError as exc:
-        print(f"configuration  FAILED  {exc}")
-        return 1
+        for line in str(exc).splitlines():
+            print(f"configuration  FAILED  {line}")
+        return 2
     results = asyncio.run(_run_checks(settings))
     width = max(len(r.part) for r in results)
     for r in results:
@@ -112,4 +148,5 @@ def run_check() -> int:
     if failed:
         print(f"{len(failed)} check(s) failed", file=sys.stderr)
         return 1
+    print(f"all {len(results)} checks passed")
     return 0

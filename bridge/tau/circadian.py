@@ -402,11 +402,13 @@ class CircadianEngine:
     def set_installation(self, installation: Installation) -> list[str]:
         """Swap in a new model; returns (and logs once) the problems of rejected profiles."""
         problems: list[str] = []
+        rejected: dict[int, list[str]] = {}
         frames: dict[int, list[Keyframe]] = {}
         for pid, profile in installation.profiles.items():
             found = validate_profile(profile, self._location)
             if found:
                 problems.extend(found)
+                rejected[pid] = found
                 continue
             frames[pid] = [parse_keyframe(raw) for raw in profile.keyframes]
         needs_sun = any(f.anchor != "clock" for fs in frames.values() for f in fs)
@@ -419,8 +421,13 @@ class CircadianEngine:
             for gid, g in installation.groups.items()
             if g.circadian_profile_id in frames
         }
-        for problem in problems:
-            self._report(problem, "event=circadian_profile_rejected problem=%r", problem)
+        used = {g.circadian_profile_id for g in installation.groups.values()}
+        for pid, found in rejected.items():
+            for problem in found:
+                if pid in used:
+                    self._report(problem, "event=circadian_profile_rejected problem=%r", problem)
+                else:  # nothing follows it: a note, not a warning (it warns once assigned)
+                    log.debug("event=circadian_profile_unusable problem=%r", problem)
         for tie in ties:
             self._report(
                 (tie.fixture_id, tie.group_ids),

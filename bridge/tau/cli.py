@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 
 from tau import __version__
 from tau.errors import TauError
@@ -31,6 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report(exc: BaseException) -> None:
+    """`tau: <line>` per line of the error; the traceback too when TAU_LOG_LEVEL=DEBUG."""
+    if os.environ.get("TAU_LOG_LEVEL", "").upper() == "DEBUG":
+        traceback.print_exception(exc, file=sys.stderr)
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"tau: {line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -47,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_check()
     except TauError as exc:
-        print(f"tau: {exc}", file=sys.stderr)
+        report(exc)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -2,17 +2,32 @@
 
 `embedded_database_url` starts PostgreSQL from the `pgserver` wheel in the data
 directory (it persists between runs) and returns a DSN for its unix socket, which
-asyncpg, Alembic and `psql` all accept. `ensure_broker` starts an in-process `amqtt`
-broker on 127.0.0.1 when nothing listens on the configured loopback MQTT port.
+asyncpg, Alembic and `psql` all accept. `ensure_broker` starts a broker on 127.0.0.1
+when nothing listens on the configured loopback MQTT port: Mosquitto as a child
+process when it is installed, else the in-process `amqtt`.
+
+amqtt 0.12 sends every newly connected client the retained messages matching every
+other client's subscriptions (`Broker._handle_client_session`), so with a wildcard
+subscriber on `tau/#` each short-lived `mosquitto_pub` is flooded with Tau's retained
+states, disconnects in the middle of it, and its own PUBLISH is dropped (with a
+"Task exception was never retrieved" per unsent message). That cannot be fixed from
+outside amqtt: Mosquitto is preferred, amqtt's errors are kept at DEBUG, and the
+start-up line says so when amqtt is used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
+import shutil
 import subprocess
+import tempfile
+import time
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +48,60 @@ def data_directory(settings: Settings) -> Path:
     return settings.data_dir or Path(platformdirs.user_data_dir("tau"))
 
 
+LOCK_FILE = "tau.lock"
+ROOT_NOTE = (
+    "running as root: PostgreSQL refuses to, so pgserver runs it as the system user "
+    "'pgserver' (created with useradd if missing), which owns the data directory; the "
+    "directories above it are made traversable (o+rx) for that user. Run Tau as a normal "
+    "user, or set TAU_DATABASE_URL, to avoid both"
+)
+
+
+@dataclass(slots=True)
+class DataLock:
+    """An exclusive `flock` on `<data dir>/tau.lock`, held while one Tau uses the directory."""
+
+    path: Path
+    fd: int | None
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing the descriptor releases the lock
+
+
+def lock_data_directory(settings: Settings) -> DataLock:
+    """Take the data directory for this process, or say which Tau already has it.
+
+    The lock is released by the kernel when the process ends, however it ends.
+    """
+    directory = data_directory(settings)
+    path = directory / LOCK_FILE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the data directory {directory}: {exc.strerror}; "
+            "set TAU_DATA_DIR to a writable directory or TAU_DATABASE_URL to an existing database"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        who = f"another Tau (pid {holder})" if holder.isdigit() else "another Tau"
+        raise ConfigurationError(
+            f"{who} is already running on the embedded database in {directory}: stop it, "
+            "or give this one its own TAU_DATA_DIR (or a TAU_DATABASE_URL)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return DataLock(path, fd)
+
+
 def embedded_database_url(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL, create database `tau` if missing, return its DSN.
 
@@ -48,6 +117,12 @@ def embedded_database_url(settings: Settings) -> str:
             f"cannot create the data directory {pgdata.parent}: {exc.strerror}; "
             "set TAU_DATA_DIR to a writable directory or TAU_DATABASE_URL to an existing database"
         ) from None
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    log.info(
+        "event=embedded_database_starting data=%s%s",
+        pgdata,
+        f" note={ROOT_NOTE!r}" if root else "",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         try:
@@ -95,17 +170,38 @@ def _create_database(server: Any, pgdata: Path) -> None:
         raise DatabaseError(f"the embedded PostgreSQL in {pgdata} did not answer: {exc}") from None
 
 
+MOSQUITTO_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin")
+AMQTT_NOTE = (
+    "amqtt can drop a message published while a wildcard subscriber (mosquitto_sub -t "
+    "'tau/#') is connected; install Mosquitto for the embedded broker to be one"
+)
+
+
+def find_mosquitto() -> str | None:
+    """The `mosquitto` broker binary: on PATH, else in the usual sbin directories."""
+    found = shutil.which("mosquitto")
+    if found is None:
+        found = shutil.which("mosquitto", path=os.pathsep.join(MOSQUITTO_DIRS))
+    return found
+
+
 @dataclass(slots=True)
 class EmbeddedBroker:
-    """An in-process amqtt broker; `stop()` closes its listener and client sessions."""
+    """A broker Tau started for `tau run --demo`; `stop()` ends it (idempotent).
+
+    `kind` is "mosquitto" (a child process with a generated configuration) or "amqtt"
+    (in-process, the fallback when no Mosquitto is installed).
+    """
 
     host: str
     port: int
-    _broker: Any
+    kind: str
+    _stop: Callable[[], Awaitable[None]] | None
 
     async def stop(self) -> None:
-        with contextlib.suppress(Exception):  # amqtt raises on a second shutdown
-            await self._broker.shutdown()
+        stop, self._stop = self._stop, None
+        if stop is not None:
+            await stop()
 
 
 async def _answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -119,35 +215,128 @@ async def _answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
     return True
 
 
-async def ensure_broker(settings: MqttSettings) -> EmbeddedBroker | None:
+async def ensure_broker(
+    settings: MqttSettings, *, mosquitto: str | bool | None = True
+) -> EmbeddedBroker | None:
     """Start an embedded broker on 127.0.0.1:<port> if nothing answers there; else None.
 
     Only for a loopback host without TLS: a remote or TLS broker that does not answer
     is a configuration problem the MQTT session reports, not something to paper over.
+    `mosquitto`: True finds the binary (`find_mosquitto`), a path uses that one, False or
+    None (not installed) falls back to the in-process amqtt broker.
     """
     if settings.host not in LOOPBACK or settings.tls is not None:
         return None
     if await _answers(settings.host, settings.port):
         return None
+    binary = find_mosquitto() if mosquitto is True else mosquitto or None
+    if binary:
+        return await _start_mosquitto(binary, settings.port)
+    return await _start_amqtt(settings.port)
+
+
+async def _start_mosquitto(binary: str, port: int) -> EmbeddedBroker:
+    workdir = Path(tempfile.mkdtemp(prefix="tau-mosquitto-"))
+    config = workdir / "mosquitto.conf"
+    config.write_text(
+        "# generated by Tau for `tau run --demo`; removed when Tau stops\n"
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "log_dest stderr\n"
+        "log_type error\n"
+        "log_type warning\n"
+    )
+    log_path = workdir / "mosquitto.log"
+    with log_path.open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            binary,
+            "-c",
+            str(config),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the terminal is Tau's to handle
+        )
+
+    async def stop() -> None:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    deadline = time.monotonic() + 5
+    while not await _answers("127.0.0.1", port, 0.5):
+        if proc.returncode is not None or time.monotonic() > deadline:
+            detail = log_path.read_text(errors="replace").strip().splitlines()
+            await stop()
+            raise ConfigurationError(
+                f"cannot start the embedded MQTT broker ({binary}) on 127.0.0.1:{port}: "
+                f"{detail[-1] if detail else 'it did not answer within 5 s'}; "
+                "free the port or point TAU_MQTT__HOST/PORT at a running broker"
+            )
+        await asyncio.sleep(0.05)
+    return EmbeddedBroker("127.0.0.1", port, "mosquitto", stop)
+
+
+def _quiet_amqtt(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Keep amqtt's unretrieved-task errors (a client gone mid-send) out of the terminal.
+
+    They are logged at DEBUG; every other loop error goes to the previous handler.
+    Returns the function that restores the previous handler.
+    """
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        task = context.get("future") or context.get("task")
+        coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+        code = getattr(coro, "cr_code", None)
+        if code is not None and f"{os.sep}amqtt{os.sep}" in code.co_filename:
+            log.debug("event=embedded_broker_error detail=%r", context.get("exception"))
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    return lambda: loop.set_exception_handler(previous)
+
+
+async def _start_amqtt(port: int) -> EmbeddedBroker:
     for noisy in ("amqtt", "transitions"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         from amqtt.broker import Broker
     except ImportError:
         raise ConfigurationError(
-            f"nothing listens on {settings.host}:{settings.port} and the embedded broker "
-            "(`amqtt`) is not installed; start Mosquitto or set TAU_MQTT__HOST/PORT"
+            f"nothing listens on 127.0.0.1:{port} and no embedded broker is installed "
+            "(neither `mosquitto` nor `amqtt`); start Mosquitto or set TAU_MQTT__HOST/PORT"
         ) from None
     config = {
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{settings.port}"}},
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
     broker = Broker(config)
+    restore = _quiet_amqtt(asyncio.get_running_loop())
     try:
         await broker.start()
     except Exception as exc:  # noqa: BLE001 - amqtt wraps OS errors in its own BrokerError
+        restore()
         raise ConfigurationError(
-            f"cannot start the embedded MQTT broker on 127.0.0.1:{settings.port}: {exc}; "
+            f"cannot start the embedded MQTT broker on 127.0.0.1:{port}: {exc}; "
             "free the port or point TAU_MQTT__HOST/PORT at a running broker"
         ) from None
-    return EmbeddedBroker("127.0.0.1", settings.port, broker)
+
+    async def stop() -> None:
+        with contextlib.suppress(Exception):  # amqtt raises on a second shutdown
+            await broker.shutdown()
+        restore()
+
+    return EmbeddedBroker("127.0.0.1", port, "amqtt", stop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -21,6 +22,38 @@ from pydantic_settings import (
 from tau.errors import ConfigurationError
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+def check_topic_prefix(value: str) -> str:
+    """A topic prefix Tau appends `/group/...` to: plain levels, no wildcards, no blanks."""
+    if not value:
+        raise ValueError("must not be empty")
+    if any(c in value for c in "#+"):
+        raise ValueError(f"{value!r} contains an MQTT wildcard (# or +), which topics cannot")
+    if any(c.isspace() or ord(c) < 32 for c in value) or "\0" in value:
+        raise ValueError(f"{value!r} contains a space or control character")
+    if value.startswith("/"):
+        raise ValueError(f"{value!r} starts with '/', which makes an empty first level")
+    if value.endswith("/"):
+        raise ValueError(f"{value!r} ends with '/'; Tau adds the '/' before each topic itself")
+    if "//" in value:
+        raise ValueError(f"{value!r} has an empty level ('//')")
+    return value
+
+
+def check_database_url(value: str) -> str:
+    """A PostgreSQL URL asyncpg and Alembic accept; the message never repeats the URL."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.split("+")[0] not in ("postgres", "postgresql"):
+        raise ValueError("is not a PostgreSQL URL (it must start with postgresql://)")
+    try:
+        parts = urlsplit("postgresql://" + rest)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("has a port that is not a number between 1 and 65535") from None
+    if not parts.hostname and "host=" not in parts.query:
+        raise ValueError("names no host (postgresql://USER:PASSWORD@HOST:PORT/DATABASE)")
+    return value
 
 
 class _Strict(BaseModel):
@@ -40,8 +73,8 @@ class MqttSettings(_Strict):
     username: str | None = None
     password: SecretStr | None = None
     tls: TlsSettings | None = None
-    base_topic: str = Field("tau", pattern=r"^[^#+\s]+$")
-    discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\s]+$")
+    base_topic: str = "tau"
+    discovery_prefix: str = "homeassistant"
     client_id: str | None = Field(None, description="stable id; default tau-<base_topic>")
     keepalive_s: int = Field(30, ge=5, le=3600)
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
@@ -61,6 +94,11 @@ class MqttSettings(_Strict):
         # TOML writes `protocol = 5` as a number; "5.0" and "311" are how people type them.
         text = str(value).strip()
         return {"5.0": "5", "311": "3.1.1", "3": "3.1.1"}.get(text, text)
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        return check_topic_prefix(value)
 
 
 class VirtualOutput(_Strict):
@@ -157,6 +195,13 @@ class Settings(BaseSettings):
         None, description="embedded database/broker data; default: user data dir"
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_database_url(value.get_secret_value())
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -166,7 +211,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("TAU_CONFIG_FILE", "tau.toml"))
+        toml_path = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
@@ -177,22 +222,33 @@ class Settings(BaseSettings):
         return self.mqtt.client_id or f"tau-{self.mqtt.base_topic.replace('/', '-')}"
 
 
+def config_file() -> Path:
+    """The TOML file settings are read from (when it exists)."""
+    return Path(os.environ.get("TAU_CONFIG_FILE", "tau.toml"))
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings, turning validation errors into one message line per problem."""
-    config_file = os.environ.get("TAU_CONFIG_FILE")
-    if config_file and not Path(config_file).is_file():
-        raise ConfigurationError(f"TAU_CONFIG_FILE={config_file}: no such file")
+    """Build the settings; every mistake becomes one line of the `ConfigurationError`."""
+    import tomllib
+
+    from pydantic_settings import SettingsError
+
+    from tau.config_errors import describe_unparsable_env, describe_validation_error
+
+    path = config_file()
+    if os.environ.get("TAU_CONFIG_FILE") and not path.is_file():
+        raise ConfigurationError(f"TAU_CONFIG_FILE={path}: no such file")
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigurationError(format_validation_error(exc, prefix="TAU_")) from None
-
-
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem: `TAU_MQTT__PORT: Input should be less than or equal to 65535`."""
-    lines = []
-    for err in exc.errors():
-        loc = "__".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        name = f"{prefix}{loc.upper()}" if prefix else loc
-        lines.append(f"{name}: {err['msg']}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+        lines = describe_validation_error(exc, Settings, toml_path=path)
+        raise ConfigurationError("\n".join(lines)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"{path}: is not valid TOML ({exc}); compare with config/tau.example.toml"
+        ) from exc
+    except SettingsError as exc:
+        lines = describe_unparsable_env(Settings) or [
+            f"a TAU_ variable for a table of settings is not valid JSON ({exc})"
+        ]
+        raise ConfigurationError("\n".join(lines)) from exc

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import aiomqtt
 import asyncpg
 import pytest
 
-from tau.embedded import embedded_database_url, ensure_broker
+from tau.embedded import _answers, embedded_database_url, ensure_broker, find_mosquitto
 from tau.settings import MqttSettings, Settings
 from tests.support.services import free_port
 
@@ -79,19 +82,76 @@ async def _roundtrip(port: int, topic: str) -> bytes:
     raise AssertionError("no message")
 
 
-async def test_embedded_broker_accepts_publish_subscribe() -> None:
+@pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
+async def test_embedded_broker_accepts_publish_subscribe(kind: str) -> None:
+    if kind == "mosquitto" and find_mosquitto() is None:
+        pytest.skip("no mosquitto binary installed (apt install mosquitto)")
     port = free_port()
     settings = MqttSettings(port=port)
-    broker = await ensure_broker(settings)
+    broker = await ensure_broker(settings, mosquitto=kind == "mosquitto")
     assert broker is not None
     try:
-        assert (broker.host, broker.port) == ("127.0.0.1", port)
+        assert (broker.host, broker.port, broker.kind) == ("127.0.0.1", port, kind)
         assert await _roundtrip(port, "tau-embedded/group/demo/set") == b"ON"
         # Something answers now, so a second bridge would not start another broker.
         assert await ensure_broker(settings) is None
     finally:
         await broker.stop()
     await broker.stop()  # idempotent
+    assert not await _answers("127.0.0.1", port)  # stopped means gone
+
+
+async def test_mosquitto_is_preferred_when_installed() -> None:
+    if find_mosquitto() is None:
+        pytest.skip("no mosquitto binary installed (apt install mosquitto)")
+    broker = await ensure_broker(MqttSettings(port=free_port()))
+    assert broker is not None
+    try:
+        assert broker.kind == "mosquitto"
+    finally:
+        await broker.stop()
+
+
+def test_amqtt_keeps_its_errors_out_of_the_terminal(caplog) -> None:
+    """Publishers that leave while amqtt still sends them retained messages: no traceback.
+
+    Run on the loop `tau run` uses (uvloop when installed), where amqtt's writes to a
+    closed transport raise and end as "Task exception was never retrieved".
+    """
+
+    async def scenario() -> None:
+        port = free_port()
+        broker = await ensure_broker(MqttSettings(port=port), mosquitto=False)
+        assert broker is not None
+        try:
+            async with aiomqtt.Client("127.0.0.1", port, identifier="retainer") as retainer:
+                for n in range(200):
+                    await retainer.publish(f"tau/fixture/f{n}", b"{}" * 200, qos=1, retain=True)
+                async with aiomqtt.Client("127.0.0.1", port, identifier="wildcard") as sub:
+                    await sub.subscribe("tau/#")
+                    for _ in range(5):
+                        proc = await asyncio.create_subprocess_exec(
+                            *("mosquitto_pub", "-p", str(port), "-t", "tau/group/x/set", "-m", "1")
+                        )
+                        await proc.wait()
+                    await asyncio.sleep(1)
+        finally:
+            await broker.stop()
+        gc.collect()  # unretrieved task exceptions are reported when the task is collected
+        await asyncio.sleep(0.1)
+
+    if shutil.which("mosquitto_pub") is None:
+        pytest.skip("needs mosquitto-clients (apt install mosquitto-clients)")
+    caplog.set_level(logging.DEBUG)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(scenario())
+    else:
+        uvloop.run(scenario())
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == [], [r.getMessage()[:200] for r in loud]
+    assert any("embedded_broker_error" in r.getMessage() for r in caplog.records)
 
 
 async def test_no_embedded_broker_for_a_remote_or_tls_host() -> None:

@@ -11,7 +11,9 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.support.mqtt import MqttProbe
 
@@ -41,13 +43,9 @@ def run_line(line: str, base: str, probe: MqttProbe) -> None:
         probe.publish(topic, message)
 
 
-def test_try_it_lines_work(bridge_factory, mqtt_probe) -> None:
-    bridge = bridge_factory(seeds=True, default_transition=0)
-    lines = try_it_lines()
-    assert len(lines) >= 8
-    base = bridge.base_topic
-    mqtt_probe.subscribe(f"{base}/#")
-    expectations = {
+def expectations(base: str) -> dict[int, tuple[str, Callable[[dict[str, Any]], bool]]]:
+    """What each "Try it" line (by index) makes Tau publish: the topic and a check."""
+    return {
         0: (f"{base}/group/kitchen", lambda d: d["state"] == "ON"),
         1: (f"{base}/group/downstairs", lambda d: d["state"] == "ON" and d["brightness"] == 128),
         2: (f"{base}/fixture/kitchen-island", lambda d: d.get("color_temp") == 2700),
@@ -65,10 +63,19 @@ def test_try_it_lines_work(bridge_factory, mqtt_probe) -> None:
             lambda d: d["state"] == "ON" and d.get("color") == ORANGE and d["source"] == "scene",
         ),
     }
+
+
+def test_try_it_lines_work(bridge_factory, mqtt_probe) -> None:
+    bridge = bridge_factory(seeds=True, default_transition=0)
+    lines = try_it_lines()
+    assert len(lines) >= 8
+    base = bridge.base_topic
+    mqtt_probe.subscribe(f"{base}/#")
+    expected = expectations(base)
     for index, line in enumerate(lines):
         mark = mqtt_probe.mark()
         run_line(line, base, mqtt_probe)
-        if index in expectations:
-            topic, check = expectations[index]
+        if index in expected:
+            topic, check = expected[index]
             mqtt_probe.wait_json(topic, check, timeout=5, after=mark)
         assert mqtt_probe.messages(f"{base}/bridge/log", after=mark) == [], line

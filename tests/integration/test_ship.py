@@ -141,7 +141,7 @@ def test_tau_check_broken(mqtt_server, tmp_path) -> None:
 
 def test_tau_check_invalid_configuration(tmp_path) -> None:
     result = _check({"TAU_MQTT__PORT": "99999", "TAU_DMX__FPS": "-1"}, tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "TAU_MQTT__PORT" in result.stdout and "TAU_DMX__FPS" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 

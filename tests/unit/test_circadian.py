@@ -456,3 +456,24 @@ def test_clock_keyframes_follow_the_wall_clock_on_a_dst_day() -> None:
     for day in (date(2024, 3, 31), date(2024, 10, 27)):  # spring forward, fall back
         six = datetime(day.year, day.month, day.day, 6, 0, tzinfo=london)
         assert target_at(profile(DAY), six, london_clock) == CircadianTarget(51, 2700)
+
+
+def test_an_unused_sun_profile_without_location_does_not_warn_until_a_group_follows_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sunny = profile([{"at": "sunset", "brightness": 50, "kelvin": 2700}], 10, "sunny")
+    unused = Installation(groups={1: group(1, None, direct={1})}, profiles={10: sunny})
+    engine = CircadianEngine(FakeClock(datetime(2024, 3, 1, tzinfo=UTC)), None, 30)
+    with caplog.at_level(logging.DEBUG, logger="tau.circadian"):
+        assert engine.set_installation(unused)  # still rejected, and said so to the caller
+    assert [r.levelno for r in caplog.records if "sunny" in r.getMessage()] == [logging.DEBUG]
+    caplog.clear()
+    used = Installation(groups={1: group(1, 10, direct={1})}, profiles={10: sunny})
+    with caplog.at_level(logging.DEBUG, logger="tau.circadian"):
+        engine.set_installation(used)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "event=circadian_profile_rejected problem=\"profile 'sunny' uses 'sunset' but no location "
+        "is configured: set TAU_LOCATION__LATITUDE, TAU_LOCATION__LONGITUDE and "
+        'TAU_LOCATION__TIMEZONE"'
+    ]

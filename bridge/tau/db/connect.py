@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import random
 import re
+import socket
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
-from tau.errors import DatabaseError
+from tau.errors import ConfigurationError, DatabaseError
+from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +49,61 @@ def explain(exc: BaseException, url: str) -> str:
     return f"PostgreSQL error for {where}: {exc}"
 
 
+def server_address(url: str) -> str:
+    """`host:port` (or the unix socket directory) the DSN points at, without credentials."""
+    try:
+        parts = urlsplit(plain_dsn(url))
+        host = parts.hostname or ""
+        port = parts.port or 5432
+    except ValueError:
+        return redact(url)
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if not host and socket_dir:
+        return socket_dir
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host or 'localhost'}:{port}"
+
+
+def reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, in a few plain words."""
+    if isinstance(exc, TimeoutError):
+        return "no answer within 5 s"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host name"
+    if isinstance(exc, asyncpg.CannotConnectNowError):
+        return "the server is starting up or shutting down"
+    if isinstance(exc, ConnectionRefusedError) or (
+        isinstance(exc, OSError)
+        and (exc.errno == errno.ECONNREFUSED or "Connect call failed" in str(exc))
+    ):
+        return "connection refused"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def invalid_dsn(exc: BaseException) -> ConfigurationError:
+    """asyncpg could not parse the DSN: the configuration's fault, said in one line."""
+    detail = str(exc).split(":")[0] if "password" in str(exc).lower() else str(exc)
+    return ConfigurationError(
+        f"TAU_DATABASE_URL: is not a usable PostgreSQL URL ({detail}); "
+        "e.g. TAU_DATABASE_URL=postgresql://tau:secret@127.0.0.1:5432/tau"
+    )
+
+
 async def create_pool(
     url: str, *, retry: bool, stopping: asyncio.Event | None = None
 ) -> asyncpg.Pool:
     """Open a small pool; with `retry`, wait (capped backoff) until the server is up."""
     dsn = plain_dsn(url)
     delay = 0.5
-    first = True
+    waiting = Waiting(
+        f"PostgreSQL at {server_address(url)}",
+        hint="is it running? check TAU_DATABASE_URL",
+        event="database_unreachable",
+        logger=log,
+    )
     while True:
         try:
             # min_size=0: asyncpg keeps a pool's floor with a background task that logs a
@@ -64,22 +117,27 @@ async def create_pool(
             except BaseException:
                 pool.terminate()
                 raise
-            if not first:
+            if waiting.waiting:
                 log.info("event=database_connected url=%s", redact(url))
+            waiting.done()
             return pool
+        except (asyncpg.ClientConfigurationError, ValueError) as exc:
+            raise invalid_dsn(exc) from None
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             message = explain(exc, url)
             fatal = isinstance(exc, asyncpg.InvalidPasswordError | asyncpg.InvalidCatalogNameError)
             if not retry or fatal:
                 raise DatabaseError(message) from None
-            log.log(
-                logging.WARNING if first else logging.DEBUG,
-                "event=database_unreachable retry_in=%.1fs detail=%r",
-                delay,
-                message,
-            )
-            first = False
+            log.debug("event=database_retry retry_in=%.1fs detail=%r", delay, message)
+            waiting.failed(reason(exc))
             if stopping is not None and stopping.is_set():
                 raise DatabaseError(message) from None
-            await asyncio.sleep(delay + random.uniform(0, delay / 4))
+            pause = delay + random.uniform(0, delay / 4)
+            if stopping is None:
+                await asyncio.sleep(pause)
+            else:  # a SIGTERM while waiting ends the wait at once
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), pause)
+                if stopping.is_set():
+                    raise DatabaseError(message) from None
             delay = min(delay * 2, 5.0)

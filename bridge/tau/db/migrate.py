@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
-from tau.errors import DatabaseError
+from tau.errors import ConfigurationError, DatabaseError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -55,11 +55,13 @@ def migrations_dir() -> Path:
 
 def resolve_database_url() -> str:
     """`TAU_DATABASE_URL`, else the embedded PostgreSQL (started on demand)."""
-    url = os.environ.get("TAU_DATABASE_URL")
-    if url:
-        return url
     from tau.embedded import embedded_database_url
     from tau.settings import load_settings
+
+    url = os.environ.get("TAU_DATABASE_URL")
+    if url:
+        load_settings()  # one clear line for a malformed URL (or any other setting)
+        return url
 
     return embedded_database_url(load_settings())
 
@@ -132,7 +134,7 @@ def _alembic(command: str, revision: str | None, database_url: str | None) -> No
             alembic_command.current(config)
         else:
             alembic_command.history(config)
-    except DatabaseError:
+    except (DatabaseError, ConfigurationError):
         raise
     except CommandError as exc:
         raise DatabaseError(f"{command} failed: {exc}") from None
