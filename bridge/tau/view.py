@@ -73,15 +73,15 @@ def brightness_pct(brightness: int) -> int:
 
 
 def fixture_state_text(fixture: Fixture, state: FixtureState) -> Text:
-    """As Home Assistant shows a light: `off`, `50 %`, `50 %  2700 K`, `50 %  ██ #FF5000`."""
+    """As Home Assistant shows a light: `off`, `50 %`, `50 % 2700 K`, `50 % ██ #FF5000`."""
     if not state.is_on:
         return Text("off", style="grey50")
     text = Text(f"{brightness_pct(state.brightness)} %", style="bold yellow")
     if state.color_mode == "color_temp" and state.kelvin is not None:
-        text.append(f"  {state.kelvin} K")
+        text.append(f" {state.kelvin} K")
     elif state.color_mode in ("rgb", "hs", "xy") and state.color is not None:
         r, g, b = state.color
-        text.append("  ")
+        text.append(" ")
         text.append(SWATCH, style=f"rgb({r},{g},{b})")
         text.append(f" #{r:02X}{g:02X}{b:02X}")
     return text
@@ -194,11 +194,11 @@ def _universes(data: ViewData, width: int) -> list[Text]:
 def _fixture_cell(fixture: Fixture, state: FixtureState, width: int) -> Text:
     """`slug  universe/channel  state`, the slug shortened (`…`) to keep the columns."""
     address = f"{fixture.universe}/{fixture.start_channel}"
-    name_width = max(width - 9 - 17, 6)  # "63999/512", "100 %  ██ #FF5000"
+    name_width = max(width - 24, 6)  # room for "1/512 " and "100 % ██ #FF5000"
     slug = fixture.slug
     if len(slug) > name_width:
         slug = slug[: name_width - 1] + "…"
-    cell = Text(f"{slug:<{name_width}} {address:<8} ")
+    cell = Text(f"{slug:<{name_width}} {address:<6} ")
     cell.append_text(fixture_state_text(fixture, state))
     cell.truncate(width, overflow="ellipsis", pad=True)
     return cell

@@ -77,10 +77,10 @@ def test_fixture_lines_read_like_home_assistant() -> None:
     assert plain(fixture(1), FixtureState(is_on=True, brightness=128)) == "50 %"
     assert plain(fixture(1), FixtureState(is_on=True, brightness=255)) == "100 %"
     tunable = FixtureState(is_on=True, brightness=51, kelvin=2700, color_mode="color_temp")
-    assert plain(fixture(1, TUNABLE), tunable) == "20 %  2700 K"
+    assert plain(fixture(1, TUNABLE), tunable) == "20 % 2700 K"
     orange = FixtureState(is_on=True, brightness=255, color=(255, 80, 0), color_mode="rgb")
     text = fixture_state_text(fixture(1, RGB), orange)
-    assert text.plain == f"100 %  {SWATCH} #FF5000"
+    assert text.plain == f"100 % {SWATCH} #FF5000"
     assert "(255, 80, 0)" not in text.plain
     swatch_style = next(
         span.style for span in text.spans if text.plain[span.start : span.end] == SWATCH
@@ -105,7 +105,7 @@ def test_demo_fits_80x24_with_every_section() -> None:
     # Every fixture has its own line, in Home Assistant's words.
     fixture_lines = [line for line in lines if "lamp-" in line]
     assert sum(line.count("lamp-") for line in fixture_lines) == 14
-    assert "lamp-00" in text and "50 %  2700 K" in text
+    assert "lamp-00" in text and "50 % 2700 K" in text
     assert "off" in text
     assert "off 100 %" not in text
 
