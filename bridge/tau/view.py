@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from rich.live import Live
 from rich.text import Text
 
 from tau.lights import FixtureState
-from tau.model import Fixture
+from tau.model import Fixture, Installation
 
 if TYPE_CHECKING:
     from tau.app import App
@@ -59,7 +60,8 @@ class ViewData:
     database_error: str | None = None
     queued_writes: int = 0
     universes: Sequence[UniverseView] = ()
-    fixtures: Sequence[tuple[Fixture, FixtureState]] = ()
+    fixtures: Sequence[tuple[Fixture, FixtureState]] = ()  # the first ones, by address
+    fixture_count: int | None = None  # all fixtures (None: as many as listed)
     groups: int = 0
     commands: Sequence[tuple[float, str, str]] = ()
     rejections: Sequence[tuple[float, str, str]] = ()
@@ -113,6 +115,10 @@ def _fit(line: Text, width: int) -> Text:
     return line
 
 
+def _fixture_count(data: ViewData) -> int:
+    return len(data.fixtures) if data.fixture_count is None else data.fixture_count
+
+
 def _status(data: ViewData, width: int) -> list[Text]:
     """One line, most important first (a long host name cuts the counts, not the states)."""
     line = Text("Tau", style="bold")
@@ -128,7 +134,7 @@ def _status(data: ViewData, width: int) -> list[Text]:
         line.append("down", style="bold red")
     if data.rejected:
         line.append(f" · {data.rejected} rejected", style="red")
-    line.append(f" · {len(data.fixtures)} fixtures, {data.groups} groups")
+    line.append(f" · {_fixture_count(data)} fixtures, {data.groups} groups")
     return [line]
 
 
@@ -222,8 +228,9 @@ def _fixtures(data: ViewData, width: int) -> list[Text]:
                 line.append_text(_fixture_cell(*shown[index], cell_width))
         line.rstrip()
         lines.append(line)
-    if len(data.fixtures) > len(shown):
-        lines.append(Text(f"… and {len(data.fixtures) - len(shown)} more fixtures", style="grey50"))
+    if _fixture_count(data) > len(shown):
+        more = _fixture_count(data) - len(shown)
+        lines.append(Text(f"… and {more} more fixtures", style="grey50"))
     return lines
 
 
@@ -319,20 +326,41 @@ def ready_lines(bridge: Bridge) -> list[str]:
     return ["Tau is ready. Try:", *(f"  {line}" for line in try_lines(bridge))]
 
 
+class _Layout:
+    """Per installation (immutable, swapped on reload): the fixtures the view can list,
+    by address, and the slots in use per universe. Computed once, not 4 times a second."""
+
+    def __init__(self, inst: Installation) -> None:
+        self.installation = inst
+        self.first = heapq.nsmallest(
+            MAX_FIXTURE_ROWS * 2,
+            inst.fixtures.values(),
+            key=lambda f: (f.universe, f.start_channel),
+        )
+        self.used: dict[int, int] = {}
+        for f in inst.fixtures.values():
+            last = f.start_channel + f.model.footprint - 1
+            self.used[f.universe] = max(self.used.get(f.universe, 16), last)
+
+
+_layouts: dict[int, _Layout] = {}
+
+
+def _layout(inst: Installation) -> _Layout:
+    layout = _layouts.get(id(inst))
+    if layout is None or layout.installation is not inst:
+        _layouts.clear()
+        layout = _layouts[id(inst)] = _Layout(inst)
+    return layout
+
+
 def snapshot(bridge: Bridge, down: DownTimes | None = None) -> ViewData:
     inst = bridge.store.installation
+    layout = _layout(inst)
     renderer = bridge.renderer
     health = bridge.health()
     universes = []
     for universe, status in sorted(renderer.status().items()):
-        used = max(
-            (
-                f.start_channel + f.model.footprint - 1
-                for f in inst.fixtures.values()
-                if f.universe == universe
-            ),
-            default=16,
-        )
         detail = status.get("last_error") or status.get("detail") or ""
         universes.append(
             UniverseView(
@@ -340,13 +368,9 @@ def snapshot(bridge: Bridge, down: DownTimes | None = None) -> ViewData:
                 str(status["driver"]),
                 str(status["state"]),
                 str(detail),
-                renderer.frame(universe)[: max(used, 16)],
+                renderer.frame(universe)[: layout.used.get(universe, 16)],
             )
         )
-    fixtures = [
-        (f, bridge.store.fixture(f.id))
-        for f in sorted(inst.fixtures.values(), key=lambda f: (f.universe, f.start_channel))
-    ]
     database = health["database"]
     mqtt = bridge.settings.mqtt
     broker_connected = health["broker"]["status"] == "connected"
@@ -358,7 +382,8 @@ def snapshot(bridge: Bridge, down: DownTimes | None = None) -> ViewData:
         database_error=database.get("last_error"),
         queued_writes=int(database.get("queued_writes") or 0),
         universes=universes,
-        fixtures=fixtures,
+        fixtures=[(f, bridge.store.fixture(f.id)) for f in layout.first],
+        fixture_count=len(inst.fixtures),
         groups=len(inst.groups),
         commands=list(bridge.recent),
         rejections=list(bridge.rejections),

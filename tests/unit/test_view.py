@@ -189,6 +189,13 @@ def test_many_fixtures_end_with_a_count_not_a_cut() -> None:
     assert "… and 20 more fixtures" in "\n".join(lines)
 
 
+def test_the_count_covers_fixtures_not_listed() -> None:
+    listed = [(fixture(n), FixtureState(is_on=False)) for n in range(1, 21)]
+    lines = text_of(demo_data(fixtures=listed, fixture_count=10_000), height=60)
+    assert "10000 fixtures, 9 groups" in lines[0]
+    assert "… and 9980 more fixtures" in lines
+
+
 def test_log_records_print_above_the_live_view() -> None:
     """The handler and Live share the console: a record lands above the view, and the
     view is redrawn below it (no second copy of its header left on the screen)."""
