@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -36,17 +36,31 @@ from tau.model import Installation
 from tau.settings import Settings, UniverseOutput, VirtualOutput, load_settings
 from tau.state import ChangeBatch, StateStore
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 log = logging.getLogger("tau")
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "database" / "seeds"
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, console: Console | None = None) -> None:
+    """Plain lines on stderr; with a `console` (the live view's), rich records through it,
+    so `Live` prints each one above the view instead of being painted over."""
+    if console is None:
+        logging.basicConfig(
+            level=level,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            stream=sys.stderr,
+        )
+    else:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(
+            console=console, show_path=False, markup=False, log_time_format="%H:%M:%S"
+        )
+        handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+        logging.basicConfig(level=level, handlers=[handler])
     for noisy in ("apscheduler", "asyncio", "amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The embedded PostgreSQL and the migrations narrate every step: only when debugging.
@@ -276,12 +290,13 @@ class App:
 def run(demo: bool = False, view: bool = True) -> int:
     """`tau run`: load settings, run until SIGTERM/SIGINT."""
     settings = load_settings()
-    configure_logging(settings.log_level)
-    app = App(settings, demo=demo)
-    from tau.view import attach_view, print_try_lines
+    from tau.view import attach_view, make_console, print_try_lines
 
-    if view and sys.stdout.isatty():
-        attach_view(app)
+    console = make_console() if view and sys.stdout.isatty() else None
+    configure_logging(settings.log_level, console)
+    app = App(settings, demo=demo)
+    if console is not None:
+        attach_view(app, console)
     else:
         app.on_ready = print_try_lines
     try:

@@ -92,6 +92,7 @@ class Bridge:
         self.on_rejected: Callable[[str], None] | None = None
         self.on_command: Callable[[str], None] | None = None
         self.recent: list[tuple[float, str, str]] = []  # for the terminal view
+        self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
 
     # ------------------------------------------------------------ host protocol
     @property
@@ -284,6 +285,8 @@ class Bridge:
         if self.on_rejected is not None:
             self.on_rejected(kind)
         log.warning("event=input_rejected topic=%s reason=%r", topic, message)
+        self.rejections.append((time.time(), topic, message))
+        del self.rejections[:-20]
         entry = {"level": "error", "message": message, "topic": topic, "payload": payload}
         # QoS 0 like states and replies (see STATE_QOS): a flood of bad input must not
         # stall the commands behind it on PUBACKs.

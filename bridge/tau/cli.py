@@ -1,4 +1,4 @@
-"""The `tau` command line: run, db, check, --version."""
+"""The `tau` command line: run, db (migrations, url, seed, dump, restore), check, --version."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     db_sub.add_parser("current", help="show the current revision")
     db_sub.add_parser("history", help="list revisions")
+    db_sub.add_parser("url", help="print the database's DSN (for psql, pg_dump)")
+    seed = db_sub.add_parser("seed", help="load the fixture and switch model catalogue")
+    seed.add_argument("--demo", action="store_true", help="also load the demo home")
+    dump = db_sub.add_parser("dump", help="back up to a plain SQL file (restores over a database)")
+    dump.add_argument("file")
+    restore = db_sub.add_parser("restore", help="restore a `tau db dump` file (stop Tau first)")
+    restore.add_argument("file")
 
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
     return parser
@@ -48,6 +55,16 @@ def main(argv: list[str] | None = None) -> int:
             from tau.app import run
 
             return run(demo=args.demo, view=not args.no_view)
+        if args.command == "db" and args.db_command in ("url", "seed", "dump", "restore"):
+            from tau.db import tools
+
+            if args.db_command == "url":
+                return tools.print_url()
+            if args.db_command == "seed":
+                return tools.seed(demo=args.demo)
+            if args.db_command == "dump":
+                return tools.dump(args.file)
+            return tools.restore(args.file)
         if args.command == "db":
             from tau.db.migrate import run_db_command
 

@@ -143,6 +143,28 @@ def embedded_database_url(settings: Settings) -> str:
     return str(server.get_uri(database=DATABASE_NAME))
 
 
+def running_embedded_url(settings: Settings) -> str:
+    """The DSN of the embedded PostgreSQL if it is running (it runs while `tau run` does);
+    nothing is started. For `tau db url`, so `psql "$(tau db url)"` reaches its socket."""
+    pgdata = data_directory(settings) / "postgres"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            from pgserver.utils import PostmasterInfo
+        except ImportError:
+            raise ConfigurationError(
+                "TAU_DATABASE_URL is unset and the embedded PostgreSQL (`pgserver`) is not "
+                "installed"
+            ) from None
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        raise DatabaseError(
+            f"the embedded PostgreSQL in {pgdata} is not running: it runs while `tau run` "
+            "does (for a backup without Tau running, use `tau db dump FILE`)"
+        )
+    return str(info.get_uri(database=DATABASE_NAME))
+
+
 def _create_database(server: Any, pgdata: Path) -> None:
     from pgserver._commands import POSTGRES_BIN_PATH
 

@@ -13,12 +13,14 @@ import pytest
 from tests.support.db import INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
 
 ROLES_SQL = ROOT / "config" / "roles.sql"
-# How docker-compose.yml mounts them (see database/README.md).
+ROLES_INIT = ROOT / "config" / "postgres-roles.sh"
+# How docker-compose.yml mounts them (see database/README.md); the demo home
+# (04-test-fixtures.sql) is loaded by the `demo` profile's service instead.
 INITDB_NAMES = {
     "01-init.sql": INIT_SQL,
     "02-fixture-models.sql": SEED_FILES[0],
     "03-switch-models.sql": SEED_FILES[1],
-    "04-test-fixtures.sql": SEED_FILES[2],
+    "05-roles.sh": ROLES_INIT,
 }
 
 
@@ -50,19 +52,53 @@ async def test_seeds_load_in_order_with_psql_and_again(fresh_database: tuple[str
     assert await counts(url) == EXPECTED
 
 
-async def test_docker_entrypoint_initdb_order(
-    fresh_database: tuple[str, str], tmp_path: Path
-) -> None:
+def test_docker_entrypoint_initdb_order(fresh_database: tuple[str, str], tmp_path: Path) -> None:
     initdb = tmp_path / "docker-entrypoint-initdb.d"
     initdb.mkdir()
     for name, source in INITDB_NAMES.items():
         (initdb / name).symlink_to(source)
     ordered = sorted(os.listdir(initdb))  # the entrypoint runs them in sorted name order
     assert ordered[0] == "01-init.sql"
-    _, url = fresh_database
-    for name in ordered:  # as docker-entrypoint.sh does: psql -v ON_ERROR_STOP=1 -f file
-        psql(url, "--no-password", "-f", str(initdb / name), cwd=Path("/"))
-    assert await counts(url) == EXPECTED
+    name, url = fresh_database
+    parts = urlsplit(url)
+    # The postgres image's entrypoint: `psql -v ON_ERROR_STOP=1 -f file` for *.sql, runs
+    # *.sh with POSTGRES_USER/POSTGRES_DB (and our role passwords) in the environment.
+    env = {
+        "PATH": os.environ["PATH"],
+        "PGHOST": parts.hostname or "127.0.0.1",
+        "PGPORT": str(parts.port or 5432),
+        "PGPASSWORD": parts.password or "",
+        "POSTGRES_USER": parts.username or "postgres",
+        "POSTGRES_DB": name,
+        "TAU_OWNER_PASSWORD": "owner-secret-1",
+        "TAU_DAEMON_PASSWORD": "daemon-secret-2",
+        "TAU_ROLES_SQL": str(ROLES_SQL),
+    }
+    for entry in ordered:
+        if entry.endswith(".sh"):
+            result = subprocess.run(
+                ["sh", str(initdb / entry)], env=env, capture_output=True, text=True, cwd="/"
+            )
+            assert result.returncode == 0, result.stderr
+        else:
+            psql(url, "--no-password", "-f", str(initdb / entry), cwd=Path("/"))
+    # The catalogue, no fixtures: a production database starts empty.
+    assert run_async(lambda: counts(url)) == (EXPECTED[0], EXPECTED[1], 0, 0, 0, 0, 0)
+    roles = psql(
+        url,
+        "-tA",
+        "-c",
+        "SELECT rolname, rolpassword IS NOT NULL FROM pg_authid "
+        "WHERE rolname IN ('tau_owner', 'tau_daemon') ORDER BY 1",
+    )
+    assert roles.split() == ["tau_daemon|t", "tau_owner|t"]
+    owners = psql(
+        url, "-tA", "-c", "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+    )
+    assert owners.split() == ["tau_owner"]
+    # The `demo` profile: the demo home, loaded as tau_owner.
+    psql(as_role(url, "tau_owner"), "--no-password", "-f", str(SEED_FILES[2]))
+    assert run_async(lambda: counts(url)) == EXPECTED
 
 
 async def test_seeds_load_through_asyncpg_in_one_transaction(schema_url: str) -> None:

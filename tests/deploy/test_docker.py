@@ -137,22 +137,6 @@ def test_postgres_is_not_published(compose: dict[str, Any]) -> None:
     assert "pg_isready" in " ".join(database["healthcheck"]["test"])
 
 
-def test_initdb_runs_init_then_the_seeds_in_order(compose: dict[str, Any]) -> None:
-    mounts = []
-    for volume in compose["services"]["database"]["volumes"]:
-        source, _, rest = volume.partition(":")
-        target = rest.split(":")[0]
-        if target.startswith("/docker-entrypoint-initdb.d/"):
-            mounts.append((target.rsplit("/", 1)[1], source))
-    assert sorted(mounts) == mounts, "mount targets must sort in execution order"
-    assert mounts == [
-        ("01-init.sql", "./database/init.sql"),
-        ("02-fixture-models.sql", "./database/seeds/02-fixture-models.sql"),
-        ("03-switch-models.sql", "./database/seeds/03-switch-models.sql"),
-        ("04-test-fixtures.sql", "./database/seeds/04-test-fixtures.sql"),
-    ]
-
-
 def test_initdb_mounts_exist(compose: dict[str, Any]) -> None:
     sources = [
         volume.split(":")[0]
@@ -188,12 +172,13 @@ def test_mqtt_requires_authentication(compose: dict[str, Any]) -> None:
 def test_bridge_service(compose: dict[str, Any]) -> None:
     bridge = compose["services"]["bridge"]
     assert bridge["build"] == "."
-    assert bridge["env_file"] == ".env"
     assert bridge["restart"] == "unless-stopped"
     assert bridge["group_add"] == ["dialout"]
     assert "devices" not in bridge, "the serial mapping stays a commented example"
     assert "/dev/ttyUSB0" in COMPOSE.read_text()
     assert {name: dep["condition"] for name, dep in bridge["depends_on"].items()} == {
+        "preflight": "service_completed_successfully",
+        "migrate": "service_completed_successfully",
         "database": "service_healthy",
         "mqtt": "service_healthy",
     }

@@ -1,0 +1,137 @@
+"""`tau db url|seed|dump|restore`: reach, fill, back up and restore the database Tau uses.
+
+The database is `TAU_DATABASE_URL`, else the embedded PostgreSQL (`pgserver`) in the
+data directory. The embedded server listens only on a unix socket in its data
+directory and is a newer PostgreSQL than many distributions' clients, so `dump` and
+`restore` run the `pg_dump`/`psql` that come with it; for `TAU_DATABASE_URL` they run
+the ones on PATH (package `postgresql-client`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from tau.db.connect import explain, plain_dsn, redact
+from tau.errors import DatabaseError
+
+# A checkout (or the Docker image's /app) keeps the seeds next to the package.
+SEEDS_DIR = Path(__file__).resolve().parents[3] / "database" / "seeds"
+CATALOGUE = ("02-fixture-models.sql", "03-switch-models.sql")
+DEMO = "04-test-fixtures.sql"
+
+
+def _configured_url() -> str | None:
+    return os.environ.get("TAU_DATABASE_URL") or None
+
+
+def _embedded_url() -> str:
+    from tau.embedded import embedded_database_url
+    from tau.settings import load_settings
+
+    return embedded_database_url(load_settings())
+
+
+def database_url() -> tuple[str, bool]:
+    """(DSN, embedded?): `TAU_DATABASE_URL`, else the embedded server, started if needed."""
+    url = _configured_url()
+    return (url, False) if url else (_embedded_url(), True)
+
+
+def print_url() -> int:
+    """`tau db url`: the DSN for psql/pg_dump. The embedded server must be running (it
+    runs while `tau run` does); this command does not start one that would stop on exit."""
+    url = _configured_url()
+    if url is None:
+        from tau.embedded import running_embedded_url
+        from tau.settings import load_settings
+
+        url = running_embedded_url(load_settings())
+    print(plain_dsn(url))  # noqa: T201
+    return 0
+
+
+def seed(demo: bool) -> int:
+    """`tau db seed [--demo]`: load the fixture and switch model catalogue (and the demo
+    home). The files skip what exists, so seeding twice is harmless."""
+    url, _ = database_url()
+    files = [SEEDS_DIR / name for name in (*CATALOGUE, *((DEMO,) if demo else ()))]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise DatabaseError(f"seed files missing: {', '.join(missing)}; run Tau from its checkout")
+    asyncio.run(_execute(url, files))
+    what = "fixture and switch models" + (" and the demo home" if demo else "")
+    print(f"loaded {what} into {redact(plain_dsn(url))}")  # noqa: T201
+    return 0
+
+
+async def _execute(url: str, files: list[Path]) -> None:
+    try:
+        conn = await asyncpg.connect(plain_dsn(url), timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise DatabaseError(explain(exc, url)) from None
+    try:
+        async with conn.transaction():
+            for path in files:
+                await conn.execute(path.read_text(encoding="utf-8"))
+    except asyncpg.UndefinedTableError:
+        raise DatabaseError(
+            f"{redact(url)} has no Tau schema: run `tau db upgrade` first"
+        ) from None
+    except asyncpg.PostgresError as exc:
+        raise DatabaseError(f"PostgreSQL refused the seeds: {exc}") from None
+    finally:
+        await conn.close()
+
+
+def _tool(name: str, embedded: bool) -> str:
+    if embedded:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        return str(Path(POSTGRES_BIN_PATH) / name)
+    found = shutil.which(name)
+    if found is None:
+        raise DatabaseError(
+            f"{name} is not installed: install the PostgreSQL client tools "
+            "(Debian/Ubuntu: `apt install postgresql-client`)"
+        )
+    return found
+
+
+def _run(args: list[str], what: str, url: str) -> None:
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise DatabaseError(f"cannot run {args[0]}: {exc.strerror}") from None
+    if result.returncode != 0:
+        detail = result.stderr.strip().replace(url, redact(url)) or f"exit {result.returncode}"
+        raise DatabaseError(f"{what} failed: {detail}")
+
+
+def dump(path: str) -> int:
+    """`tau db dump FILE`: plain SQL with `--clean --if-exists`, so `tau db restore`
+    (or `psql -f`) replaces what the target database holds instead of colliding with it."""
+    url, embedded = database_url()
+    dsn = plain_dsn(url)
+    args = [_tool("pg_dump", embedded), "--clean", "--if-exists", "-d", dsn, "-f", path]
+    _run(args, "pg_dump", dsn)
+    print(f"dumped {redact(dsn)} to {path}", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def restore(path: str) -> int:
+    """`tau db restore FILE`: run a dump in one transaction; stop Tau first."""
+    if not Path(path).is_file():
+        raise DatabaseError(f"no such dump file: {path}")
+    url, embedded = database_url()
+    dsn = plain_dsn(url)
+    args = [_tool("psql", embedded), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    _run([*args, "-d", dsn, "-f", path], "restore", dsn)
+    print(f"restored {path} into {redact(dsn)}", file=sys.stderr)  # noqa: T201
+    return 0
