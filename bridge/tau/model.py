@@ -23,6 +23,11 @@ class FixtureModel:
     max_kelvin: int
     dimming_curve: str
     min_level: float  # percent of full output for the lowest non-zero level
+    # Per channel, the DMX value a `fixed` channel always sends (0 for the other roles);
+    # empty when the model has no fixed channel.
+    fixed: tuple[int, ...] = ()
+    # 1-based channel positions of each head of a multi-head mode (empty: one head).
+    heads: tuple[tuple[int, ...], ...] = ()
 
     @property
     def footprint(self) -> int:

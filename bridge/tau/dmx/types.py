@@ -21,6 +21,8 @@ class Patch:
     max_kelvin: int
     dimming_curve: str  # "linear" | "square" | "cie1931" | gamma number as text
     min_level: float  # percent
+    # The value each `fixed` channel always sends, per channel (0 elsewhere); () if none.
+    fixed: tuple[int, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
