@@ -51,6 +51,7 @@ def patches(inst: Installation) -> list[Patch]:
             dimming_curve=f.model.dimming_curve,
             min_level=f.model.min_level,
             fixed=f.model.fixed,
+            spans=f.model.spans,
         )
         for f in inst.fixtures.values()
     ]

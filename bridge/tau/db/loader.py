@@ -26,20 +26,41 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def model_channels(value: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """`fixture_models.channels` as (roles, fixed values): an element is a role string or an
-    object `{"role": …, "value": 0-255 (fixed only), "name": …}`. The fixed values are
-    per channel (0 for the other roles), or () when no channel is fixed."""
+Span = tuple[int, int, int]
+
+
+def model_channels(
+    value: Any,
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[Span | None, ...]]:
+    """`fixture_models.channels` as (roles, fixed values, dimmer spans).
+
+    An element is a role string or an object `{"role": …, "value": 0-255 (fixed),
+    "range": [at 0 %, at 100 %], "off": … (a dimmer sharing its channel), "name": …}`.
+    Fixed values and spans are per channel (0 / None for the other channels), or ()
+    when no channel has one.
+    """
     roles: list[str] = []
     fixed: list[int] = []
+    spans: list[Span | None] = []
     for item in _json(value):
         if isinstance(item, dict):
             roles.append(str(item["role"]))
             fixed.append(int(item.get("value", 0)))
+            rng = item.get("range")
+            if rng is None:
+                spans.append(None)
+            else:
+                lo, hi = int(rng[0]), int(rng[1])
+                spans.append((lo, hi, int(item.get("off", lo))))
         else:
             roles.append(str(item))
             fixed.append(0)
-    return tuple(roles), (tuple(fixed) if "fixed" in roles else ())
+            spans.append(None)
+    return (
+        tuple(roles),
+        tuple(fixed) if "fixed" in roles else (),
+        tuple(spans) if any(s is not None for s in spans) else (),
+    )
 
 
 def _rgb(value: Any) -> tuple[int, int, int] | None:
@@ -76,7 +97,7 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
 
 
 def _fixture_model(r: asyncpg.Record) -> FixtureModel:
-    roles, fixed = model_channels(r["channels"])
+    roles, fixed, spans = model_channels(r["channels"])
     return FixtureModel(
         id=r["id"],
         manufacturer=r["manufacturer"],
@@ -87,6 +108,7 @@ def _fixture_model(r: asyncpg.Record) -> FixtureModel:
         dimming_curve=r["dimming_curve"],
         min_level=float(r["min_level"]),
         fixed=fixed,
+        spans=spans,
         heads=tuple(tuple(int(c) for c in head) for head in _json(r["heads"])),
     )
 

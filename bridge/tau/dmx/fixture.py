@@ -105,15 +105,23 @@ def _rgb_mix(roles: set[str], level: Level, colour16: int) -> dict[str, int]:
 
 def render_fixture(patch: Patch, level: Level) -> bytes:
     """The fixture's slots in patch order: coarse/fine pairs share one 16-bit value,
-    a lone 8-bit role gets its high byte, a `fixed` channel its value, a role no
-    channel of this kind drives (UV in a colour mix, an unknown role) stays at 0."""
+    a lone 8-bit role gets its high byte, a `fixed` channel its value, a dimmer with a
+    span its share of the span (its "off" value at 0), a role no channel of this kind
+    drives (UV in a colour mix, an unknown role) stays at 0."""
     values = role_values(patch, level)
     roles = set(patch.channels)
     fixed = patch.fixed
+    spans = patch.spans
     out = bytearray(len(patch.channels))
     for i, role in enumerate(patch.channels):
         if role == FIXED:
             out[i] = fixed[i] if fixed else 0
+            continue
+        span = spans[i] if spans else None
+        if span is not None:
+            lo, hi, off = span
+            value16 = values.get(role, 0)
+            out[i] = off if value16 <= 0 else lo + round((hi - lo) * value16 / FULL16)
             continue
         if role.endswith(FINE_SUFFIX):
             base = role.removesuffix(FINE_SUFFIX)

@@ -398,6 +398,7 @@ def _rendered(patch: Patch, level: Level) -> bytes:
     key = (
         patch.channels,
         patch.fixed,
+        patch.spans,
         patch.min_kelvin,
         patch.max_kelvin,
         patch.dimming_curve,

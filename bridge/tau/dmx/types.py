@@ -23,6 +23,8 @@ class Patch:
     min_level: float  # percent
     # The value each `fixed` channel always sends, per channel (0 elsewhere); () if none.
     fixed: tuple[int, ...] = ()
+    # Per channel (lo, hi, off) of a dimmer that owns only part of its channel; () if none.
+    spans: tuple[tuple[int, int, int] | None, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)

@@ -7,6 +7,9 @@
 --     open, macro off, pan/tilt parked). Any element may be an object
 --     {"role": …, "name": "…"} instead of a plain role string, to keep the channel's
 --     name from the library; plain strings keep working;
+--   * a dimmer sharing its channel with other functions ("dimmer 8-134, strobe
+--     135-239"): {"role": "dimmer", "range": [8, 134], "off": 0} dims within the range
+--     and sends "off" at level 0 (range [a, a] switches between a and "off");
 --   * heads: [[1,2,3],[4,5,6],…], the 1-based channel positions of each head of a
 --     multi-head mode (a 12-cell bar, a dimmer pack), so it can be patched per head;
 --   * source: {"library", "file", "manufacturer", "model", "mode"} of an imported
@@ -39,9 +42,33 @@ BEGIN
         ELSIF jsonb_typeof(item) = 'object' AND jsonb_typeof(item -> 'role') = 'string' THEN
             role := item ->> 'role';
             IF EXISTS (SELECT 1 FROM jsonb_object_keys(item) AS k(key)
-                        WHERE key NOT IN ('role', 'value', 'name')) THEN
+                        WHERE key NOT IN ('role', 'value', 'name', 'range', 'off')) THEN
                 RETURN format('channel %s (%s): an object channel has only the keys "role", '
-                              '"value" (for a fixed channel) and "name"', pos, item);
+                              '"value" (for a fixed channel), "range" and "off" (for a dimmer) '
+                              'and "name"', pos, item);
+            END IF;
+            IF (item ? 'range' OR item ? 'off') AND role <> 'dimmer' THEN
+                RETURN format('channel %s (%s): only a dimmer has a "range" and "off"', pos, item);
+            END IF;
+            IF item ? 'range' AND NOT (
+                   jsonb_typeof(item -> 'range') = 'array'
+                   AND jsonb_array_length(item -> 'range') = 2
+                   AND (SELECT bool_and(jsonb_typeof(v) = 'number'
+                                        AND (v #>> '{}')::numeric BETWEEN 0 AND 255
+                                        AND (v #>> '{}')::numeric = trunc((v #>> '{}')::numeric))
+                          FROM jsonb_array_elements(item -> 'range') AS r(v))) THEN
+                RETURN format('channel %s: "range" must be [value at 0 %%, value at 100 %%], '
+                              'whole numbers from 0 to 255, got %s', pos, item -> 'range');
+            END IF;
+            IF item ? 'off' AND NOT (
+                   jsonb_typeof(item -> 'off') = 'number'
+                   AND (item ->> 'off')::numeric BETWEEN 0 AND 255
+                   AND (item ->> 'off')::numeric = trunc((item ->> 'off')::numeric)) THEN
+                RETURN format('channel %s: "off" must be a whole number from 0 to 255, got %s',
+                              pos, item -> 'off');
+            END IF;
+            IF item ? 'off' AND NOT item ? 'range' THEN
+                RETURN format('channel %s: "off" needs a "range"', pos);
             END IF;
             IF item ? 'name' AND jsonb_typeof(item -> 'name') <> 'string' THEN
                 RETURN format('channel %s (%s): "name" must be text', pos, item);

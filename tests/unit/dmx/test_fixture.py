@@ -188,3 +188,17 @@ def test_fixed_channels_only_change_with_the_patch() -> None:
     for brightness in (0, 1, 128, 255):
         first, _, last = render(p, brightness, kelvin=3000, rgb=(1, 2, 3))
         assert (first, last) == (10, 200)
+
+
+def test_dimmer_sharing_its_channel_dims_within_its_span() -> None:
+    # "0-7 closed, 8-134 dimmer, 135-239 strobe": off sends 0, the level maps to 8..134.
+    p = Patch(1, 1, 1, ("dimmer", "red"), 2700, 6500, "linear", 0.0, (), ((8, 134, 0), None))
+    assert render(p, 0, rgb=(255, 0, 0)) == [0, 255]
+    assert render(p, 255, rgb=(255, 0, 0)) == [134, 255]
+    assert render(p, 128, rgb=(255, 0, 0)) == [8 + round(126 * 128 / 255), 255]
+    # A reversed span (100 % at the low end) and a shutter switched open/closed.
+    assert render(
+        Patch(1, 1, 1, ("dimmer",), 2700, 6500, "linear", 0.0, (), ((200, 10, 255),)), 255
+    ) == [10]
+    switch = Patch(1, 1, 1, ("dimmer",), 2700, 6500, "linear", 0.0, (), ((40, 40, 5),))
+    assert [render(switch, b)[0] for b in (0, 1, 128, 255)] == [5, 40, 40, 40]
