@@ -169,6 +169,7 @@ async def test_library_roles_fixed_channels_heads_and_source(db: asyncpg.Connect
             {"role": "fixed", "value": 255, "name": "Shutter"},
             {"role": "fixed", "value": 0},
             {"role": "red_fine", "name": "Red fine"},
+            {"role": "dimmer", "range": [8, 134], "off": 0, "name": "Dimmer/strobe"},
         ]
     )
     one = await model(db, "par", par)
@@ -182,9 +183,9 @@ async def test_library_roles_fixed_channels_heads_and_source(db: asyncpg.Connect
         json.dumps(source),
     )
     # the footprint rules see object channels like plain ones
-    await fixture(db, "p", one, 1, 500)
+    await fixture(db, "p", one, 1, 499)
     with pytest.raises(asyncpg.CheckViolationError, match="DMX footprint past channel 512"):
-        await fixture(db, "q", one, 1, 501)
+        await fixture(db, "q", one, 1, 500)
     with pytest.raises(asyncpg.UniqueViolationError, match="fixture_models_source_key"):
         await db.execute(
             "INSERT INTO fixture_models (model, channels, source) VALUES ('bar2', '[\"red\"]', $1)",
@@ -207,6 +208,11 @@ async def test_library_roles_fixed_channels_heads_and_source(db: asyncpg.Connect
         ("[3]", 'must be a role such as "dimmer"'),
         ('["strobe"]', 'unknown channel role "strobe": use dimmer, .*amber, uv, lime'),
         (json.dumps(["dimmer"] * 513), "a DMX universe has 512 channels"),
+        ('[{"role": "dimmer", "range": [8, 300], "off": 0}]', r'"range" must be \[value at 0'),
+        ('[{"role": "dimmer", "range": [8]}]', r'"range" must be'),
+        ('[{"role": "dimmer", "range": [8, 9], "off": 3.5}]', '"off" must be a whole number'),
+        ('[{"role": "dimmer", "off": 3}]', '"off" needs a "range"'),
+        ('[{"role": "red", "range": [8, 9]}]', 'only a dimmer has a "range" and "off"'),
     ],
 )
 async def test_bad_channels_are_refused_with_the_channel_named(
