@@ -1,4 +1,4 @@
-"""The `tau` command line: run, db, check, --version."""
+"""The `tau` command line: run, db, check, fixtures, fixture, group, patch, --version."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("history", help="list revisions")
 
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
+
+    from tau.fixtures.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -46,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             from tau.check import run_check
 
             return run_check()
+        if args.command in ("fixtures", "fixture", "group", "patch"):
+            from tau.fixtures.cli import run_command
+
+            return run_command(args)
     except TauError as exc:
         print(f"tau: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections import Counter
 
 import pytest
@@ -56,3 +57,39 @@ def test_whole_qlc_library_imports(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(files) > 1000
     assert share >= MIN_SHARE
     assert elapsed <= 30
+
+
+def test_whole_library_into_the_database_twice(
+    pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tau.cli import main
+    from tests.support.db import create_database, drop_database
+
+    name = f"tau_test_library_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("TAU_DATABASE_URL", create_database(pg_admin_url, name))
+    try:
+        start = time.perf_counter()
+        assert main(["fixtures", "import", str(QLC_SYSTEM)]) == 0
+        first = time.perf_counter() - start
+        summary = capsys.readouterr().out.splitlines()
+        # every drivable model passes the database's rules; a second import changes nothing
+        assert re.search(r" (\d+) new, 0 updated, 0 unchanged, 0 refused;", summary[-2])
+        assert main(["fixtures", "import", str(QLC_SYSTEM)]) == 0
+        again = capsys.readouterr().out.splitlines()
+        assert re.search(r" 0 new, 0 updated, \d+ unchanged, 0 refused;", again[-2])
+        with capsys.disabled():
+            print(f"\n{summary[-2]}\n(first import {first:.1f} s)")
+        assert first <= 30
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_search_answers_within_a_second(capsys: pytest.CaptureFixture[str]) -> None:
+    from tau.cli import main
+
+    for text in ("par", "american dj dotz", "zzz-no-such-fixture"):
+        start = time.perf_counter()
+        main(["fixtures", "search", *text.split()])
+        assert time.perf_counter() - start <= 1, text
+    out = capsys.readouterr().out
+    assert "American DJ \u2013 Dotz Par: 3 Channel (3 ch), 4 Channel (4 ch)" in out
