@@ -50,6 +50,8 @@ def patches(inst: Installation) -> list[Patch]:
             max_kelvin=f.model.max_kelvin,
             dimming_curve=f.model.dimming_curve,
             min_level=f.model.min_level,
+            fixed=f.model.fixed,
+            spans=f.model.spans,
         )
         for f in inst.fixtures.values()
     ]

@@ -1,4 +1,5 @@
-"""The `tau` command line: run, db (migrations, url, seed, dump, restore), check, --version."""
+"""The `tau` command line: run, db (migrations, url, seed, dump, restore), check, fixtures,
+fixture, group, patch, --version."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("file")
 
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
+
+    from tau.fixtures.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -73,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             from tau.check import run_check
 
             return run_check()
+        if args.command in ("fixtures", "fixture", "group", "patch"):
+            from tau.fixtures.cli import run_command
+
+            return run_command(args)
     except TauError as exc:
         report(exc)
         return 2

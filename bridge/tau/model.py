@@ -23,6 +23,14 @@ class FixtureModel:
     max_kelvin: int
     dimming_curve: str
     min_level: float  # percent of full output for the lowest non-zero level
+    # Per channel, the DMX value a `fixed` channel always sends (0 for the other roles);
+    # empty when the model has no fixed channel.
+    fixed: tuple[int, ...] = ()
+    # Per channel, a dimmer's (value at 0 %, value at 100 %, value when off) where it
+    # shares its channel with other functions, else None; empty when no channel has one.
+    spans: tuple[tuple[int, int, int] | None, ...] = ()
+    # 1-based channel positions of each head of a multi-head mode (empty: one head).
+    heads: tuple[tuple[int, ...], ...] = ()
 
     @property
     def footprint(self) -> int:

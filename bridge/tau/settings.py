@@ -6,6 +6,7 @@ Precedence, highest first: init arguments, environment, the TOML file named by
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -173,6 +175,26 @@ class HttpSettings(_Strict):
     port: int | None = Field(None, ge=0, le=65535, description="unset = no HTTP listener")
 
 
+class FixturesSettings(_Strict):
+    paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="fixture definition folders searched besides QLC+'s system and user "
+        "folders (JSON list, or paths separated by the OS path separator)",
+    )
+
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                try:
+                    return json.loads(value)
+                except ValueError:
+                    return value  # reported as "not a valid list"
+            return [p for p in value.split(os.pathsep) if p]
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TAU_",
@@ -189,6 +211,7 @@ class Settings(BaseSettings):
     circadian: CircadianSettings = Field(default_factory=CircadianSettings)
     location: LocationSettings = Field(default_factory=LocationSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    fixtures: FixturesSettings = Field(default_factory=FixturesSettings)
     state_flush_ms: int = Field(100, ge=10, le=250, description="write-behind batch window")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path | None = Field(

@@ -143,8 +143,8 @@ async def test_model_change_resizes_its_fixtures(db: asyncpg.Connection) -> None
 
 
 async def test_fixture_model_values_are_validated(db: asyncpg.Connection) -> None:
-    with pytest.raises(asyncpg.CheckViolationError, match='unknown channel role "amber"'):
-        await model(db, "amber", '["red", "amber"]')
+    with pytest.raises(asyncpg.CheckViolationError, match='unknown channel role "mauve"'):
+        await model(db, "mauve", '["red", "mauve"]')
     with pytest.raises(asyncpg.CheckViolationError, match="non-empty JSON array"):
         await model(db, "empty", "[]")
     with pytest.raises(asyncpg.CheckViolationError, match="fixture_models_kelvin_range"):
@@ -159,6 +159,104 @@ async def test_fixture_model_values_are_validated(db: asyncpg.Connection) -> Non
         await db.execute("INSERT INTO fixture_models (model, min_level) VALUES ('m', 100)")
     for curve in ("linear", "square", "cie1931", "2.2", "0.5"):
         await db.execute("INSERT INTO fixture_models (model, dimming_curve) VALUES ($1, $1)", curve)
+
+
+async def test_library_roles_fixed_channels_heads_and_source(db: asyncpg.Connection) -> None:
+    par = json.dumps(
+        [
+            "dimmer",
+            *("red", "green", "blue", "white", "amber", "uv", "lime", "cyan", "indigo"),
+            {"role": "fixed", "value": 255, "name": "Shutter"},
+            {"role": "fixed", "value": 0},
+            {"role": "red_fine", "name": "Red fine"},
+            {"role": "dimmer", "range": [8, 134], "off": 0, "name": "Dimmer/strobe"},
+        ]
+    )
+    one = await model(db, "par", par)
+    assert json.loads(await db.fetchval("SELECT heads FROM fixture_models WHERE id=$1", one)) == []
+    source = {"library": "qlcplus", "manufacturer": "A", "model": "Bar", "mode": "6ch"}
+    await db.execute(
+        "INSERT INTO fixture_models (model, channels, heads, source) VALUES ($1, $2, $3, $4)",
+        "bar",
+        '["red", "green", "blue", "red", "green", "blue"]',
+        "[[1, 2, 3], [4, 5, 6]]",
+        json.dumps(source),
+    )
+    # the footprint rules see object channels like plain ones
+    await fixture(db, "p", one, 1, 499)
+    with pytest.raises(asyncpg.CheckViolationError, match="DMX footprint past channel 512"):
+        await fixture(db, "q", one, 1, 500)
+    with pytest.raises(asyncpg.UniqueViolationError, match="fixture_models_source_key"):
+        await db.execute(
+            "INSERT INTO fixture_models (model, channels, source) VALUES ('bar2', '[\"red\"]', $1)",
+            json.dumps(source),
+        )
+
+
+@pytest.mark.parametrize(
+    ("channels", "message"),
+    [
+        ('["red", "fixed"]', 'channel 2 is fixed and needs a whole "value" from 0 to 255'),
+        ('["red", {"role": "fixed", "value": 256}]', "from 0 to 255 .*got 256"),
+        ('["red", {"role": "fixed", "value": -1}]', "from 0 to 255 .*got -1"),
+        ('["red", {"role": "fixed", "value": 1.5}]', "whole"),
+        ('["red", {"role": "fixed", "value": "255"}]', 'got "255"'),
+        ('[{"role": "fixed", "value": 255}]', "every channel is fixed"),
+        ('[{"role": "red", "value": 3}]', 'only a fixed channel has a "value"'),
+        ('[{"role": "red", "colour": 3}]', 'only the keys "role"'),
+        ('[{"value": 3}]', 'must be a role such as "dimmer"'),
+        ("[3]", 'must be a role such as "dimmer"'),
+        ('["strobe"]', 'unknown channel role "strobe": use dimmer, .*amber, uv, lime'),
+        (json.dumps(["dimmer"] * 513), "a DMX universe has 512 channels"),
+        ('[{"role": "dimmer", "range": [8, 300], "off": 0}]', r'"range" must be \[value at 0'),
+        ('[{"role": "dimmer", "range": [8]}]', r'"range" must be'),
+        ('[{"role": "dimmer", "range": [8, 9], "off": 3.5}]', '"off" must be a whole number'),
+        ('[{"role": "dimmer", "off": 3}]', '"off" needs a "range"'),
+        ('[{"role": "red", "range": [8, 9]}]', 'only a dimmer has a "range" and "off"'),
+    ],
+)
+async def test_bad_channels_are_refused_with_the_channel_named(
+    db: asyncpg.Connection, channels: str, message: str
+) -> None:
+    with pytest.raises(asyncpg.CheckViolationError, match=f"fixture model 'm': .*{message}"):
+        await model(db, "m", channels)
+    assert await db.fetchval("SELECT count(*) FROM fixture_models") == 0
+
+
+@pytest.mark.parametrize(
+    ("heads", "message"),
+    [
+        ("[[1], [2, 3]]", "head 2 lists channel 3, but the model has channels 1-2"),
+        ("[[1], [1]]", "head 2 lists channel 1, which is already part of another head"),
+        ("[[]]", "head 1 must be a non-empty list"),
+        ("[[0]]", "head 1 lists channel 0"),
+        ('{"a": 1}', "heads must be a JSON array"),
+    ],
+)
+async def test_bad_heads_are_refused(db: asyncpg.Connection, heads: str, message: str) -> None:
+    with pytest.raises(asyncpg.CheckViolationError, match=f"fixture model 'h': {message}"):
+        await db.execute(
+            "INSERT INTO fixture_models (model, channels, heads) VALUES ('h', $1, $2)",
+            '["red", "green"]',
+            heads,
+        )
+
+
+async def test_bad_source_is_refused(db: asyncpg.Connection) -> None:
+    with pytest.raises(asyncpg.CheckViolationError, match=r"source must be .*got"):
+        await db.execute(
+            "INSERT INTO fixture_models (model, source) VALUES ('s', $1)",
+            '{"library": "qlcplus", "manufacturer": "A", "model": "B"}',
+        )
+
+
+async def test_shrinking_a_model_below_its_heads_is_refused(db: asyncpg.Connection) -> None:
+    await db.execute(
+        "INSERT INTO fixture_models (model, channels, heads) VALUES ('h', $1, '[[1], [2]]')",
+        '["red", "green"]',
+    )
+    with pytest.raises(asyncpg.CheckViolationError, match="head 2 lists channel 2"):
+        await db.execute("UPDATE fixture_models SET channels = '[\"red\"]' WHERE model = 'h'")
 
 
 # --------------------------------------------------------------------------- groups

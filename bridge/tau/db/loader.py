@@ -26,6 +26,43 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+Span = tuple[int, int, int]
+
+
+def model_channels(
+    value: Any,
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[Span | None, ...]]:
+    """`fixture_models.channels` as (roles, fixed values, dimmer spans).
+
+    An element is a role string or an object `{"role": …, "value": 0-255 (fixed),
+    "range": [at 0 %, at 100 %], "off": … (a dimmer sharing its channel), "name": …}`.
+    Fixed values and spans are per channel (0 / None for the other channels), or ()
+    when no channel has one.
+    """
+    roles: list[str] = []
+    fixed: list[int] = []
+    spans: list[Span | None] = []
+    for item in _json(value):
+        if isinstance(item, dict):
+            roles.append(str(item["role"]))
+            fixed.append(int(item.get("value", 0)))
+            rng = item.get("range")
+            if rng is None:
+                spans.append(None)
+            else:
+                lo, hi = int(rng[0]), int(rng[1])
+                spans.append((lo, hi, int(item.get("off", lo))))
+        else:
+            roles.append(str(item))
+            fixed.append(0)
+            spans.append(None)
+    return (
+        tuple(roles),
+        tuple(fixed) if "fixed" in roles else (),
+        tuple(spans) if any(s is not None for s in spans) else (),
+    )
+
+
 def _rgb(value: Any) -> tuple[int, int, int] | None:
     data = _json(value)
     if not isinstance(data, dict):
@@ -36,19 +73,8 @@ def _rgb(value: Any) -> tuple[int, int, int] | None:
 async def load_installation(conn: asyncpg.Connection) -> Installation:
     """Read every configuration table in one repeatable-read snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        models = {
-            r["id"]: FixtureModel(
-                id=r["id"],
-                manufacturer=r["manufacturer"],
-                model=r["model"],
-                channels=tuple(_json(r["channels"])),
-                min_kelvin=r["min_kelvin"],
-                max_kelvin=r["max_kelvin"],
-                dimming_curve=r["dimming_curve"],
-                min_level=float(r["min_level"]),
-            )
-            for r in await conn.fetch("SELECT * FROM fixture_models")
-        }
+        rows = await conn.fetch("SELECT * FROM fixture_models")
+        models = {r["id"]: _fixture_model(r) for r in rows}
         fixtures = {
             r["id"]: Fixture(
                 r["id"],
@@ -68,6 +94,23 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
         scenes = await _load_scenes(conn)
         switch_models, switches = await _load_switches(conn)
     return build_installation(models, fixtures, groups, profiles, scenes, switch_models, switches)
+
+
+def _fixture_model(r: asyncpg.Record) -> FixtureModel:
+    roles, fixed, spans = model_channels(r["channels"])
+    return FixtureModel(
+        id=r["id"],
+        manufacturer=r["manufacturer"],
+        model=r["model"],
+        channels=roles,
+        min_kelvin=r["min_kelvin"],
+        max_kelvin=r["max_kelvin"],
+        dimming_curve=r["dimming_curve"],
+        min_level=float(r["min_level"]),
+        fixed=fixed,
+        spans=spans,
+        heads=tuple(tuple(int(c) for c in head) for head in _json(r["heads"])),
+    )
 
 
 async def _load_groups(conn: asyncpg.Connection) -> dict[int, Group]:

@@ -10,6 +10,7 @@ from tau.dmx.level import FULL16, Level
 from tau.dmx.mixing import (
     cct_value16,
     default_kelvin,
+    extract_amber,
     extract_white,
     kelvin_to_rgb,
     split_warm_cool,
@@ -17,11 +18,20 @@ from tau.dmx.mixing import (
 from tau.dmx.types import Patch
 
 FINE_SUFFIX = "_fine"
+FIXED = "fixed"
+# Emitters an RGB request mixes: red, green and blue, with white and amber taking their
+# share of it (`extract_white`, `extract_amber`).
+MIXED_EMITTERS = ("red", "green", "blue", "white", "amber")
+# Emitters no Home Assistant colour describes: in a fixture with red/green/blue they stay
+# at 0 (UV is never switched on by a colour request); as a fixture's only emitters (a UV
+# blacklight, a single-colour strip) they carry the level like a dimmer.
+EXTRA_EMITTERS = ("uv", "lime", "cyan", "indigo")
+BASE_ROLES = ("dimmer", "warm", "cool", "cct", *MIXED_EMITTERS, *EXTRA_EMITTERS)
 KNOWN_ROLES = frozenset(
-    role + suffix
-    for role in ("dimmer", "warm", "cool", "cct", "red", "green", "blue", "white")
-    for suffix in ("", FINE_SUFFIX)
+    {role + suffix for role in BASE_ROLES for suffix in ("", FINE_SUFFIX)} | {FIXED}
 )
+_RGB = frozenset({"red", "green", "blue"})
+_WHITE_PAIR = frozenset({"warm", "cool"})
 
 
 def coarse8(value16: int) -> int:
@@ -37,12 +47,15 @@ def unknown_roles(channels: tuple[str, ...]) -> list[str]:
 
 
 def role_values(patch: Patch, level: Level) -> dict[str, int]:
-    """16-bit value for every base role this fixture has (dimmer, warm, cool, cct, r, g, b, w)."""
+    """16-bit value for every base role this fixture has (dimmer, warm, cool, cct, colours).
+
+    A master `dimmer` carries the level (through the curve) and the colour channels the
+    colour at full scale, as the fixture multiplies the two itself; without one the colour
+    channels carry the level too. Either way the light is dimmed once.
+    """
     roles = {role.removesuffix(FINE_SUFFIX) for role in patch.channels}
     out16 = apply_curve(level.level16, patch.dimming_curve, patch.min_level)
     has_dimmer = "dimmer" in roles
-    # With a dimmer channel the colour channels carry colour only (at full); without one
-    # they carry the intensity too.
     colour16 = FULL16 if has_dimmer else out16
     values: dict[str, int] = {"dimmer": out16} if has_dimmer else {}
 
@@ -54,43 +67,62 @@ def role_values(patch: Patch, level: Level) -> dict[str, int]:
         values["warm"], values["cool"] = warm, cool
     if "cct" in roles:
         values["cct"] = cct_value16(kelvin, patch.min_kelvin, patch.max_kelvin)
-    if roles & {"red", "green", "blue", "white"}:
-        values.update(_rgbw(roles, level, colour16))
+    if roles & _RGB:
+        values.update(_rgb_mix(roles, level, colour16))
+    elif not roles & _WHITE_PAIR:
+        # Single-colour emitters (a white, amber or UV fixture, a blacklight...): each
+        # one carries the level.
+        for role in (*MIXED_EMITTERS, *EXTRA_EMITTERS):
+            if role in roles:
+                values[role] = colour16
     return values
 
 
-def _rgbw(roles: set[str], level: Level, colour16: int) -> dict[str, int]:
+def _rgb_mix(roles: set[str], level: Level, colour16: int) -> dict[str, int]:
+    """Red/green/blue from the request; white and amber take the share of it they can
+    make (white first: the common part of r, g, b; then amber from the red+green left),
+    so an RGBWA fixture shows the requested colour with its cleanest emitters. Lime,
+    cyan, indigo and UV stay at 0 (no request names them)."""
+    w = a = 0.0
     if level.rgb is not None:
         r, g, b = (max(0.0, min(255.0, c)) / 255.0 for c in level.rgb)
-        w = 0.0
-        if "white" in roles:
-            r, g, b, w = extract_white(r, g, b)
     elif level.kelvin is not None:
         r, g, b = kelvin_to_rgb(level.kelvin)
-        w = 0.0
-        if "white" in roles:
-            r, g, b, w = extract_white(r, g, b)
-    elif "white" in roles:
-        r = g = b = 0.0
-        w = 1.0
     else:
-        r = g = b = 1.0
-        w = 0.0
+        r = g = b = 1.0  # plain white: all white emitter on RGBW
+    if "white" in roles:
+        r, g, b, w = extract_white(r, g, b)
+    if "amber" in roles:
+        r, g, a = extract_amber(r, g)
     return {
         "red": round(colour16 * r),
         "green": round(colour16 * g),
         "blue": round(colour16 * b),
         "white": round(colour16 * w),
+        "amber": round(colour16 * a),
     }
 
 
 def render_fixture(patch: Patch, level: Level) -> bytes:
     """The fixture's slots in patch order: coarse/fine pairs share one 16-bit value,
-    a lone 8-bit role gets its high byte, an unknown role stays at 0."""
+    a lone 8-bit role gets its high byte, a `fixed` channel its value, a dimmer with a
+    span its share of the span (its "off" value at 0), a role no channel of this kind
+    drives (UV in a colour mix, an unknown role) stays at 0."""
     values = role_values(patch, level)
     roles = set(patch.channels)
+    fixed = patch.fixed
+    spans = patch.spans
     out = bytearray(len(patch.channels))
     for i, role in enumerate(patch.channels):
+        if role == FIXED:
+            out[i] = fixed[i] if fixed else 0
+            continue
+        span = spans[i] if spans else None
+        if span is not None:
+            lo, hi, off = span
+            value16 = values.get(role, 0)
+            out[i] = off if value16 <= 0 else lo + round((hi - lo) * value16 / FULL16)
+            continue
         if role.endswith(FINE_SUFFIX):
             base = role.removesuffix(FINE_SUFFIX)
             out[i] = values.get(base, 0) & 0xFF if base in roles else 0

@@ -1,4 +1,4 @@
-"""Colour mixing: tunable white in mireds, CCT channels, kelvin to RGB, RGBW white extraction."""
+"""Colour mixing: tunable white in mireds, CCT channels, kelvin to RGB, RGBW/RGBA extraction."""
 
 from __future__ import annotations
 
@@ -70,3 +70,14 @@ def extract_white(r: float, g: float, b: float) -> tuple[float, float, float, fl
     """RGB (0-1) to RGBW: the common part goes to the white emitter."""
     w = min(r, g, b)
     return r - w, g - w, b - w, w
+
+
+# An amber emitter (about 590 nm) seen as RGB: full red, half green, no blue.
+AMBER_GREEN = 0.5
+
+
+def extract_amber(r: float, g: float) -> tuple[float, float, float]:
+    """Red and green (0-1) to (red, green, amber): the amber emitter takes as much of the
+    red + half-green pair as it can make, red and green keep the rest."""
+    a = min(r, g / AMBER_GREEN)
+    return r - a, g - a * AMBER_GREEN, a

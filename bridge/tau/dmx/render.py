@@ -397,6 +397,8 @@ def _rendered(patch: Patch, level: Level) -> bytes:
     same level, so each distinct (model, level) is rendered once."""
     key = (
         patch.channels,
+        patch.fixed,
+        patch.spans,
         patch.min_kelvin,
         patch.max_kelvin,
         patch.dimming_curve,

@@ -21,6 +21,10 @@ class Patch:
     max_kelvin: int
     dimming_curve: str  # "linear" | "square" | "cie1931" | gamma number as text
     min_level: float  # percent
+    # The value each `fixed` channel always sends, per channel (0 elsewhere); () if none.
+    fixed: tuple[int, ...] = ()
+    # Per channel (lo, hi, off) of a dimmer that owns only part of its channel; () if none.
+    spans: tuple[tuple[int, int, int] | None, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -37,6 +37,10 @@ class FixtureAdd(_Body):
     model: int | str = Field(description="fixture model id or 'Manufacturer Model'")
     universe: int = Field(1, ge=0, le=63999)
     start_channel: int = Field(ge=1, le=512)
+    # as `tau fixture add`: an imported model's mode, one fixture per head, a row of them
+    mode: str | None = Field(None, min_length=1, max_length=200)
+    heads: Literal["together", "each"] = "together"
+    count: int = Field(1, ge=1, le=512)
 
 
 class ByRef(_Body):
@@ -132,10 +136,41 @@ def _given(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _fixture_add(host: BridgeHost, body: FixtureAdd) -> Any:
+    if body.mode is not None or body.heads != "together" or body.count != 1:
+        return await _fixture_add_many(host, body)
     model = await admin.model_id(host.pool, body.model)
     return await admin.add_fixture(
         host.pool, body.name, body.slug, model, body.universe, body.start_channel
     )
+
+
+async def _fixture_add_many(host: BridgeHost, body: FixtureAdd) -> Any:
+    """`fixture/add` with a mode, heads or a count: every fixture it patched."""
+    from tau.fixtures import store
+
+    async with host.pool.acquire(timeout=5) as conn:
+        ref = body.model
+        found = (
+            await store.model_by_id(conn, ref)
+            if isinstance(ref, int)
+            else await store.find_model(conn, ref, body.mode)
+        )
+        if found is None:
+            what = f"{ref!r}" + (f" mode {body.mode!r}" if body.mode else "")
+            raise UnknownTargetError(
+                f"no fixture model {what} (import it with `tau fixtures import`)"
+            )
+        rows = await store.add_fixtures(
+            conn,
+            body.name,
+            body.slug,
+            found,
+            body.universe,
+            body.start_channel,
+            heads=body.heads,
+            count=body.count,
+        )
+    return {"id": rows[0]["id"], "fixtures": rows}
 
 
 async def _fixture_remove(host: BridgeHost, body: ByRef) -> Any:

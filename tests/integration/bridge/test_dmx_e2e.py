@@ -27,6 +27,26 @@ MODELS = {  # key: (channels, min K, max K, curve)
     "rgb": (["red", "green", "blue"], 2000, 6500, "linear"),
     "rgbw": (["red", "green", "blue", "white"], 2000, 6500, "linear"),
     "sq8": (["dimmer"], 2700, 6500, "square"),
+    # A 7-channel RGBW PAR: master dimmer (square curve), colours, shutter parked open,
+    # macro parked off.
+    "par7": (
+        [
+            "dimmer",
+            *("red", "green", "blue", "white"),
+            {"role": "fixed", "value": 255, "name": "Shutter"},
+            {"role": "fixed", "value": 0, "name": "Macro"},
+        ],
+        2000,
+        6500,
+        "square",
+    ),
+    # A two-cell RGB+UV bar driven as one light: both cells alike, UV never lit.
+    "bar2": (
+        ["dimmer", {"role": "fixed", "value": 8}, *("red", "green", "blue", "uv") * 2],
+        2000,
+        6500,
+        "linear",
+    ),
 }
 FIXTURES = [  # slug, model, universe, start channel
     ("d8", "d8", 1, 1),
@@ -37,6 +57,8 @@ FIXTURES = [  # slug, model, universe, start channel
     ("rgb", "rgb", 1, 12),
     ("rgbw", "rgbw", 1, 15),
     ("sq8", "sq8", 1, 19),
+    ("par", "par7", 1, 20),
+    ("bar", "bar2", 1, 27),
     ("far", "d8", 2, 1),
     ("far16", "d16", 2, 100),
 ]
@@ -144,6 +166,23 @@ CASES = [
     ("rgbw", {"color": {"r": 255, "g": 0, "b": 0}}, {15: 255, 16: 0, 17: 0, 18: 0}),
     ("sq8", {"state": "ON", "brightness": 128}, {19: 64}),
     ("sq8", {"brightness": 255}, {19: 255}),
+    # master dimmer carries the level through the curve, colours stay at full scale
+    (
+        "par",
+        {"state": "ON", "brightness": 128, "color": {"r": 255, "g": 0, "b": 0}},
+        {20: 64, 21: 255, 22: 0, 23: 0, 24: 0, 25: 255, 26: 0},
+    ),
+    (
+        "par",
+        {"brightness": 255, "color": {"r": 255, "g": 255, "b": 255}},
+        {20: 255, 21: 0, 22: 0, 23: 0, 24: 255, 25: 255, 26: 0},
+    ),
+    ("par", {"state": "OFF"}, {20: 0, 24: 255, 25: 255, 26: 0}),
+    (
+        "bar",
+        {"state": "ON", "brightness": 200, "color": {"r": 0, "g": 255, "b": 255}},
+        {27: 200, 28: 8, 29: 0, 30: 255, 31: 255, 32: 0, 33: 0, 34: 255, 35: 255, 36: 0},
+    ),
 ]
 
 
@@ -153,6 +192,14 @@ def test_exact_bytes_for_each_model_type(rig, widgets, mqtt_probe) -> None:
         send(mqtt_probe, rig, slug, command)
         frame = one.wait_for_slots(expected, timeout=3)
         assert {ch: frame.slot(ch) for ch in expected} == expected, (slug, command)
+
+
+def test_fixed_channels_are_sent_before_any_command(rig, widgets) -> None:
+    one, _ = widgets
+    # Shutter open and macro off from the first frame; both stay dark (master dimmers at
+    # 0), the bar's UV too.
+    frame = one.wait_for_slots({20: 0, 25: 255, 26: 0, 27: 0, 28: 8}, timeout=5)
+    assert (frame.slot(32), frame.slot(36)) == (0, 0)
 
 
 def test_tunable_white_midpoint_splits_evenly(rig, widgets, mqtt_probe) -> None:

@@ -116,3 +116,89 @@ def test_8bit_and_16bit_fixtures_agree_on_the_coarse_byte(brightness: int) -> No
 @given(st.integers(0, 65535))
 def test_coarse8_is_the_high_byte_and_never_hides_a_non_zero_level(value16: int) -> None:
     assert coarse8(value16) == (max(1, value16 >> 8) if value16 else 0)
+
+
+def fixed_patch(*channels: str | int, curve: str = "linear") -> Patch:
+    """Channels given as roles, or as an int for a fixed channel with that value."""
+    roles = tuple("fixed" if isinstance(c, int) else c for c in channels)
+    values = tuple(c if isinstance(c, int) else 0 for c in channels)
+    return Patch(1, 1, 1, roles, 2700, 6500, curve, 0.0, values)
+
+
+def test_rgbw_par_with_master_dimmer_shutter_and_macro() -> None:
+    # A typical 7-channel PAR: dimmer, R, G, B, W, shutter (255 = open), macro (0 = off).
+    p = fixed_patch("dimmer", "red", "green", "blue", "white", 255, 0)
+    assert render(p, 128, rgb=(255, 0, 0)) == [128, 255, 0, 0, 0, 255, 0]
+    assert render(p, 255, rgb=(255, 255, 255)) == [255, 0, 0, 0, 255, 255, 0]
+    # Off: the dimmer closes, the fixed channels keep their values.
+    assert render(p, 0, rgb=(255, 0, 0)) == [0, 255, 0, 0, 0, 255, 0]
+
+
+def test_master_dimmer_carries_the_curve_and_colours_stay_at_full_scale() -> None:
+    with_dimmer = patch("dimmer", "red", "green", "blue", curve="square")
+    without = patch("red", "green", "blue", curve="square")
+    # Square curve at half: 25 % once, not 25 % x 25 % (no double dimming).
+    assert render(with_dimmer, 128, rgb=(255, 128, 0)) == [64, 255, 128, 0]
+    assert render(without, 128, rgb=(255, 128, 0)) == [64, 32, 0]
+
+
+def test_16bit_master_dimmer_with_colours() -> None:
+    p = patch("dimmer", "dimmer_fine", "red", "green", "blue")
+    assert render(p, 255, rgb=(0, 0, 255)) == [255, 255, 0, 0, 255]
+
+
+def test_rgba_amber_takes_red_and_half_green() -> None:
+    p = patch("red", "green", "blue", "amber")
+    assert render(p, 255, rgb=(254, 127, 0)) == [0, 0, 0, 254]  # pure amber
+    assert render(p, 255, rgb=(255, 0, 0)) == [255, 0, 0, 0]  # red has no green: no amber
+    assert render(p, 255, rgb=(128, 128, 0)) == [0, 64, 0, 128]
+
+
+def test_rgbwa_white_first_then_amber() -> None:
+    p = patch("red", "green", "blue", "white", "amber")
+    assert render(p, 255, rgb=(255, 255, 255)) == [0, 0, 0, 255, 0]
+    # White takes the common 64, amber the 190 red + 95 green left over.
+    assert render(p, 255, rgb=(254, 159, 64)) == [0, 0, 0, 64, 190]
+    # Warm white from a colour temperature uses amber and white, little red.
+    _, _, b, w, a = render(p, 255, kelvin=2700)
+    assert w > 0 and a > 0 and b == 0
+
+
+def test_uv_lime_cyan_indigo_stay_dark_in_a_colour_mix() -> None:
+    p = patch("red", "green", "blue", "uv", "lime", "cyan", "indigo", "uv_fine")
+    assert render(p, 255, rgb=(255, 255, 255)) == [255, 255, 255, 0, 0, 0, 0, 0]
+    assert render(p, 255, kelvin=6500)[3:] == [0, 0, 0, 0, 0]
+
+
+def test_single_colour_emitters_carry_the_level() -> None:
+    assert render(patch("uv"), 128) == [128]
+    assert render(patch("dimmer", "uv", "uv_fine"), 128) == [128, 255, 255]
+    assert render(patch("amber", "white"), 64) == [64, 64]
+    assert render(patch("lime", "cyan", "indigo"), 255) == [255, 255, 255]
+
+
+def test_multi_head_fixture_drives_every_head_alike() -> None:
+    # A 3-cell RGB bar with a master dimmer and a strobe channel parked open.
+    p = fixed_patch("dimmer", 0, *("red", "green", "blue") * 3)
+    assert render(p, 255, rgb=(255, 0, 128)) == [255, 0, *[255, 0, 128] * 3]
+
+
+def test_fixed_channels_only_change_with_the_patch() -> None:
+    p = fixed_patch(10, "dimmer", 200)
+    for brightness in (0, 1, 128, 255):
+        first, _, last = render(p, brightness, kelvin=3000, rgb=(1, 2, 3))
+        assert (first, last) == (10, 200)
+
+
+def test_dimmer_sharing_its_channel_dims_within_its_span() -> None:
+    # "0-7 closed, 8-134 dimmer, 135-239 strobe": off sends 0, the level maps to 8..134.
+    p = Patch(1, 1, 1, ("dimmer", "red"), 2700, 6500, "linear", 0.0, (), ((8, 134, 0), None))
+    assert render(p, 0, rgb=(255, 0, 0)) == [0, 255]
+    assert render(p, 255, rgb=(255, 0, 0)) == [134, 255]
+    assert render(p, 128, rgb=(255, 0, 0)) == [8 + round(126 * 128 / 255), 255]
+    # A reversed span (100 % at the low end) and a shutter switched open/closed.
+    assert render(
+        Patch(1, 1, 1, ("dimmer",), 2700, 6500, "linear", 0.0, (), ((200, 10, 255),)), 255
+    ) == [10]
+    switch = Patch(1, 1, 1, ("dimmer",), 2700, 6500, "linear", 0.0, (), ((40, 40, 5),))
+    assert [render(switch, b)[0] for b in (0, 1, 128, 255)] == [5, 40, 40, 40]

@@ -3,9 +3,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tau.dmx.mixing import (
+    AMBER_GREEN,
     cct_value16,
     cool_fraction,
     default_kelvin,
+    extract_amber,
     extract_white,
     kelvin_to_rgb,
     mired,
@@ -79,3 +81,11 @@ def test_white_extraction_keeps_the_colour(r: float, g: float, b: float) -> None
     assert w == min(r, g, b)
     assert (r2 + w, g2 + w, b2 + w) == pytest.approx((r, g, b))
     assert min(r2, g2, b2) == pytest.approx(0)
+
+
+@given(st.floats(0, 1), st.floats(0, 1))
+def test_amber_extraction_keeps_the_colour(r: float, g: float) -> None:
+    r2, g2, a = extract_amber(r, g)
+    assert (r2 + a, g2 + a * AMBER_GREEN) == pytest.approx((r, g))
+    assert min(r2, g2) == pytest.approx(0, abs=1e-9)
+    assert r2 >= -1e-12 and g2 >= -1e-12 and 0 <= a <= 1
