@@ -325,3 +325,20 @@ def test_a_broker_that_reads_slowly_does_not_grow_the_bridge(
         assert reply["status"] == "ok"
     finally:
         proxy.close()
+
+
+def test_waiting_for_an_unreachable_broker_is_said_every_10_s(bridge_factory) -> None:
+    port = free_port()  # nothing listens here
+    bridge = bridge_factory(
+        seeds=True,
+        mqtt=MqttServer("127.0.0.1", port, "throwaway", "none"),
+        env=QUIET_ENV,
+        wait_online=False,
+    )
+    assert wait_until(lambda: "still waiting for the MQTT broker" in bridge.log_text(), 25)
+    lines = [ln for ln in bridge.log_text().splitlines() if "event=mqtt_unreachable" in ln]
+    assert f"waiting for the MQTT broker at 127.0.0.1:{port}" in lines[0], lines
+    assert "is it running? check TAU_MQTT__HOST and TAU_MQTT__PORT" in lines[0], lines
+    assert re.search(r"still waiting for .* since \d\d:\d\d:\d\d", lines[1]), lines
+    assert len(lines) == 2, lines  # not one line per retry
+    assert bridge.running and "Traceback" not in bridge.log_text()

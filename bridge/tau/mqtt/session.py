@@ -52,6 +52,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
+from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,11 @@ class MqttSession:
         self._ready = asyncio.Event()
         self._paho_log = _PahoLog()
         self._logged: str | None = None  # the last failure logged above DEBUG
+        self._waiting = Waiting(
+            f"the MQTT broker at {settings.host}:{settings.port}",
+            hint="is it running? check TAU_MQTT__HOST and TAU_MQTT__PORT",
+            event="mqtt_unreachable",
+        )
         self._done = asyncio.Event()
         self.connected = asyncio.Event()
         self.online = asyncio.Event()  # set once availability `online` was acknowledged
@@ -459,6 +465,12 @@ class MqttSession:
             refused, explanation = explain_connect_error(
                 exc, self._settings, self._paho_log.last_error if lived is None else None
             )
+        if lived is None and not refused:
+            # Unreachable: said at once, then every 10 s with "since", until it answers.
+            detail = explanation.removeprefix(f"no connection to {self._waiting.what} ")
+            self._waiting.failed(detail.removeprefix("(").removesuffix(")"))
+            self._logged = self.last_error = explanation
+            return
         if explanation == self._logged:
             level = logging.DEBUG
         else:
@@ -507,6 +519,7 @@ class MqttSession:
     async def _setup(self) -> None:
         await self._sync_subscriptions()
         self.connected.set()
+        self._waiting.done()
         if self.last_error is not None:
             log.info("event=mqtt_reconnected host=%s", self._settings.host)
             self.last_error = None
