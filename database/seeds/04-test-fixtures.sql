@@ -20,14 +20,14 @@ SELECT v.name, v.slug,
     ('Dining wall',       'dining-wall',       'LTECH',      'LT-902-DIN DIM+CCT',                    1, 14),
     ('Living ceiling',    'living-ceiling',    'eldoLED',    'SOLOdrive 560/A 16-bit',                1, 20),
     ('Living lamp',       'living-lamp',       'Enttec',     'DIN-LED4XS tunable white pair',         1, 22),
-    ('Living strip',      'living-strip',      'Chauvet DJ', 'SlimPAR 56 3-channel',                  1, 30),
+    ('Living strip',      'living-strip',      'Chauvet',    'SlimPAR 56 – 3-Ch',                     1, 30),
     ('Hallway downlight', 'hallway-downlight', 'Showtec',    'DDP-405 MKII dimmer channel',           1, 40),
     -- universe 2: upstairs and garden
     ('Bedroom ceiling',   'bedroom-ceiling',   'eldoLED',    'POWERdrive 562/A tunable white 16-bit', 2,  1),
     ('Bedroom bedside',   'bedroom-bedside',   'LTECH',      'LT-902-DIN DIM+CCT',                    2,  5),
     ('Bathroom mirror',   'bathroom-mirror',   'Enttec',     'DIN-LED4XS tunable white pair',         2, 10),
     ('Study desk',        'study-desk',        'eldoLED',    'SOLOdrive 560/A 16-bit',                2, 20),
-    ('Garden spot',       'garden-spot',       'Stairville', 'LED Par56 MKII RGBW 4-channel',         2, 30)
+    ('Garden spot',       'garden-spot',       'Stairville', 'LED Par56 MKII RGBW – RGBW',            2, 30)
   ) AS v(name, slug, manufacturer, model, universe, start_channel)
 ON CONFLICT (slug) DO NOTHING;
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shlex
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,39 @@ def test_search_answers_within_a_second(capsys: pytest.CaptureFixture[str]) -> N
         assert time.perf_counter() - start <= 1, text
     out = capsys.readouterr().out
     assert "American DJ \u2013 Dotz Par: 3 Channel (3 ch), 4 Channel (4 ch)" in out
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_your_fixtures_runs_as_written(
+    pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every `tau` line of README "Your fixtures", in order, on a fresh database; the
+    patch sheet and the collision message are the ones the README shows."""
+    from tau.cli import main
+    from tests.support.db import create_database, drop_database
+
+    section = README.read_text().split("## Your fixtures", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(\w*)\n(.*?)```", section, re.S)
+    commands = [line for line in blocks[0][1].splitlines() if line.strip()]
+    assert commands[0] == "sudo apt install qlcplus-data"  # installed: the module's skip
+    sheet = blocks[1][1]
+    name = f"tau_test_readme_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("TAU_DATABASE_URL", create_database(pg_admin_url, name))
+    monkeypatch.delenv("TAU_FIXTURES__PATHS", raising=False)
+    try:
+        out = ""
+        for line in commands[1:]:
+            args = shlex.split(line)
+            assert args[0] == "tau", line
+            assert main(args[1:]) == 0, line
+            out = capsys.readouterr().out
+        assert out == sheet
+        collide = commands[5].replace("--address 17", "--address 16")
+        assert main(shlex.split(collide)[1:]) == 2
+        message = re.search(r"instead: `(tau: DMX\s+collision:.*?)`", section, re.S)
+        assert message is not None
+        assert capsys.readouterr().err == " ".join(message.group(1).split()) + "\n"
+    finally:
+        drop_database(pg_admin_url, name)

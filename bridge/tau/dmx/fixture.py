@@ -32,6 +32,7 @@ KNOWN_ROLES = frozenset(
 )
 _RGB = frozenset({"red", "green", "blue"})
 _WHITE_PAIR = frozenset({"warm", "cool"})
+_SINGLE_EMITTERS = frozenset({*MIXED_EMITTERS, *EXTRA_EMITTERS})
 
 
 def coarse8(value16: int) -> int:
@@ -72,9 +73,8 @@ def role_values(patch: Patch, level: Level) -> dict[str, int]:
     elif not roles & _WHITE_PAIR:
         # Single-colour emitters (a white, amber or UV fixture, a blacklight...): each
         # one carries the level.
-        for role in (*MIXED_EMITTERS, *EXTRA_EMITTERS):
-            if role in roles:
-                values[role] = colour16
+        for role in roles & _SINGLE_EMITTERS:
+            values[role] = colour16
     return values
 
 
@@ -110,9 +110,24 @@ def render_fixture(patch: Patch, level: Level) -> bytes:
     drives (UV in a colour mix, an unknown role) stays at 0."""
     values = role_values(patch, level)
     roles = set(patch.channels)
+    out = bytearray(len(patch.channels))
+    if patch.fixed or patch.spans:
+        _render_library(patch, values, roles, out)
+        return bytes(out)
+    for i, role in enumerate(patch.channels):
+        if role.endswith(FINE_SUFFIX):
+            base = role.removesuffix(FINE_SUFFIX)
+            out[i] = values.get(base, 0) & 0xFF if base in roles else 0
+            continue
+        value16 = values.get(role, 0)
+        out[i] = value16 >> 8 if role + FINE_SUFFIX in roles else coarse8(value16)
+    return bytes(out)
+
+
+def _render_library(patch: Patch, values: dict[str, int], roles: set[str], out: bytearray) -> None:
+    """`render_fixture` for a model with fixed channels or spanned dimmers."""
     fixed = patch.fixed
     spans = patch.spans
-    out = bytearray(len(patch.channels))
     for i, role in enumerate(patch.channels):
         if role == FIXED:
             out[i] = fixed[i] if fixed else 0
@@ -129,4 +144,3 @@ def render_fixture(patch: Patch, level: Level) -> bytes:
             continue
         value16 = values.get(role, 0)
         out[i] = value16 >> 8 if role + FINE_SUFFIX in roles else coarse8(value16)
-    return bytes(out)
