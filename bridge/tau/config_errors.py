@@ -91,6 +91,7 @@ class _Spot:
         self.owner: type[BaseModel] | None = None
         self.annotation: Any = None
         self.is_key = False  # the error is about a dict key, not a value
+        self.dict_value = False  # the path ends at a value of a dict (e.g. one universe)
 
 
 def _locate(root: type[BaseModel], loc: Sequence[int | str]) -> _Spot:
@@ -109,6 +110,7 @@ def _locate(root: type[BaseModel], loc: Sequence[int | str]) -> _Spot:
             continue
         model = _model(annotation)
         value = _dict_value(annotation)
+        spot.dict_value = False
         if model is not None and item in model.model_fields:
             spot.field = model.model_fields[item]
             spot.name = item
@@ -116,7 +118,7 @@ def _locate(root: type[BaseModel], loc: Sequence[int | str]) -> _Spot:
             annotation = spot.field.annotation
         elif value is not None:
             annotation = value
-            spot.field = None
+            spot.dict_value = True
         else:
             annotation = None
             spot.field = None
@@ -175,6 +177,9 @@ def _example_value(spot: _Spot) -> Any:
     field = spot.field
     if spot.is_key:
         return "1"
+    if spot.dict_value:  # one entry of a table: the first entry of the table's example
+        table = EXAMPLES.get(spot.name)
+        return next(iter(table.values())) if isinstance(table, dict) and table else {}
     if field is not None and field.examples:
         return field.examples[0]
     if spot.name in EXAMPLES:
@@ -186,8 +191,8 @@ def _example_value(spot: _Spot) -> Any:
             default = field.default_factory()  # type: ignore[call-arg]
     if isinstance(default, BaseModel):
         return default.model_dump(mode="json", exclude_none=True)
-    if spot.name == "port" and default in (None, PydanticUndefined):
-        return SERIAL_PORT_EXAMPLE  # the outputs whose port has no default are serial
+    if spot.name == "port" and field is not None and str in _unwrap(field.annotation):
+        return SERIAL_PORT_EXAMPLE  # a port that is a device path: the serial outputs
     if default not in (None, PydanticUndefined):
         return default
     for alt in _unwrap(spot.annotation):
@@ -275,8 +280,12 @@ def _problem(err: Mapping[str, Any], spot: _Spot) -> str:
         return f"must be at most {high}{got}"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters long{got}"
-    if kind in ("string_type", "string_too_short"):
-        return f"must be a non-empty text{got}"
+    if kind == "string_type":
+        return f"must be text (in quotes){got}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "path_type":
+        return f"must be a file path (text){got}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"must be a table of settings (a JSON object){got}"
     if kind == "extra_forbidden":
@@ -288,7 +297,8 @@ def _problem(err: Mapping[str, Any], spot: _Spot) -> str:
         return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind == "json_invalid":
         return f"is not valid JSON ({ctx.get('error', '')})"
-    return f"is not valid ({err['msg']})"
+    message = str(err["msg"]).replace("Input should be", "must be").replace("Input ", "it ")
+    return f"is not valid: {message}{got}"
 
 
 def _set_path(

@@ -172,7 +172,9 @@ class LocationSettings(_Strict):
 
 class HttpSettings(_Strict):
     host: str = "127.0.0.1"
-    port: int | None = Field(None, ge=0, le=65535, description="unset = no HTTP listener")
+    port: int | None = Field(
+        None, ge=0, le=65535, examples=[8080], description="unset = no HTTP listener"
+    )
 
 
 class FixturesSettings(_Strict):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import aiomqtt
@@ -18,6 +21,7 @@ from tau.settings import MqttSettings, Settings
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -168,3 +172,36 @@ async def test_no_embedded_broker_when_one_answers() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_the_embedded_mosquitto_ends_with_tau_even_on_kill_9(tmp_path: Path) -> None:
+    if find_mosquitto() is None:
+        pytest.skip("no mosquitto binary installed (apt install mosquitto)")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAU_")}
+    env.update(PYTHONPATH=str(REPO / "bridge"), TAU_DATA_DIR=str(tmp_path / "data"))
+    env["TAU_MQTT__PORT"] = str(port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tau", "run", "--demo", "--no-view"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Tau is ready" in line:
+                break
+        assert asyncio.run(_answers("127.0.0.1", port))
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 5
+        while asyncio.run(_answers("127.0.0.1", port)):
+            assert time.monotonic() < deadline, "the embedded Mosquitto outlived Tau"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _stop_embedded(tmp_path / "data" / "postgres")

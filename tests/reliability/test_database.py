@@ -152,3 +152,23 @@ def test_bridge_started_while_the_database_is_down_starts_when_it_comes_up(
     assert online_s <= 10
     log = bridge.log_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_a_lasting_outage_is_said_every_ten_seconds_and_its_end_once(
+    bridge_factory, cluster, fault_db
+) -> None:
+    bridge = bridge_factory(database_url=fault_db, env=QUIET_ENV)
+    cluster.stop()
+    try:
+        assert wait_until(lambda: "still waiting for PostgreSQL" in bridge.log_text(), 20), (
+            bridge.log_tail()
+        )
+        lines = [line for line in bridge.log_text().splitlines() if "waiting for" in line]
+        assert " WARNING " in lines[0] and "waiting for PostgreSQL at " in lines[0], lines
+        assert "is it running? check TAU_DATABASE_URL" in lines[0]
+        assert len(lines) == 2, lines  # once at the start, once 10 s later: not per retry
+        assert " since " in lines[1]
+    finally:
+        cluster.start()
+    assert wait_until(lambda: "answered after" in bridge.log_text(), 20), bridge.log_tail()
+    assert bridge.running

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from tau.db.connect import plain_dsn
+from tau.db.connect import plain_dsn, reason, server_address
+from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,13 @@ class ConfigListener:
     async def _listen(self) -> None:
         delay = 0.5
         first_failure = True
+        # While PostgreSQL is away the log says so every 10 s, not only once.
+        waiting = Waiting(
+            f"PostgreSQL at {server_address(self._url)}",
+            hint="is it running? check TAU_DATABASE_URL; commands keep working meanwhile",
+            event="database_unreachable",
+            logger=log,
+        )
         while True:
             conn: asyncpg.Connection | None = None
             try:
@@ -61,6 +69,7 @@ class ConfigListener:
                 if not self.connected and not first_failure:
                     self._pending.set()  # missed notifications while away
                 self.connected, delay, first_failure = True, 0.5, True
+                waiting.done()
                 while not conn.is_closed():
                     await asyncio.sleep(1.0)
                     await conn.execute("SELECT 1")
@@ -69,6 +78,8 @@ class ConfigListener:
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 level = logging.WARNING if first_failure else logging.DEBUG
                 log.log(level, "event=config_listener_lost retry_in=%.1fs error=%r", delay, exc)
+                if not first_failure:  # the first loss is said above; a lasting one by `waiting`
+                    waiting.failed(reason(exc))
                 first_failure = False
             finally:
                 self.connected = False
