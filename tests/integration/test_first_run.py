@@ -161,7 +161,7 @@ def test_check_queries_the_embedded_database_for_real(demo: Demo, tmp_path: Path
     pgdata = demo.data_dir / "postgres"
     assert re.search(
         rf"^database\s+OK\s+embedded PostgreSQL at {re.escape(str(pgdata))}: started, "
-        r"schema revision \w+, 14 fixtures$",
+        r"schema revision \w+, 16 fixtures$",
         result.stdout,
         re.M,
     ), result.stdout
@@ -176,7 +176,7 @@ def test_check_queries_the_embedded_database_for_real(demo: Demo, tmp_path: Path
         finally:
             await conn.close()
 
-    assert asyncio.run(fixtures()) == 14
+    assert asyncio.run(fixtures()) == 16
     assert demo.proc.poll() is None
 
 
