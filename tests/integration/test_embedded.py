@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import aiomqtt
@@ -30,7 +31,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def _stop_embedded(pgdata: Path) -> None:
-    import pgserver
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
 
     pgserver.get_server(pgdata).cleanup()
 
