@@ -137,7 +137,13 @@ def embedded_database_url(settings: Settings) -> str:
                 "installed on this platform; set TAU_DATABASE_URL to a PostgreSQL database"
             ) from None
     try:
-        server: Any = get_server(pgdata, cleanup_mode="stop")
+        # Tau decides when the server stops (`stop_embedded_database`): pgserver's own
+        # reference counting never forgets a process killed with -9, and after one such
+        # crash it would leave the server running for good.
+        server: Any = get_server(pgdata, cleanup_mode=None)
+        if not (pgdata / "postmaster.pid").exists():
+            # a handle kept from earlier in this process, its server stopped since
+            server.ensure_postgres_running()
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         raise DatabaseError(
             f"the embedded PostgreSQL in {pgdata} did not start ({exc}); "
@@ -145,6 +151,56 @@ def embedded_database_url(settings: Settings) -> str:
         ) from None
     _create_database(server, pgdata)
     return str(server.get_uri(database=DATABASE_NAME))
+
+
+def _system_user() -> str | None:
+    """The account pgserver runs PostgreSQL as: `pgserver` when Tau runs as root."""
+    return "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+
+
+def stop_embedded_database(settings: Settings) -> bool:
+    """Stop the embedded PostgreSQL if it runs (`pg_ctl stop -m fast`); True if it was stopped.
+
+    Blocking: call it from a worker thread in async code.
+    """
+    pgdata = data_directory(settings) / "postgres"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from pgserver._commands import POSTGRES_BIN_PATH
+    pg_ctl = str(Path(POSTGRES_BIN_PATH) / "pg_ctl")
+    try:
+        done = subprocess.run(
+            [pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            user=_system_user(),
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        log.warning("event=embedded_database_stop_failed data=%s error=%r", pgdata, exc)
+        return False
+    if done.returncode != 0:
+        log.debug("event=embedded_database_not_stopped data=%s detail=%r", pgdata, done.stderr)
+        return False
+    log.debug("event=embedded_database_stopped data=%s", pgdata)
+    return True
+
+
+def stop_embedded_database_if_unused(settings: Settings) -> None:
+    """After `tau check` or `tau db`: stop the embedded PostgreSQL unless a `tau run` uses it."""
+    try:
+        lock = lock_data_directory(settings)
+    except ConfigurationError:
+        return  # a running Tau holds the directory and keeps its server
+    try:
+        stop_embedded_database(settings)
+    finally:
+        lock.release()
 
 
 def _create_database(server: Any, pgdata: Path) -> None:
