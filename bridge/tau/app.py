@@ -128,9 +128,10 @@ class App:
     async def _broker(self) -> None:
         if not self.demo:
             return
-        from tau.embedded import AMQTT_NOTE, ensure_broker
+        from tau.embedded import AMQTT_NOTE, data_directory, ensure_broker
 
-        broker = await ensure_broker(self.settings.mqtt)
+        workdir = data_directory(self.settings) / "mosquitto"
+        broker = await ensure_broker(self.settings.mqtt, workdir=workdir)
         if broker is not None:
             self._cleanup.append(("embedded broker", broker.stop))
             log.info(

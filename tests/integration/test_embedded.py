@@ -212,6 +212,7 @@ def test_after_a_kill_9_nothing_is_left_running_for_long(tmp_path: Path) -> None
         while asyncio.run(_answers("127.0.0.1", port)):
             assert time.monotonic() < deadline, "the embedded Mosquitto outlived Tau"
             time.sleep(0.1)
+        assert (tmp_path / "data" / "mosquitto" / f"mosquitto-{port}.conf").is_file()
         assert pid_file.exists()  # PostgreSQL survives a kill -9 of its user...
         proc = _run_demo(tmp_path, port)  # ...the next Tau takes it over...
         proc.terminate()
