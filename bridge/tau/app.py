@@ -131,8 +131,11 @@ class App:
         if self.settings.database_url is not None:
             return self.settings.database_url.get_secret_value()
         from tau.db.migrate import upgrade_head
-        from tau.embedded import embedded_database_url
+        from tau.embedded import embedded_database_url, stop_embedded_database
 
+        self._cleanup.append(
+            ("embedded database", lambda: asyncio.to_thread(stop_embedded_database, self.settings))
+        )
         url = await asyncio.to_thread(embedded_database_url, self.settings)
         log.info("event=migrations_running")
         await asyncio.to_thread(upgrade_head, url)
@@ -141,9 +144,10 @@ class App:
     async def _broker(self) -> None:
         if not self.demo:
             return
-        from tau.embedded import AMQTT_NOTE, ensure_broker
+        from tau.embedded import AMQTT_NOTE, data_directory, ensure_broker
 
-        broker = await ensure_broker(self.settings.mqtt)
+        workdir = data_directory(self.settings) / "mosquitto"
+        broker = await ensure_broker(self.settings.mqtt, workdir=workdir)
         if broker is not None:
             self._cleanup.append(("embedded broker", broker.stop))
             log.info(

@@ -39,15 +39,21 @@ async def check_database(settings: Settings) -> Result:
 
 async def check_embedded_database(settings: Settings) -> Result:
     """Start (or join) the embedded PostgreSQL `tau run` would use, then query it."""
-    from tau.embedded import data_directory, embedded_database_url
+    from tau.embedded import (
+        data_directory,
+        embedded_database_url,
+        stop_embedded_database_if_unused,
+    )
 
     pgdata = data_directory(settings) / "postgres"
     where = f"embedded PostgreSQL at {pgdata}"
     try:
         url = await asyncio.to_thread(embedded_database_url, settings)
+        return await _query(url, where, started=True)
     except TauError as exc:
         return Result("database", False, f"{where}: {exc}")
-    return await _query(url, where, started=True)
+    finally:
+        await asyncio.to_thread(stop_embedded_database_if_unused, settings)
 
 
 async def _query(url: str, where: str, *, started: bool = False) -> Result:

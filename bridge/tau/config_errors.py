@@ -241,6 +241,10 @@ def _choices(annotation: Any) -> list[str]:
     ]
 
 
+def _discriminator(ctx: Mapping[str, Any]) -> str:
+    return str(ctx.get("discriminator", "driver")).strip("'")
+
+
 def _problem(err: Mapping[str, Any], spot: _Spot) -> str:
     kind = err["type"]
     value = err.get("input")
@@ -251,11 +255,11 @@ def _problem(err: Mapping[str, Any], spot: _Spot) -> str:
     if kind == "missing":
         return "is required but not set"
     if kind == "union_tag_invalid":
-        tags = ", ".join(t.strip("'") for t in str(ctx.get("expected_tags", "")).split(", "))
-        return f"driver {ctx.get('tag')!r} is unknown; it must be one of {tags}"
+        tags = ", ".join(_tagged(spot.annotation))
+        return f"{_discriminator(ctx)} {ctx.get('tag')!r} is unknown; it must be one of {tags}"
     if kind == "union_tag_not_found":
         tags = ", ".join(_tagged(spot.annotation))
-        return f'has no "driver"; say which output this is: one of {tags}'
+        return f'has no "{_discriminator(ctx)}"; say which one it is: one of {tags}'
     if kind == "literal_error":
         return f"must be one of {', '.join(_choices(spot.annotation))}{got}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
@@ -323,9 +327,11 @@ def _line(err: Mapping[str, Any], root: type[BaseModel], source: _Source) -> str
     problem = _problem(err, spot)
     example = _example_value(spot)
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        ctx = err.get("ctx") or {}
         tags = list(_tagged(spot.annotation))
-        close = difflib.get_close_matches(str((err.get("ctx") or {}).get("tag", "")), tags, n=1)
-        example, field_path = (close or ["artnet"])[0], [*spot.path, "driver"]
+        close = difflib.get_close_matches(str(ctx.get("tag", "")), tags, n=1)
+        example = (close or ["artnet" if "artnet" in tags else tags[0]])[0]
+        field_path = [*spot.path, _discriminator(ctx)]
     else:
         field_path = spot.path
     remove = err["type"] == "extra_forbidden"

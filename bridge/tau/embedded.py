@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import functools
 import getpass
 import logging
 import os
@@ -137,7 +138,13 @@ def embedded_database_url(settings: Settings) -> str:
                 "installed on this platform; set TAU_DATABASE_URL to a PostgreSQL database"
             ) from None
     try:
-        server: Any = get_server(pgdata, cleanup_mode="stop")
+        # Tau decides when the server stops (`stop_embedded_database`): pgserver's own
+        # reference counting never forgets a process killed with -9, and after one such
+        # crash it would leave the server running for good.
+        server: Any = get_server(pgdata, cleanup_mode=None)
+        if not (pgdata / "postmaster.pid").exists():
+            # a handle kept from earlier in this process, its server stopped since
+            server.ensure_postgres_running()
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         raise DatabaseError(
             f"the embedded PostgreSQL in {pgdata} did not start ({exc}); "
@@ -169,10 +176,67 @@ def running_embedded_url(settings: Settings) -> str:
     return str(info.get_uri(database=DATABASE_NAME))
 
 
-def _create_database(server: Any, pgdata: Path) -> None:
-    from pgserver._commands import POSTGRES_BIN_PATH
+@functools.cache
+def pgserver_bin_dir() -> Path:
+    """The PostgreSQL programs that come with pgserver (its server is newer than the
+    system's client tools), asked through pgserver's public `pg_config` wrapper."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
 
-    psql = [str(Path(POSTGRES_BIN_PATH) / "psql"), str(server.get_uri()), "-X", "-q", "-tA"]
+        # pgserver makes one function per program at import time: mypy cannot see them.
+        return Path(pgserver.pg_config(["--bindir"]).strip())  # type: ignore[attr-defined]
+
+
+def _system_user() -> str | None:
+    """The account pgserver runs PostgreSQL as: `pgserver` when Tau runs as root."""
+    return "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+
+
+def stop_embedded_database(settings: Settings) -> bool:
+    """Stop the embedded PostgreSQL if it runs (`pg_ctl stop -m fast`); True if it was stopped.
+
+    Blocking: call it from a worker thread in async code.
+    """
+    pgdata = data_directory(settings) / "postgres"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    pg_ctl = str(pgserver_bin_dir() / "pg_ctl")
+    try:
+        done = subprocess.run(
+            [pg_ctl, "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            user=_system_user(),
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, OSError) as exc:
+        log.warning("event=embedded_database_stop_failed data=%s error=%r", pgdata, exc)
+        return False
+    if done.returncode != 0:
+        log.debug("event=embedded_database_not_stopped data=%s detail=%r", pgdata, done.stderr)
+        return False
+    log.debug("event=embedded_database_stopped data=%s", pgdata)
+    return True
+
+
+def stop_embedded_database_if_unused(settings: Settings) -> None:
+    """After `tau check` or `tau db`: stop the embedded PostgreSQL unless a `tau run` uses it."""
+    try:
+        lock = lock_data_directory(settings)
+    except ConfigurationError:
+        return  # a running Tau holds the directory and keeps its server
+    try:
+        stop_embedded_database(settings)
+    finally:
+        lock.release()
+
+
+def _create_database(server: Any, pgdata: Path) -> None:
+    psql = [str(pgserver_bin_dir() / "psql"), str(server.get_uri()), "-X", "-q", "-tA"]
     psql += ["-v", "ON_ERROR_STOP=1"]
     exists_sql = "SELECT 1 FROM pg_database WHERE datname = 'tau'"  # DATABASE_NAME
     try:
@@ -243,14 +307,19 @@ async def _answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
 
 
 async def ensure_broker(
-    settings: MqttSettings, *, mosquitto: str | bool | None = True
+    settings: MqttSettings,
+    *,
+    mosquitto: str | bool | None = True,
+    workdir: Path | None = None,
 ) -> EmbeddedBroker | None:
     """Start an embedded broker on 127.0.0.1:<port> if nothing answers there; else None.
 
     Only for a loopback host without TLS: a remote or TLS broker that does not answer
     is a configuration problem the MQTT session reports, not something to paper over.
     `mosquitto`: True finds the binary (`find_mosquitto`), a path uses that one, False or
-    None (not installed) falls back to the in-process amqtt broker.
+    None (not installed) falls back to the in-process amqtt broker. Mosquitto's generated
+    configuration and its log go to `workdir` (`mosquitto-<port>.conf/.log`, kept for a
+    look after a problem), else to a temporary directory removed at stop.
     """
     if settings.host not in LOOPBACK or settings.tls is not None:
         return None
@@ -258,7 +327,7 @@ async def ensure_broker(
         return None
     binary = find_mosquitto() if mosquitto is True else mosquitto or None
     if binary:
-        return await _start_mosquitto(binary, settings.port)
+        return await _start_mosquitto(binary, settings.port, workdir)
     return await _start_amqtt(settings.port)
 
 
@@ -278,11 +347,21 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-async def _start_mosquitto(binary: str, port: int) -> EmbeddedBroker:
-    workdir = Path(tempfile.mkdtemp(prefix="tau-mosquitto-"))
-    config = workdir / "mosquitto.conf"
+async def _start_mosquitto(binary: str, port: int, workdir: Path | None) -> EmbeddedBroker:
+    owned = workdir is None  # a temporary directory, removed again at stop
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="tau-mosquitto-"))
+    else:
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create {workdir} for the embedded MQTT broker: {exc.strerror}; "
+                "set TAU_DATA_DIR to a writable directory"
+            ) from None
+    config = workdir / f"mosquitto-{port}.conf"
     config.write_text(
-        "# generated by Tau for `tau run --demo`; removed when Tau stops\n"
+        "# generated by Tau for `tau run --demo` at each start\n"
         f"{_same_user()}listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
         "persistence false\n"
@@ -290,7 +369,7 @@ async def _start_mosquitto(binary: str, port: int) -> EmbeddedBroker:
         "log_type error\n"
         "log_type warning\n"
     )
-    log_path = workdir / "mosquitto.log"
+    log_path = workdir / f"mosquitto-{port}.log"
     with log_path.open("wb") as log_file:
         proc = await asyncio.create_subprocess_exec(
             binary,
@@ -313,7 +392,8 @@ async def _start_mosquitto(binary: str, port: int) -> EmbeddedBroker:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if owned:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     deadline = time.monotonic() + 5
     while not await _answers("127.0.0.1", port, 0.5):

@@ -90,6 +90,12 @@ CASES = {
         "driver 'artnett' is unknown; it must be one of virtual, enttec_pro, open_dmx, artnet",
         """e.g. TAU_DMX__UNIVERSES='{"1": {"driver": "artnet", "host": "10.0.0.5"}}'""",
     ),
+    "no driver": (
+        {"TAU_DMX__UNIVERSES": '{"1": {"host": "10.0.0.5"}}'},
+        "TAU_DMX__UNIVERSES (key '1.driver' in its JSON):",
+        'has no "driver"; say which one it is: one of virtual, enttec_pro, open_dmx, artnet, sacn',
+        """e.g. TAU_DMX__UNIVERSES='{"1": {"host": "10.0.0.5", "driver": "artnet"}}'""",
+    ),
     "missing host": (
         {"TAU_DMX__UNIVERSES": '{"1": {"driver": "artnet"}}'},
         "TAU_DMX__UNIVERSES (key '1.host' in its JSON):",

@@ -16,7 +16,13 @@ import aiomqtt
 import asyncpg
 import pytest
 
-from tau.embedded import _answers, embedded_database_url, ensure_broker, find_mosquitto
+from tau.embedded import (
+    _answers,
+    embedded_database_url,
+    ensure_broker,
+    find_mosquitto,
+    stop_embedded_database,
+)
 from tau.settings import MqttSettings, Settings
 from tests.support.services import free_port
 
@@ -30,9 +36,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def _stop_embedded(pgdata: Path) -> None:
-    import pgserver
-
-    pgserver.get_server(pgdata).cleanup()
+    assert stop_embedded_database(Settings(data_dir=pgdata.parent))
 
 
 async def test_embedded_postgres_starts_and_persists(data_dir: Path) -> None:
@@ -47,11 +51,11 @@ async def test_embedded_postgres_starts_and_persists(data_dir: Path) -> None:
         finally:
             await conn.close()
 
-        from pgserver._commands import POSTGRES_BIN_PATH
+        from tau.embedded import pgserver_bin_dir
 
         out = await asyncio.to_thread(
             subprocess.run,
-            [str(Path(POSTGRES_BIN_PATH) / "psql"), url, "-XtAc", "SELECT n FROM kept"],
+            [str(pgserver_bin_dir() / "psql"), url, "-XtAc", "SELECT n FROM kept"],
             capture_output=True,
             text=True,
             check=True,
@@ -174,10 +178,7 @@ async def test_no_embedded_broker_when_one_answers() -> None:
         await server.wait_closed()
 
 
-def test_the_embedded_mosquitto_ends_with_tau_even_on_kill_9(tmp_path: Path) -> None:
-    if find_mosquitto() is None:
-        pytest.skip("no mosquitto binary installed (apt install mosquitto)")
-    port = free_port()
+def _run_demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAU_")}
     env.update(PYTHONPATH=str(REPO / "bridge"), TAU_DATA_DIR=str(tmp_path / "data"))
     env["TAU_MQTT__PORT"] = str(port)
@@ -189,11 +190,21 @@ def test_the_embedded_mosquitto_ends_with_tau_even_on_kill_9(tmp_path: Path) -> 
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "Tau is ready" in line:
+            return proc
+    raise AssertionError(f"tau run --demo ended with {proc.wait()} before it was ready")
+
+
+def test_after_a_kill_9_nothing_is_left_running_for_long(tmp_path: Path) -> None:
+    """The embedded Mosquitto dies with Tau; the next Tau stops the orphaned PostgreSQL."""
+    if find_mosquitto() is None:
+        pytest.skip("no mosquitto binary installed (apt install mosquitto)")
+    port = free_port()
+    pid_file = tmp_path / "data" / "postgres" / "postmaster.pid"
+    proc = _run_demo(tmp_path, port)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Tau is ready" in line:
-                break
         assert asyncio.run(_answers("127.0.0.1", port))
         proc.kill()
         proc.wait(10)
@@ -201,7 +212,13 @@ def test_the_embedded_mosquitto_ends_with_tau_even_on_kill_9(tmp_path: Path) -> 
         while asyncio.run(_answers("127.0.0.1", port)):
             assert time.monotonic() < deadline, "the embedded Mosquitto outlived Tau"
             time.sleep(0.1)
+        assert (tmp_path / "data" / "mosquitto" / f"mosquitto-{port}.conf").is_file()
+        assert pid_file.exists()  # PostgreSQL survives a kill -9 of its user...
+        proc = _run_demo(tmp_path, port)  # ...the next Tau takes it over...
+        proc.terminate()
+        assert proc.wait(30) == 0
+        assert not pid_file.exists()  # ...and stops it when it stops
     finally:
         if proc.poll() is None:
             proc.kill()
-        _stop_embedded(tmp_path / "data" / "postgres")
+        stop_embedded_database(Settings(data_dir=tmp_path / "data"))

@@ -195,6 +195,8 @@ def test_check_on_a_fresh_embedded_database_says_it_is_empty(tmp_path: Path) -> 
         re.M,
     ), result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+    # Nobody else uses it: `tau check` leaves no PostgreSQL running behind it.
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
 
 
 def test_waiting_for_the_database_is_said_every_ten_seconds(tmp_path: Path) -> None:

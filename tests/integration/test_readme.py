@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import uuid
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -263,12 +262,10 @@ def test_from_the_demo_to_your_home(
         socket_dir = tmp_path / "tau-home" / "postgres"
         assert url.startswith("postgresql://postgres:@/tau?host="), url
         assert Path(url.split("?host=", 1)[1]).resolve() == socket_dir.resolve()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
-            from pgserver._commands import POSTGRES_BIN_PATH
+        from tau.embedded import pgserver_bin_dir
 
         count = subprocess.run(
-            [str(Path(POSTGRES_BIN_PATH) / "psql"), url, "-XtAc", "SELECT count(*) FROM fixtures"],
+            [str(pgserver_bin_dir() / "psql"), url, "-XtAc", "SELECT count(*) FROM fixtures"],
             capture_output=True,
             text=True,
             check=True,

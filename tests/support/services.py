@@ -175,9 +175,9 @@ def postgres_bin_dir() -> Path:
         if (Path(candidate) / "initdb").exists():
             return Path(candidate)
     with contextlib.suppress(ImportError):
-        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+        from tau.embedded import pgserver_bin_dir
 
-        return Path(POSTGRES_BIN_PATH)
+        return pgserver_bin_dir()
     raise ServiceError("no PostgreSQL found: install it, or `pip install pgserver`")
 
 

@@ -9,6 +9,7 @@ says what to fix, and never contain the DSN's password.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
-from tau.errors import ConfigurationError, DatabaseError
+from tau.errors import ConfigurationError, DatabaseError, TauError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -93,7 +94,15 @@ def run_db_command(command: str, revision: str | None) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
-    _run_alembic(command, revision, None)
+    try:
+        _run_alembic(command, revision, None)
+    finally:
+        if not os.environ.get("TAU_DATABASE_URL"):
+            from tau.embedded import stop_embedded_database_if_unused
+            from tau.settings import load_settings
+
+            with contextlib.suppress(TauError):  # a bad setting was reported already
+                stop_embedded_database_if_unused(load_settings())
     return 0
 
 

@@ -92,9 +92,9 @@ async def _execute(url: str, files: list[Path]) -> None:
 
 def _tool(name: str, embedded: bool) -> str:
     if embedded:
-        from pgserver._commands import POSTGRES_BIN_PATH
+        from tau.embedded import pgserver_bin_dir
 
-        return str(Path(POSTGRES_BIN_PATH) / name)
+        return str(pgserver_bin_dir() / name)
     found = shutil.which(name)
     if found is None:
         raise DatabaseError(
