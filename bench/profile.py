@@ -43,6 +43,7 @@ class Profile:
     label: str
     samples: int = 0
     top: list[tuple[str, float]] = field(default_factory=list)  # (function, % of samples)
+    owners: list[tuple[str, float]] = field(default_factory=list)  # (who, % of self time)
 
 
 class Profiler:
@@ -100,18 +101,47 @@ class Profiler:
             parts.append(f"\n**Profile {p.label}** — py-spy, {p.samples} samples, inclusive\n")
             parts.append("| % of samples | function |\n|---|---|")
             parts.extend(f"| {share:.1f} | `{name}` |" for name, share in p.top[:most])
+            if p.owners:
+                parts.append(f"\n**Where {p.label}'s time went** — self time by owner\n")
+                parts.append("| % of samples | owner |\n|---|---|")
+                parts.extend(f"| {share:.1f} | {who} |" for who, share in p.owners)
         return "\n".join(parts)
+
+
+# Self time (the innermost frame) by who owns the code: the MQTT client library, the
+# event loop, Tau's MQTT session, the rest of Tau, and the libraries Tau calls.
+_OWNERS = (
+    ("/paho/", "MQTT client: paho-mqtt"),
+    ("/aiomqtt/", "MQTT client: aiomqtt"),
+    ("/tau/mqtt/", "Tau: MQTT session and outbox"),
+    ("/tau/", "Tau: commands, store, render, publish"),
+    ("/asyncio/", "event loop (asyncio/uvloop)"),
+    ("/uvloop/", "event loop (asyncio/uvloop)"),
+    ("/json/", "json (Tau's payloads)"),
+    ("/pydantic", "pydantic (Tau's command parsing)"),
+)
+
+
+def owner(path: str) -> str:
+    path = "/" + path  # py-spy shows paths from the import root: "paho/mqtt/client.py"
+    for marker, who in _OWNERS:
+        if marker in path:
+            return who
+    return "other"
 
 
 def summarise(label: str, path: Path, most: int = 25) -> Profile:
     """Inclusive share per function (`name (file)`) from py-spy's raw (collapsed) format."""
     counts: collections.Counter[str] = collections.Counter()
+    owners: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
             continue
         total += int(n)
+        leaf = stack.rsplit(";", 1)[-1]
+        owners[owner(leaf.partition(" (")[2])] += int(n)
         seen = set()
         for frame in stack.split(";"):
             name, _, where = frame.partition(" (")
@@ -122,4 +152,5 @@ def summarise(label: str, path: Path, most: int = 25) -> Profile:
                 seen.add(key)
                 counts[key] += int(n)
     top = [(k, 100.0 * v / total) for k, v in counts.most_common(most)] if total else []
-    return Profile(label, total, top)
+    split = [(k, 100.0 * v / total) for k, v in owners.most_common()] if total else []
+    return Profile(label, total, top, split)
