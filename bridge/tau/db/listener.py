@@ -75,7 +75,10 @@ class ConfigListener:
                     await conn.execute("SELECT 1")
             except asyncio.CancelledError:
                 raise
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # noqa: BLE001 - logged below, then retried
+                # Whatever ends the LISTEN connection (a refused connect, a server that
+                # shuts down mid-handshake: asyncpg then raises what it read, e.g. an
+                # IncompleteReadError) is retried: this task must never die quietly.
                 level = logging.WARNING if first_failure else logging.DEBUG
                 log.log(level, "event=config_listener_lost retry_in=%.1fs error=%r", delay, exc)
                 if not first_failure:  # the first loss is said above; a lasting one by `waiting`
