@@ -20,21 +20,22 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from tau.bridge import Bridge
+from tau.controller import Bridge, load_installation
+from tau.core.installation import state_from_rows
+from tau.core.model import Installation
+from tau.core.state import ChangeBatch, StateStore
 from tau.db.connect import create_pool, redact
 from tau.db.listener import ConfigListener
-from tau.db.loader import load_installation, load_state
+from tau.db.loader import fetch_state
 from tau.db.writer import StateWriter
 from tau.dmx.drivers import build_output
 from tau.dmx.drivers.base import Output
 from tau.dmx.render import Renderer
-from tau.errors import ConfigurationError, DatabaseError, TauError
-from tau.features import Features
+from tau.errors import DatabaseError, TauError
+from tau.features.circadian.engine import CircadianClock, CircadianEngine
 from tau.http import HttpServer
 from tau.metrics import Metrics
-from tau.model import Installation
-from tau.settings import Settings, UniverseOutput, VirtualOutput, load_settings
-from tau.state import ChangeBatch, StateStore
+from tau.settings import Settings, UniverseOutput, VirtualOutput
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -188,27 +189,27 @@ class App:
         try:
             async with pool.acquire() as conn:
                 inst = await load_installation(conn)
-                stored_fixtures, stored_groups = await load_state(conn)
+                stored_fixtures, stored_groups = state_from_rows(*await fetch_state(conn))
         except asyncpg.UndefinedTableError as exc:
             raise DatabaseError(
                 f"{redact(url)} has no Tau schema ({exc}): run `tau db upgrade`"
             ) from None
 
+        metrics = self.metrics
         outputs = OutputSet(s)
         renderer = Renderer(outputs(inst), s.dmx.fps)
-        store = StateStore(s.default_transition, live=renderer.live)
+        clock = CircadianClock(settable=s.circadian.clock_control)
+        circadian = CircadianEngine(clock.now, s.location, s.circadian.tick_seconds)
+        store = StateStore(s.default_transition, live=renderer.live, circadian=circadian)
         store.set_installation(inst, stored_fixtures, stored_groups)
-        writer = StateWriter(pool, store.fixtures, store.groups, s.state_flush_ms)
-        bridge_ref: list[Bridge] = []
-        features = Features(
-            s,
-            store,
-            publish=lambda *a, **k: bridge_ref[0].session.publish(*a, **k),
-            event_topic=lambda slug: bridge_ref[0].topics.switch_event(slug),
-        )
-        store.circadian = features
-        bridge = Bridge(s, pool, store, renderer, writer, features, outputs)
-        bridge_ref.append(bridge)
+
+        def db_batch(seconds: float, rows: int) -> None:
+            metrics.db_batch.observe(seconds)
+            metrics.db_rows.inc(rows)
+
+        writer = StateWriter(pool, store.fixtures, store.groups, s.state_flush_ms, db_batch)
+        bridge = Bridge(s, pool, store, renderer, writer, circadian, clock, outputs, metrics)
+        features = bridge.features
         self.bridge = bridge
 
         # Restore before the first frame: no flash to black on a restart.
@@ -217,24 +218,12 @@ class App:
         await renderer.start()
         self._cleanup.append(("renderer", renderer.stop))
 
-        metrics = self.metrics
-
         def to_renderer(batch: ChangeBatch) -> None:
             if batch.targets:
                 started = time.monotonic()
                 metrics.batch_applied(renderer.apply(batch.targets), started)
 
         renderer.add_frame_listener(metrics.frame_sent)
-        bridge.on_command = lambda kind: metrics.commands.labels(kind).inc()
-        bridge.on_rejected = lambda kind: metrics.rejected.labels(kind).inc()
-        bridge.session.on_reconnect = metrics.mqtt_reconnects.inc
-
-        def db_batch(seconds: float, rows: int) -> None:
-            metrics.db_batch.observe(seconds)
-            metrics.db_rows.inc(rows)
-
-        writer.on_batch = db_batch
-
         store.subscribe("renderer", to_renderer)
         store.subscribe("mqtt", bridge.state_publisher)
         store.subscribe("database", writer)
@@ -285,33 +274,3 @@ class App:
                 log.exception("event=stop_failed part=%s", name)
         self._cleanup.clear()
         log.info("event=stopped")
-
-
-def run(demo: bool = False, view: bool = True) -> int:
-    """`tau run`: load settings, run until SIGTERM/SIGINT."""
-    settings = load_settings()
-    from tau.view import attach_view, make_console, print_try_lines
-
-    console = make_console() if view and sys.stdout.isatty() else None
-    configure_logging(settings.log_level, console)
-    app = App(settings, demo=demo)
-    if console is not None:
-        attach_view(app, console)
-    else:
-        app.on_ready = print_try_lines
-    try:
-        return _run_loop(app.run())
-    except ConfigurationError:
-        raise  # one `tau: ...` line per mistake, printed by the command line
-    except TauError as exc:
-        log.error("event=fatal error=%r", str(exc))
-        print(f"tau: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run_loop(main: Any) -> int:
-    try:
-        import uvloop
-    except ImportError:
-        return int(asyncio.run(main))
-    return int(uvloop.run(main))

@@ -21,12 +21,12 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from tau.lights import FixtureState
-from tau.model import Fixture, Installation
+from tau.core.lights import FixtureState
+from tau.core.model import Fixture, Installation
 
 if TYPE_CHECKING:
     from tau.app import App
-    from tau.bridge import Bridge
+    from tau.controller import Bridge
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SWATCH = "██"

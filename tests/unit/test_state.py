@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from tau.commands import LightCommand
-from tau.db.loader import build_installation
+from tau.core.commands import LightCommand
+from tau.core.installation import build_installation
+from tau.core.model import Fixture, FixtureModel, Group, Installation
+from tau.core.state import ChangeBatch, StateStore
+from tau.dmx.types import LiveLevel
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.model import Fixture, FixtureModel, Group, Installation
-from tau.state import ChangeBatch, StateStore
 
 DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
 TUNABLE = FixtureModel(2, "Acme", "Tunable", ("warm", "cool"), 2700, 6500, "linear", 0.0)
@@ -55,9 +56,22 @@ class _Circadian:
         return _Target(100, 3000) if fixture_id in (1, 2) else None
 
 
+LIVE: dict[int, LiveLevel] = {}  # what the renderer would report mid-fade
+
+
 @pytest.fixture
 def store() -> tuple[StateStore, list[ChangeBatch]]:
-    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0)
+    LIVE.clear()
+    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0, live=LIVE.get)
+    s.set_installation(_installation())
+    batches: list[ChangeBatch] = []
+    s.subscribe("test", batches.append)
+    return s, batches
+
+
+@pytest.fixture
+def circadian_store() -> tuple[StateStore, list[ChangeBatch]]:
+    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0, circadian=_Circadian())
     s.set_installation(_installation())
     batches: list[ChangeBatch] = []
     s.subscribe("test", batches.append)
@@ -132,9 +146,8 @@ def test_unknown_target(store) -> None:
         s.command(("group", 99), LightCommand(state="ON"))
 
 
-def test_circadian_on_lands_on_target_and_manual_level_suspends(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_circadian_on_lands_on_target_and_manual_level_suspends(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON"))
     assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
     assert s.circadian_switch_on(12)
@@ -146,26 +159,23 @@ def test_circadian_on_lands_on_target_and_manual_level_suspends(store) -> None:
     assert s.circadian_switch_on(12) and s.circadian_active(1)
 
 
-def test_fixture_command_through_unprofiled_parent_suspends_fixtures(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_fixture_command_through_unprofiled_parent_suspends_fixtures(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 10), LightCommand(state="ON", brightness=40))
     assert s.fixture(1).circadian_suspended and s.fixture(2).circadian_suspended
     assert not s.fixture(3).circadian_suspended  # no profile governs it
     assert s.circadian_switch_on(12)  # the profiled group itself was not targeted
 
 
-def test_circadian_tick_never_turns_lights_on(store) -> None:
-    s, batches = store
-    s.circadian = _Circadian()
+def test_circadian_tick_never_turns_lights_on(circadian_store) -> None:
+    s, batches = circadian_store
     s.apply_circadian([(1, 200, 3000), (2, 200, 3000)], 30.0)
     assert not s.fixture(1).is_on and not s.fixture(2).is_on
     assert batches[-1].targets == ()
 
 
-def test_circadian_switch_resumes_and_disables(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_circadian_switch_resumes_and_disables(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON", brightness=10))
     assert not s.circadian_switch_on(12)
     s.set_circadian(12, True)
@@ -174,9 +184,8 @@ def test_circadian_switch_resumes_and_disables(store) -> None:
     assert not s.circadian_switch_on(12) and not s.circadian_active(1)
 
 
-def test_suspension_times_out(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_suspension_times_out(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON", brightness=10))
     s._clock = lambda: 5000.0
     s.expire_suspensions(3600)
@@ -189,9 +198,7 @@ def test_brightness_move_and_stop_reads_live_level(store) -> None:
     s.command(("fixture", 3), LightCommand(brightness_move=100))
     assert s.fixture(3).brightness == 255
     assert batches[-1].targets[0].transition_s == pytest.approx(2.0)
-    from tau.dmx.types import LiveLevel
-
-    s.set_live_reader(lambda _fid: LiveLevel(brightness=140.4, kelvin=None, color=None))
+    LIVE[3] = LiveLevel(brightness=140.4, kelvin=None, color=None)
     s.command(("fixture", 3), LightCommand(brightness_move=0))
     assert s.fixture(3).brightness == 140
     assert batches[-1].targets[0].transition_s == 0.0
@@ -210,7 +217,7 @@ def test_a_failing_subscriber_does_not_break_others(store, caplog) -> None:
 
 
 def test_restored_state_is_fitted_to_the_model() -> None:
-    from tau.lights import FixtureState
+    from tau.core.lights import FixtureState
 
     s = StateStore(default_transition_s=0)
     stored = {

@@ -14,13 +14,11 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
-
-from tau.lights import FixtureState, GroupState
-from tau.state import ChangeBatch
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +53,47 @@ ON CONFLICT (group_id) DO UPDATE SET
 """
 
 
+class ChangeBatch(Protocol):
+    """What the writer reads of the store's change batch."""
+
+    @property
+    def reason(self) -> str: ...
+    @property
+    def fixture_ids(self) -> Set[int]: ...
+    @property
+    def group_ids(self) -> Set[int]: ...
+
+
+class FixtureState(Protocol):
+    """The `fixture_state` columns, as the store keeps them."""
+
+    @property
+    def is_on(self) -> bool: ...
+    @property
+    def brightness(self) -> int: ...
+    @property
+    def kelvin(self) -> int | None: ...
+    @property
+    def color(self) -> tuple[int, int, int] | None: ...
+    @property
+    def color_mode(self) -> str: ...
+    @property
+    def circadian_suspended(self) -> bool: ...
+    @property
+    def suspended_at(self) -> float | None: ...
+
+
+class GroupState(Protocol):
+    """The `group_state` columns, as the store keeps them."""
+
+    @property
+    def circadian_enabled(self) -> bool: ...
+    @property
+    def circadian_suspended(self) -> bool: ...
+    @property
+    def suspended_at(self) -> float | None: ...
+
+
 def _ts(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC) if value is not None else None
 
@@ -66,6 +105,7 @@ class StateWriter:
         fixtures: Callable[[], Mapping[int, FixtureState]],
         groups: Callable[[], Mapping[int, GroupState]],
         flush_ms: int,
+        on_batch: Callable[[float, int], None] | None = None,
     ) -> None:
         self._pool = pool
         self._fixtures = fixtures
@@ -79,7 +119,7 @@ class StateWriter:
         self.last_error: str | None = None
         self.batches = 0
         self.rows = 0
-        self.on_batch: Callable[[float, int], None] | None = None  # (seconds, rows) for metrics
+        self._on_batch = on_batch  # (seconds, rows), for metrics
 
     # subscriber of the store
     def __call__(self, batch: ChangeBatch) -> None:
@@ -159,8 +199,8 @@ class StateWriter:
         self.healthy, self.last_error = True, None
         self.batches += 1
         self.rows += len(f_rows) + len(g_rows)
-        if self.on_batch is not None:
-            self.on_batch(time.monotonic() - started, len(f_rows) + len(g_rows))
+        if self._on_batch is not None:
+            self._on_batch(time.monotonic() - started, len(f_rows) + len(g_rows))
         return True
 
 

@@ -273,6 +273,7 @@ class MqttSession:
         on_connect: Callable[[], Awaitable[None]],
         on_message: MessageHandler,
         probe_topic: str | None = None,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -299,7 +300,7 @@ class MqttSession:
         self.online = asyncio.Event()  # set once availability `online` was acknowledged
         self.reconnects = 0
         self.last_error: str | None = None
-        self.on_reconnect: Callable[[], None] | None = None
+        self.on_reconnect = on_reconnect  # e.g. a metrics counter
 
     # -- publishing ---------------------------------------------------------------------
 

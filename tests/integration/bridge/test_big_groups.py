@@ -11,7 +11,7 @@ import asyncpg
 from tests.integration.living.conftest import add_group, add_model, db_run
 from tests.support.mqtt import MqttProbe
 
-from tau.mqtt.publisher import BIG_GROUP, BIG_GROUP_DELAY_S
+from tau.api.publisher import BIG_GROUP, BIG_GROUP_DELAY_S
 
 MEMBERS = BIG_GROUP + 50
 

@@ -14,10 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from tau.commands import LightCommand
-from tau.dmx.types import LightTarget, LiveLevel
-from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.lights import (
+from tau.core.commands import LightCommand
+from tau.core.lights import (
     FixtureState,
     GroupLight,
     GroupState,
@@ -28,7 +26,9 @@ from tau.lights import (
     initial_state,
     supports_command,
 )
-from tau.model import Installation
+from tau.core.model import Installation
+from tau.dmx.types import LightTarget, LiveLevel
+from tau.errors import InvalidCommandError, UnknownTargetError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class StateStore:
         default_transition_s: float,
         live: Callable[[int], LiveLevel | None] = lambda _fid: None,
         clock: Callable[[], float] = time.time,
+        circadian: CircadianSource | None = None,
     ) -> None:
         self.default_transition_s = default_transition_s
         self._live = live
@@ -78,14 +79,11 @@ class StateStore:
         self._group_modes: dict[int, list[str]] = {}
         self._subscribers: list[tuple[str, Subscriber]] = []
         self._moving: set[int] = set()
-        self.circadian: CircadianSource | None = None
+        self._circadian = circadian
 
     # ----------------------------------------------------------------- wiring
     def subscribe(self, name: str, callback: Subscriber) -> None:
         self._subscribers.append((name, callback))
-
-    def set_live_reader(self, live: Callable[[int], LiveLevel | None]) -> None:
-        self._live = live
 
     @property
     def installation(self) -> Installation:
@@ -213,7 +211,7 @@ class StateStore:
         now = self._clock()
         for fid, cmd in items:
             state = after.get(fid)
-            if state is None or not state.is_on or self._profile_group_of(fid) is None:
+            if state is None or not state.is_on or self.profile_group_of(fid) is None:
                 continue
             if cmd.sets_level or cmd.sets_colour:
                 self._suspend_fixture(fid, now)
@@ -246,7 +244,7 @@ class StateStore:
         flags = self._groups[group_id]
         flags.circadian_enabled = enabled
         members = set(self._inst.groups[group_id].fixture_ids)
-        governed = {fid for fid in members if self._profile_group_of(fid) == group_id}
+        governed = {fid for fid in members if self.profile_group_of(fid) == group_id}
         if enabled:
             flags.circadian_suspended = False
             flags.suspended_at = None
@@ -363,11 +361,11 @@ class StateStore:
         if kind == "group" and self._inst.groups[ident].circadian_profile_id is not None:
             flags = self._groups[ident]
             flags.circadian_suspended, flags.suspended_at = True, now
-            covered = {f for f in members if self._profile_group_of(f) == ident}
+            covered = {f for f in members if self.profile_group_of(f) == ident}
         else:
             covered = set()
         for fid in members:
-            if fid not in covered and self._profile_group_of(fid) is not None:
+            if fid not in covered and self.profile_group_of(fid) is not None:
                 self._suspend_fixture(fid, now)
         return {ident} if kind == "group" else set()
 
@@ -383,22 +381,23 @@ class StateStore:
         state = self._fixtures[fixture_id]
         state.circadian_suspended, state.suspended_at = False, None
 
-    def _profile_group_of(self, fixture_id: int) -> int | None:
-        return self.circadian.profile_group_of(fixture_id) if self.circadian else None
+    def profile_group_of(self, fixture_id: int) -> int | None:
+        """The group whose circadian profile governs the fixture; None without one."""
+        return self._circadian.profile_group_of(fixture_id) if self._circadian else None
 
     def _profile_group_active(self, fixture_id: int) -> bool:
-        gid = self._profile_group_of(fixture_id)
+        gid = self.profile_group_of(fixture_id)
         if gid is None or gid not in self._groups:
             return False
         return self.circadian_switch_on(gid)
 
     def _land_on_circadian(self, fixture_ids: Iterable[int]) -> None:
-        if self.circadian is None:
+        if self._circadian is None:
             return
         for fid in fixture_ids:
             if not self.circadian_active(fid):
                 continue
-            goal = self.circadian.target_for_fixture(fid)
+            goal = self._circadian.target_for_fixture(fid)
             if goal is None:
                 continue
             state = self._fixtures[fid]

@@ -14,13 +14,12 @@ from typing import Any, Literal, Protocol
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tau.commands import load_json
+from tau.core.commands import load_json
+from tau.core.state import StateStore
 from tau.db import admin
 from tau.dmx.render import Renderer
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.features import Features
 from tau.settings import SLUG_PATTERN
-from tau.state import StateStore
 
 Slug = Field(pattern=SLUG_PATTERN)
 Name = Field(min_length=1, max_length=200)
@@ -103,6 +102,16 @@ class Clock(_Body):
     now: str | None = Field(None, description="ISO 8601 with offset; null = real time")
 
 
+class CircadianControl(Protocol):
+    """The circadian requests' view of the features (tick now, set the clock)."""
+
+    @property
+    def last_tick_s(self) -> float: ...
+    def tick(self) -> None: ...
+    def now(self) -> datetime: ...
+    def set_clock(self, when: datetime | None) -> None: ...
+
+
 class BridgeHost(Protocol):
     """What the request handlers need from the running bridge."""
 
@@ -113,7 +122,7 @@ class BridgeHost(Protocol):
     async def reload(self) -> None: ...
     def health(self) -> dict[str, Any]: ...
     @property
-    def features(self) -> Features: ...
+    def features(self) -> CircadianControl: ...
     @property
     def renderer(self) -> Renderer: ...
 

@@ -20,10 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tau.errors import InvalidCommandError
+from tau.units import MAX_KELVIN, MIN_KELVIN, kelvin_of_mired
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-MIN_KELVIN = 1000
-MAX_KELVIN = 20000
 
 State = Literal["ON", "OFF", "TOGGLE"]
 
@@ -194,7 +193,7 @@ def _kelvin(body: _LightPayload) -> int | None:
     if body.color_temp is None:
         return None
     if body.color_temp <= 1000:
-        return round(1_000_000 / body.color_temp)
+        return round(kelvin_of_mired(body.color_temp))
     return body.color_temp
 
 

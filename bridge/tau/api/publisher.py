@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tau.lights import FixtureState, GroupLight
-from tau.model import Installation
-from tau.mqtt.topics import Topics
-from tau.state import ChangeBatch, StateStore
+from tau.api.topics import Topics
+from tau.core.lights import FixtureState, GroupLight
+from tau.core.model import Installation
+from tau.core.state import ChangeBatch, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class StatePublisher:
     def _fixture_payload(self, inst: Installation, fid: int) -> dict[str, Any]:
         state = self._store.fixture(fid)
         circadian = None
-        if self._store.circadian is not None and self._store.circadian.profile_group_of(fid):
+        if self._store.profile_group_of(fid):
             circadian = "ON" if self._store.circadian_active(fid) else "OFF"
         return light_payload(state, circadian, state.source)
 

@@ -1,9 +1,11 @@
-"""The running bridge: inbound MQTT -> parse -> resolve -> store, plus live reloads.
+"""The controller: inbound MQTT -> parse -> resolve -> store, plus live reloads.
 
-`Bridge` owns the runtime objects and the glue between them; `app.py` builds
-it, starts and stops it in order. Handlers never wait on PostgreSQL between a
-message and its DMX frame: commands are applied to the in-memory store, which
-hands the renderer one batch and marks state for the write-behind.
+`Bridge` builds the MQTT session, the API layer's publishers and the features
+from the parts `app.py` hands it at construction, and routes each inbound
+message to its handler; `app.py` starts and stops it in order. Handlers never
+wait on PostgreSQL between a message and its DMX frame: commands are applied to
+the in-memory store, which hands the renderer one batch and marks state for the
+write-behind.
 """
 
 from __future__ import annotations
@@ -19,24 +21,33 @@ from typing import Any
 import asyncpg
 
 from tau import __version__
-from tau.commands import MAX_PAYLOAD_BYTES, parse_light_command
-from tau.db.loader import load_installation
+from tau.api import requests as bridge_api
+from tau.api.discovery import discovery_payloads
+from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
+from tau.api.router import Route, route, subscriptions
+from tau.api.topics import Topics
+from tau.core.commands import MAX_PAYLOAD_BYTES, parse_light_command
+from tau.core.installation import installation_from_rows
+from tau.core.model import Installation
+from tau.core.state import StateStore
+from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.dmx.types import Patch
 from tau.errors import TauError
-from tau.features import Features
-from tau.model import Installation
-from tau.mqtt import bridge_api
-from tau.mqtt.discovery import discovery_payloads
-from tau.mqtt.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
-from tau.mqtt.router import Route, route, subscriptions
+from tau.features.circadian.engine import CircadianClock, CircadianEngine
+from tau.features.facade import Features
+from tau.metrics import Metrics
 from tau.mqtt.session import MqttSession
-from tau.mqtt.topics import Topics
 from tau.settings import Settings
-from tau.state import StateStore
 
-log = logging.getLogger(__name__)
+# The name operators know from the log lines (`tau.bridge event=input_rejected ...`).
+log = logging.getLogger("tau.bridge")
+
+
+async def load_installation(conn: asyncpg.Connection) -> Installation:
+    """Read the installation model in one snapshot."""
+    return installation_from_rows(await fetch_installation(conn))
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -65,8 +76,10 @@ class Bridge:
         store: StateStore,
         renderer: Renderer,
         writer: StateWriter,
-        features: Features,
+        circadian: CircadianEngine,
+        clock: CircadianClock,
         outputs_for: Callable[[Installation], dict[int, Any]],
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
         self.topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
@@ -74,8 +87,8 @@ class Bridge:
         self._store = store
         self.renderer = renderer
         self.writer = writer
-        self.features = features
         self._outputs_for = outputs_for
+        self._metrics = metrics
         self.session = MqttSession(
             settings.mqtt,
             settings.client_id,
@@ -83,7 +96,9 @@ class Bridge:
             self._subscriptions,
             self._on_connect,
             self.on_message,
+            on_reconnect=metrics.mqtt_reconnects.inc,
         )
+        self.features = Features(settings, store, circadian, clock, self._publish_switch_event)
         self.state_publisher = StatePublisher(store, self.topics, self.session.publish)
         self.discovery = DiscoveryPublisher(self.session.publish)
         self._reload_lock = asyncio.Lock()
@@ -91,8 +106,6 @@ class Bridge:
         self._info_sent: str | None = None
         self._started = time.monotonic()
         self.counters: dict[str, int] = {"commands": 0, "rejected": 0}
-        self.on_rejected: Callable[[str], None] | None = None
-        self.on_command: Callable[[str], None] | None = None
         self.recent: list[tuple[float, str, str]] = []  # for the terminal view
         self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
 
@@ -235,8 +248,10 @@ class Bridge:
         text = payload[:120].decode("utf-8", "replace")
         self.recent.append((time.time(), topic, text))
         del self.recent[:-20]
-        if self.on_command is not None:
-            self.on_command(kind)
+        self._metrics.commands.labels(kind).inc()
+
+    def _publish_switch_event(self, slug: str, payload: str) -> None:
+        self.session.publish(self.topics.switch_event(slug), payload, qos=STATE_QOS)
 
     async def _republish_for_ha(self) -> None:
         # HA's documentation asks for a short random delay so a restart of HA is not
@@ -284,8 +299,7 @@ class Bridge:
 
     def _log_rejection(self, topic: str, payload: str | None, message: str, kind: str) -> None:
         self.counters["rejected"] += 1
-        if self.on_rejected is not None:
-            self.on_rejected(kind)
+        self._metrics.rejected.labels(kind).inc()
         log.warning("event=input_rejected topic=%s reason=%r", topic, message)
         self.rejections.append((time.time(), topic, message))
         del self.rejections[:-20]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tau.mqtt.topics import Topics
+from tau.api.topics import Topics
 
 RouteKind = Literal[
     "fixture_set",

@@ -1,8 +1,10 @@
 """Features that produce commands: circadian profiles, wall switches, scenes.
 
 Each feature reads the installation and the store and asks the store for
-changes; none of them touches DMX, SQL or MQTT directly. The bridge forwards
-their topics here and publishes what they return (switch events).
+changes; none of them touches DMX, SQL or MQTT. Everything they need is given
+at construction: the store, the circadian engine and clock the store also
+consults, and `publish_event(switch_slug, payload)` for switch presses (the API
+layer decides the topic and QoS).
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from tau.circadian import CircadianEngine, CircadianScheduler, CircadianTarget
-from tau.commands import LightCommand, load_json
+from tau.core.commands import LightCommand, load_json
+from tau.core.model import Installation
+from tau.core.state import StateStore, Target
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.model import Installation
-from tau.mqtt.discovery import TriggerTypes
-from tau.mqtt.publisher import STATE_QOS
-from tau.scenes import recall_targets
+from tau.features.circadian.engine import CircadianClock, CircadianEngine, CircadianScheduler
+from tau.features.scenes import recall_targets
+from tau.features.switches.engine import PressTimer, SwitchEngine
+from tau.features.switches.vocabulary import trigger_types
 from tau.settings import Settings
-from tau.state import StateStore, Target
-from tau.switches import PressTimer, SwitchEngine, trigger_types
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("tau.features")
+
+TriggerTypes = list[tuple[str, str, str]]  # (action, type, subtype)
 
 
 class Features:
@@ -33,21 +36,15 @@ class Features:
         self,
         settings: Settings,
         store: StateStore,
-        publish: Callable[..., bool],
-        event_topic: Callable[[str], str],
-        clock: Callable[[], datetime] | None = None,
+        circadian: CircadianEngine,
+        clock: CircadianClock,
+        publish_event: Callable[[str, str], None],
     ) -> None:
         self._settings = settings
         self._store = store
-        self._publish = publish
-        self._event_topic = event_topic
-        self._clock_override: datetime | None = None
-        self._real_clock = clock or (lambda: datetime.now().astimezone())
-        self.circadian = CircadianEngine(
-            clock=self.now,
-            location=settings.location,
-            tick_seconds=settings.circadian.tick_seconds,
-        )
+        self._publish_event = publish_event
+        self._clock = clock
+        self.circadian = circadian
         self._scheduler = CircadianScheduler(self.tick, settings.circadian.tick_seconds)
         self.switches = SwitchEngine(emit=self._emit, recall=self.recall, level_of=self._level_of)
         self._presses = PressTimer(self.switches, self._reemit)
@@ -75,28 +72,13 @@ class Features:
         self._scheduler.stop()
         self._presses.stop()
 
+    # ------------------------------------------------------------- circadian
     def now(self) -> datetime:
-        """The circadian clock: real time unless a test or demo has set it."""
-        return self._clock_override or self._real_clock()
+        """The circadian clock's time (real unless set through `set_clock`)."""
+        return self._clock.now()
 
     def set_clock(self, when: datetime | None) -> None:
-        if not self._settings.circadian.clock_control:
-            raise InvalidCommandError(
-                "setting the circadian clock is disabled (TAU_CIRCADIAN__CLOCK_CONTROL)"
-            )
-        if when is not None and when.tzinfo is None:
-            raise InvalidCommandError(
-                "give the time with a UTC offset, e.g. 2026-06-21T12:00+02:00"
-            )
-        self._clock_override = when
-
-    # ----------------------------------------------------- circadian source
-    def profile_group_of(self, fixture_id: int) -> int | None:
-        found = self.circadian.assignment.get(fixture_id)
-        return found[0] if found else None
-
-    def target_for_fixture(self, fixture_id: int) -> CircadianTarget | None:
-        return self.circadian.target_for_fixture(fixture_id)
+        self._clock.set(when)
 
     def tick(self) -> None:
         """One circadian tick: move every active fixture toward the profile."""
@@ -167,8 +149,7 @@ class Features:
         if switch is None:
             return
         for action in actions:
-            payload = json.dumps({"event_type": action})
-            self._publish(self._event_topic(switch.slug), payload, qos=STATE_QOS)
+            self._publish_event(switch.slug, json.dumps({"event_type": action}))
 
     def _emit(self, target: Target, command: LightCommand) -> None:
         self._store.command(target, command, reason="switch")
