@@ -1,6 +1,6 @@
 """Wiring: the only module that knows every part. Starts in a fixed order, stops in reverse.
 
-settings -> database -> outputs -> state restore (first frame) -> MQTT -> features
+settings -> database -> outputs -> state restore (first frame) -> MQTT -> extensions
 -> discovery -> scheduler. A failing core dependency stops the process with one
 clear message; SIGTERM/SIGINT run the same clean path, flushing state.
 """
@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from tau.controller import Bridge, load_installation
+from tau.core.bus import Bus
+from tau.core.events import ChangeBatch
 from tau.core.installation import state_from_rows
 from tau.core.model import Installation
-from tau.core.state import ChangeBatch, StateStore
+from tau.core.state import StateStore
 from tau.db.connect import create_pool, redact
 from tau.db.listener import ConfigListener
 from tau.db.loader import fetch_state
@@ -32,7 +34,9 @@ from tau.dmx.drivers import build_output
 from tau.dmx.drivers.base import Output
 from tau.dmx.render import Renderer
 from tau.errors import DatabaseError, TauError
+from tau.extensions import build_extensions
 from tau.features.circadian.engine import CircadianClock, CircadianEngine
+from tau.features.circadian.extension import CircadianTicked
 from tau.http import HttpServer
 from tau.metrics import Metrics
 from tau.settings import Settings, UniverseOutput, VirtualOutput
@@ -124,7 +128,6 @@ class App:
         self.metrics.db_queue.set(bridge.writer.queued)
         self.metrics.mqtt_connected.set(bridge.session.connected.is_set())
         self.metrics.mqtt_queued.set(bridge.session.queued)
-        self.metrics.circadian_tick.set(bridge.features.last_tick_s)
         for universe, status in bridge.renderer.status().items():
             self.metrics.output_errors.labels(str(universe)).set(status["state"] == "ok")
 
@@ -200,7 +203,8 @@ class App:
         renderer = Renderer(outputs(inst), s.dmx.fps)
         clock = CircadianClock(settable=s.circadian.clock_control)
         circadian = CircadianEngine(clock.now, s.location, s.circadian.tick_seconds)
-        store = StateStore(s.default_transition, live=renderer.live, circadian=circadian)
+        bus = Bus()
+        store = StateStore(s.default_transition, live=renderer.live, circadian=circadian, bus=bus)
         store.set_installation(inst, stored_fixtures, stored_groups)
 
         def db_batch(seconds: float, rows: int) -> None:
@@ -208,8 +212,20 @@ class App:
             metrics.db_rows.inc(rows)
 
         writer = StateWriter(pool, store.fixtures, store.groups, s.state_flush_ms, db_batch)
-        bridge = Bridge(s, pool, store, renderer, writer, circadian, clock, outputs, metrics)
-        features = bridge.features
+        bus.subscribe(
+            CircadianTicked, "metrics", lambda tick: metrics.circadian_tick.set(tick.duration_s)
+        )
+        bridge = Bridge(
+            s,
+            pool,
+            store,
+            renderer,
+            writer,
+            bus,
+            lambda ctx: build_extensions(ctx, circadian, clock),
+            outputs,
+            metrics,
+        )
         self.bridge = bridge
 
         # Restore before the first frame: no flash to black on a restart.
@@ -224,9 +240,9 @@ class App:
                 metrics.batch_applied(renderer.apply(batch.targets), started)
 
         renderer.add_frame_listener(metrics.frame_sent)
-        store.subscribe("renderer", to_renderer)
-        store.subscribe("mqtt", bridge.state_publisher)
-        store.subscribe("database", writer)
+        bus.subscribe(ChangeBatch, "renderer", to_renderer)
+        bus.subscribe(ChangeBatch, "mqtt", bridge.state_publisher)
+        bus.subscribe(ChangeBatch, "database", writer)
         await writer.start()
         self._cleanup.append(("state writer", writer.stop))
 
@@ -235,8 +251,13 @@ class App:
         listener = ConfigListener(url, bridge.reload)
         await listener.start()
         self._cleanup.append(("config listener", listener.stop))
-        await features.start()
-        self._cleanup.append(("features", features.stop))
+        for extension in bridge.extensions:
+            try:
+                await extension.start()
+            except Exception:  # an optional feature: say so, run without it
+                log.exception("event=extension_start_failed extension=%s", extension.name)
+                continue
+            self._cleanup.append((extension.name, extension.stop))
         if s.http.port is not None:
             http = HttpServer(
                 s.http.host, s.http.port, bridge.health, metrics, self._refresh_gauges

@@ -24,9 +24,12 @@ from tau import __version__
 from tau.api import requests as bridge_api
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
-from tau.api.router import Route, route, subscriptions
+from tau.api.router import Route, patterns, route, subscriptions
 from tau.api.topics import Topics
+from tau.core.bus import Bus
 from tau.core.commands import MAX_PAYLOAD_BYTES, parse_light_command
+from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
+from tau.core.extension import Context, Extension
 from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
 from tau.core.state import StateStore
@@ -35,8 +38,6 @@ from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.dmx.types import Patch
 from tau.errors import TauError
-from tau.features.circadian.engine import CircadianClock, CircadianEngine
-from tau.features.facade import Features
 from tau.metrics import Metrics
 from tau.mqtt.session import MqttSession
 from tau.settings import Settings
@@ -76,8 +77,8 @@ class Bridge:
         store: StateStore,
         renderer: Renderer,
         writer: StateWriter,
-        circadian: CircadianEngine,
-        clock: CircadianClock,
+        bus: Bus,
+        extensions: Callable[[Context], list[Extension]],
         outputs_for: Callable[[Installation], dict[int, Any]],
         metrics: Metrics,
     ) -> None:
@@ -98,7 +99,19 @@ class Bridge:
             self.on_message,
             on_reconnect=metrics.mqtt_reconnects.inc,
         )
-        self.features = Features(settings, store, circadian, clock, self._publish_switch_event)
+        self._bus = bus
+        self.extensions = extensions(Context(settings, store, bus, self._publish_event))
+        self._owner: dict[str, Extension] = {}  # message kind -> extension
+        for ext in self.extensions:
+            for kind in ext.topics.values():
+                if kind in self._owner:
+                    raise ValueError(f"{ext.name} and {self._owner[kind].name} both own {kind}")
+                self._owner[kind] = ext
+            for event_type, handler in ext.events():
+                bus.subscribe(event_type, ext.name, handler)
+        self._patterns = patterns(ext.topics for ext in self.extensions)
+        self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
+        self._external: dict[str, Extension] = {}
         self.state_publisher = StatePublisher(store, self.topics, self.session.publish)
         self.discovery = DiscoveryPublisher(self.session.publish)
         self._reload_lock = asyncio.Lock()
@@ -145,7 +158,8 @@ class Bridge:
     def adopt(self, inst: Installation, first: bool = False) -> None:
         old = self._store.installation
         self._store.set_installation(inst)
-        self.features.set_installation(inst)
+        self._bus.publish(InstallationReloaded(inst, old, first))
+        self._external = {t: ext for ext in self.extensions for t in ext.external_topics()}
         self.renderer.set_outputs(self._outputs_for(inst))
         self.renderer.set_patch(patches(inst))
         if first:
@@ -181,24 +195,26 @@ class Bridge:
 
     def publish_discovery(self, force: bool = False) -> int:
         inst = self._store.installation
-        payloads = discovery_payloads(self.topics, inst, self.features.trigger_types(inst))
+        triggers = {k: v for ext in self.extensions for k, v in ext.device_triggers(inst).items()}
+        payloads = discovery_payloads(self.topics, inst, triggers)
         return self.discovery.sync(payloads, force=force)
 
     # ------------------------------------------------------------------- MQTT
     def _subscriptions(self) -> list[str]:
-        return subscriptions(self.topics, sorted(self.features.input_topics()))
+        return subscriptions(self.topics, self._patterns, sorted(self._external))
 
     async def _on_connect(self) -> None:
         sent = self.publish_discovery(force=True)
         self.state_publisher.publish_all()
         self._info_sent = None
         self.publish_info()
+        self._bus.publish(MqttConnected())
         log.info("event=mqtt_online discovery=%d", sent)
 
     def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """Handle one inbound message, synchronously: its frame and state are queued
         before the next message is read. Bad input is answered, never raised."""
-        found = route(self.topics, topic, self.features.input_topics())
+        found = route(self.topics, topic, self._external, self._patterns)
         if found is None:
             return
         try:
@@ -225,23 +241,18 @@ class Bridge:
                 command = parse_light_command(payload)
                 self._store.command((kind, ident), command)  # type: ignore[arg-type]
                 self._count(found.kind, topic, payload)
-            case "circadian_set":
-                self.features.circadian_set(found.name, payload)
-                self._count(found.kind, topic, payload)
-            case "scene_set":
-                self.features.scene_set(found.name, payload)
-                self._count(found.kind, topic, payload)
-            case "switch_action":
-                self.features.switch_action(found.name, None, payload)
-                self._count(found.kind, topic, payload)
-            case "input_topic":
-                self.features.switch_action(None, found.name, payload)
-                self._count(found.kind, topic, payload)
             case "request":
                 self._start_request(found.name, payload)
             case "ha_status":
                 if payload.strip().lower() == b"online":
+                    self._bus.publish(HomeAssistantOnline())
                     self._spawn(self._republish_for_ha(), "ha-birth")
+            case "input_topic":
+                self._external[topic].on_message(found.kind, found.name, payload)
+                self._count(found.kind, topic, payload)
+            case kind:
+                self._owner[kind].on_message(kind, found.name, payload)
+                self._count(kind, topic, payload)
 
     def _count(self, kind: str, topic: str, payload: bytes) -> None:
         self.counters["commands"] += 1
@@ -250,8 +261,9 @@ class Bridge:
         del self.recent[:-20]
         self._metrics.commands.labels(kind).inc()
 
-    def _publish_switch_event(self, slug: str, payload: str) -> None:
-        self.session.publish(self.topics.switch_event(slug), payload, qos=STATE_QOS)
+    def _publish_event(self, topic: str, payload: str) -> None:
+        """An extension's message under the base topic: at once, QoS 0, not retained."""
+        self.session.publish(f"{self.topics.base}/{topic}", payload, qos=STATE_QOS)
 
     async def _republish_for_ha(self) -> None:
         # HA's documentation asks for a short random delay so a restart of HA is not
@@ -261,12 +273,12 @@ class Bridge:
         self.state_publisher.publish_all()
 
     def _start_request(self, name: str, payload: bytes) -> None:
-        body, transaction = bridge_api.parse_request(name, payload)
+        body, transaction = bridge_api.parse_request(name, payload, self._requests)
         self._spawn(self._run_request(name, body, transaction), f"request-{name}")
 
     async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
         try:
-            data = await bridge_api.handle_request(self, name, body)
+            data = await bridge_api.handle_request(self, name, body, self._requests)
             reply: dict[str, Any] = {"status": "ok", "data": data}
             self._count("request", self.topics.request(name), b"")
         except TauError as exc:

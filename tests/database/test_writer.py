@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from tau.core.events import ChangeBatch
 from tau.core.lights import FixtureState, GroupState
-from tau.core.state import ChangeBatch
 from tau.db.connect import create_pool
 from tau.db.writer import StateWriter
 

@@ -37,6 +37,7 @@ RANKS: dict[str, int] = {
     "api": 6,
     "features": 6,
     "controller": 7,
+    "extensions": 7,  # the list of extensions, built by app
     "app": 8,
     "view": 9,
     "check": 9,
@@ -120,6 +121,23 @@ def test_leaves_import_nothing_of_the_application() -> None:
         f"{leaf} -> {t}" for leaf in LEAVES for t in graph.get(leaf, ()) if t in LEAVES
     )
     assert crossing == []
+
+
+def test_extensions_never_import_each_other() -> None:
+    """Extensions talk through the store and the bus, never to each other."""
+    ext_modules = {
+        ".".join(("tau", *p.relative_to(PACKAGE).with_suffix("").parts))
+        for p in PACKAGE.rglob("*extension.py")
+        if p.parent.name != "core"
+    }
+    assert len(ext_modules) >= 3
+    wrong = []
+    for module in ext_modules:
+        path = PACKAGE.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ext_modules - {module}:
+                wrong.append(f"{module} -> {node.module}")
+    assert wrong == []
 
 
 def test_the_checker_sees_imports_of_every_kind() -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+from tau.core.bus import Bus
 from tau.core.commands import LightCommand
+from tau.core.events import ChangeBatch
 from tau.core.installation import build_installation
 from tau.core.model import Fixture, FixtureModel, Group, Installation
-from tau.core.state import ChangeBatch, StateStore
+from tau.core.state import StateStore
 from tau.dmx.types import LiveLevel
 from tau.errors import InvalidCommandError, UnknownTargetError
 
@@ -62,19 +65,20 @@ LIVE: dict[int, LiveLevel] = {}  # what the renderer would report mid-fade
 @pytest.fixture
 def store() -> tuple[StateStore, list[ChangeBatch]]:
     LIVE.clear()
-    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0, live=LIVE.get)
-    s.set_installation(_installation())
-    batches: list[ChangeBatch] = []
-    s.subscribe("test", batches.append)
-    return s, batches
+    return _store(live=LIVE.get)
 
 
 @pytest.fixture
 def circadian_store() -> tuple[StateStore, list[ChangeBatch]]:
-    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0, circadian=_Circadian())
+    return _store(circadian=_Circadian())
+
+
+def _store(bus: Bus | None = None, **kwargs: Any) -> tuple[StateStore, list[ChangeBatch]]:
+    bus = bus or Bus()
+    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0, bus=bus, **kwargs)
     s.set_installation(_installation())
     batches: list[ChangeBatch] = []
-    s.subscribe("test", batches.append)
+    bus.subscribe(ChangeBatch, "test", batches.append)
     return s, batches
 
 
@@ -204,13 +208,13 @@ def test_brightness_move_and_stop_reads_live_level(store) -> None:
     assert batches[-1].targets[0].transition_s == 0.0
 
 
-def test_a_failing_subscriber_does_not_break_others(store, caplog) -> None:
-    s, batches = store
-
+def test_a_failing_subscriber_does_not_break_others(caplog) -> None:
     def broken(_batch: ChangeBatch) -> None:
         raise RuntimeError("boom")
 
-    s._subscribers.insert(0, ("broken", broken))
+    bus = Bus()
+    bus.subscribe(ChangeBatch, "broken", broken)  # before the test's own subscriber
+    s, batches = _store(bus)
     s.command(("fixture", 4), LightCommand(state="ON"))
     assert len(batches) == 1
     assert "subscriber=broken" in caplog.text

@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from tau.api.topics import Topics
+from tau.core.events import ChangeBatch
 from tau.core.lights import FixtureState, GroupLight
 from tau.core.model import Installation
-from tau.core.state import ChangeBatch, StateStore
+from tau.core.state import StateStore
 
 log = logging.getLogger(__name__)
 

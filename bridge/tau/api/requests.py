@@ -7,14 +7,14 @@ Bodies are validated with pydantic; database refusals are relayed verbatim.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, Protocol
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from tau.core.commands import load_json
+from tau.core.extension import ExtensionRequest, RequestBody
 from tau.core.state import StateStore
 from tau.db import admin
 from tau.dmx.render import Renderer
@@ -25,9 +25,7 @@ Slug = Field(pattern=SLUG_PATTERN)
 Name = Field(min_length=1, max_length=200)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    transaction: str | int | None = None
+_Body = RequestBody
 
 
 class FixtureAdd(_Body):
@@ -98,20 +96,6 @@ class Universe(_Body):
     universe: int = Field(ge=0, le=63999)
 
 
-class Clock(_Body):
-    now: str | None = Field(None, description="ISO 8601 with offset; null = real time")
-
-
-class CircadianControl(Protocol):
-    """The circadian requests' view of the features (tick now, set the clock)."""
-
-    @property
-    def last_tick_s(self) -> float: ...
-    def tick(self) -> None: ...
-    def now(self) -> datetime: ...
-    def set_clock(self, when: datetime | None) -> None: ...
-
-
 class BridgeHost(Protocol):
     """What the request handlers need from the running bridge."""
 
@@ -121,8 +105,6 @@ class BridgeHost(Protocol):
     def store(self) -> StateStore: ...
     async def reload(self) -> None: ...
     def health(self) -> dict[str, Any]: ...
-    @property
-    def features(self) -> CircadianControl: ...
     @property
     def renderer(self) -> Renderer: ...
 
@@ -248,23 +230,6 @@ async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
     return {"universe": body.universe, "slots": list(frame[:last]), "output": status[body.universe]}
 
 
-async def _circadian_tick(host: BridgeHost, _body: Empty) -> Any:
-    host.features.tick()
-    return {"duration_ms": round(host.features.last_tick_s * 1000, 3)}
-
-
-async def _circadian_clock(host: BridgeHost, body: Clock) -> Any:
-    when = None
-    if body.now is not None:
-        try:
-            when = datetime.fromisoformat(body.now)
-        except ValueError:
-            raise InvalidCommandError(f"not an ISO 8601 time: {body.now[:40]!r}") from None
-    host.features.set_clock(when)
-    host.features.tick()
-    return {"now": host.features.now().isoformat()}
-
-
 HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "health_check": (Empty, _health),
     "reload": (Empty, _reload),
@@ -280,17 +245,22 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "scene/store": (SceneStore, _scene_store),
     "scene/remove": (ByRef, _scene_remove),
     "dmx/frame": (Universe, _dmx_frame),
-    "circadian/tick": (Empty, _circadian_tick),
-    "circadian/clock": (Clock, _circadian_clock),
 }
 
 
-def parse_request(name: str, payload: bytes) -> tuple[Any, str | int | None]:
-    """Validate a request body; returns (body, transaction)."""
-    if name not in HANDLERS:
-        known = ", ".join(sorted(HANDLERS))
+def parse_request(
+    name: str, payload: bytes, extension_requests: Mapping[str, ExtensionRequest]
+) -> tuple[Any, str | int | None]:
+    """Validate a request body; returns (body, transaction). `extension_requests` are
+    the requests extensions answer (e.g. `circadian/tick`)."""
+    model: type[RequestBody]
+    if name in HANDLERS:
+        model = HANDLERS[name][0]
+    elif name in extension_requests:
+        model = extension_requests[name][0]
+    else:
+        known = ", ".join(sorted([*HANDLERS, *extension_requests]))
         raise InvalidCommandError(f"unknown request {name[:80]!r}; known requests: {known}")
-    model, _ = HANDLERS[name]
     data: Any = {} if not payload.strip() else load_json(payload)
     if not isinstance(data, dict):
         raise InvalidCommandError("request body must be a JSON object")
@@ -315,7 +285,11 @@ CHANGES_INSTALLATION = frozenset(
 )
 
 
-async def handle_request(host: BridgeHost, name: str, body: Any) -> Any:
+async def handle_request(
+    host: BridgeHost, name: str, body: Any, extension_requests: Mapping[str, ExtensionRequest]
+) -> Any:
+    if name in extension_requests:
+        return extension_requests[name][1](body)
     _, handler = HANDLERS[name]
     result = await handler(host, body)
     if name in CHANGES_INSTALLATION:

@@ -1,9 +1,10 @@
 """The state store: the single owner of fixture and group state at run time.
 
-Every change goes through here and leaves as one `ChangeBatch` handed to the
-subscribers (renderer, MQTT publisher, persistence) in registration order. A
-subscriber's exception is logged with its name and never reaches the others.
-Features (circadian, switches, scenes) only call the methods below.
+Every change goes through here and leaves as one `ChangeBatch` published on the
+bus (`tau.core.bus`), whose subscribers (renderer, MQTT state publisher,
+persistence writer) each run isolated: an exception is logged with the
+subscriber's name and never reaches the others. Features (circadian, switches,
+scenes) only call the methods below.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from tau.core.bus import Bus
 from tau.core.commands import LightCommand
+from tau.core.events import ChangeBatch
 from tau.core.lights import (
     FixtureState,
     GroupLight,
@@ -50,18 +52,6 @@ class CircadianSource(Protocol):
     def target_for_fixture(self, fixture_id: int) -> CircadianTargetLike | None: ...
 
 
-@dataclass(slots=True, frozen=True)
-class ChangeBatch:
-    reason: str  # command | circadian | scene | switch | restore | reload | circadian_switch
-    fixture_ids: frozenset[int]  # fixtures whose state changed or were targeted
-    group_ids: frozenset[int]  # groups whose derived light or flags may have changed
-    targets: tuple[LightTarget, ...]  # for the renderer; one frame
-    commanded_groups: frozenset[int] = frozenset()  # groups a command addressed directly
-
-
-Subscriber = Callable[[ChangeBatch], None]
-
-
 class StateStore:
     def __init__(
         self,
@@ -69,6 +59,7 @@ class StateStore:
         live: Callable[[int], LiveLevel | None] = lambda _fid: None,
         clock: Callable[[], float] = time.time,
         circadian: CircadianSource | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.default_transition_s = default_transition_s
         self._live = live
@@ -77,14 +68,11 @@ class StateStore:
         self._fixtures: dict[int, FixtureState] = {}
         self._groups: dict[int, GroupState] = {}
         self._group_modes: dict[int, list[str]] = {}
-        self._subscribers: list[tuple[str, Subscriber]] = []
+        self._bus = bus or Bus()
         self._moving: set[int] = set()
         self._circadian = circadian
 
-    # ----------------------------------------------------------------- wiring
-    def subscribe(self, name: str, callback: Subscriber) -> None:
-        self._subscribers.append((name, callback))
-
+    # ------------------------------------------------------------------ model
     @property
     def installation(self) -> Installation:
         return self._inst
@@ -441,9 +429,5 @@ class StateStore:
                 [target[1]] if target is not None and target[0] == "group" else []
             ),
         )
-        for name, callback in self._subscribers:
-            try:
-                callback(batch)
-            except Exception:
-                log.exception("event=subscriber_failed subscriber=%s reason=%s", name, reason)
+        self._bus.publish(batch)
         return batch
