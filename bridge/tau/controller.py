@@ -118,7 +118,7 @@ class Bridge:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._info_sent: str | None = None
         self._started = time.monotonic()
-        self.counters: dict[str, int] = {"commands": 0, "rejected": 0}
+        self.rejected = 0  # for the terminal view
         self.recent: list[tuple[float, str, str]] = []  # for the terminal view
         self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
 
@@ -255,7 +255,6 @@ class Bridge:
                 self._count(kind, topic, payload)
 
     def _count(self, kind: str, topic: str, payload: bytes) -> None:
-        self.counters["commands"] += 1
         text = payload[:120].decode("utf-8", "replace")
         self.recent.append((time.time(), topic, text))
         del self.recent[:-20]
@@ -310,7 +309,7 @@ class Bridge:
             self.session.publish(self.topics.response(name), json.dumps(reply), qos=STATE_QOS)
 
     def _log_rejection(self, topic: str, payload: str | None, message: str, kind: str) -> None:
-        self.counters["rejected"] += 1
+        self.rejected += 1
         self._metrics.rejected.labels(kind).inc()
         log.warning("event=input_rejected topic=%s reason=%r", topic, message)
         self.rejections.append((time.time(), topic, message))

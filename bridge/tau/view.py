@@ -387,7 +387,7 @@ def snapshot(bridge: Bridge, down: DownTimes | None = None) -> ViewData:
         groups=len(inst.groups),
         commands=list(bridge.recent),
         rejections=list(bridge.rejections),
-        rejected=bridge.counters["rejected"],
+        rejected=bridge.rejected,
         try_lines=try_lines(bridge) if inst.fixtures else empty_lines(bridge),
         down_since=down.update(broker_connected, database_ok) if down else {},
     )

@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "config_errors": 0,
     "errors": 0,
     "units": 0,
+    "backoff": 0,
     "waiting": 0,
     "metrics": 0,
     "settings": 1,

@@ -78,7 +78,6 @@ class StatePublisher:
         self._commanded: set[int] = set()
         self._scheduled = False
         self._slow_scheduled = False
-        self.published = 0
 
     def __call__(self, batch: ChangeBatch) -> None:
         self._fixtures |= batch.fixture_ids
@@ -148,8 +147,7 @@ class StatePublisher:
 
     def _send(self, topic: str, payload: dict[str, Any]) -> None:
         text = json.dumps(payload, separators=(",", ":"))
-        if self._publish(topic, text, retain=True, qos=STATE_QOS):
-            self.published += 1
+        self._publish(topic, text, retain=True, qos=STATE_QOS)
 
 
 class DiscoveryPublisher:
@@ -176,7 +174,3 @@ class DiscoveryPublisher:
                 self._sent[topic] = text
                 sent += 1
         return sent
-
-    @property
-    def count(self) -> int:
-        return len(self._sent)

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from tau.core.commands import load_json
 from tau.core.extension import ExtensionRequest, RequestBody
+from tau.core.scenes import capture
 from tau.core.state import StateStore
 from tau.db import admin
 from tau.dmx.render import Renderer
@@ -208,12 +209,7 @@ async def _scene_store(host: BridgeHost, body: SceneStore) -> Any:
     gid = inst.group_by_slug.get(body.group)
     if gid is None:
         raise UnknownTargetError(f"unknown group {body.group!r}")
-    values = []
-    for fid in sorted(inst.groups[gid].fixture_ids):
-        s = host.store.fixture(fid)
-        kelvin = s.kelvin if s.color_mode == "color_temp" else None
-        color = s.color if s.color_mode == "rgb" else None
-        values.append((fid, s.is_on, s.brightness, kelvin, color))
+    values = capture({fid: host.store.fixture(fid) for fid in inst.groups[gid].fixture_ids})
     return await admin.store_scene(host.pool, body.slug, body.name or body.slug, gid, values)
 
 

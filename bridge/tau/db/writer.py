@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
 from typing import Protocol
 
 import asyncpg
+
+from tau.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,6 @@ class StateWriter:
         self._task: asyncio.Task[None] | None = None
         self.healthy = True
         self.last_error: str | None = None
-        self.batches = 0
-        self.rows = 0
         self._on_batch = on_batch  # (seconds, rows), for metrics
 
     # subscriber of the store
@@ -127,11 +126,6 @@ class StateWriter:
             return
         self._dirty_fixtures |= batch.fixture_ids
         self._dirty_groups |= batch.group_ids
-        self._wake.set()
-
-    def mark_all(self) -> None:
-        self._dirty_fixtures |= set(self._fixtures())
-        self._dirty_groups |= set(self._groups())
         self._wake.set()
 
     @property
@@ -154,16 +148,15 @@ class StateWriter:
             log.error("event=state_flush_incomplete pending=%d", self.queued)
 
     async def _run(self) -> None:
-        delay = 0.25
+        backoff = Backoff(0.25, 2.0)
         while True:
             await self._wake.wait()
             await asyncio.sleep(self._flush_s)  # gather a batch
             self._wake.clear()
             if await self.flush():
-                delay = 0.25
+                backoff.reset()
             else:
-                await asyncio.sleep(delay + random.uniform(0, delay / 4))
-                delay = min(delay * 2, 2.0)
+                await asyncio.sleep(backoff.delay())
                 self._wake.set()
 
     async def flush(self) -> bool:
@@ -197,8 +190,6 @@ class StateWriter:
         if not self.healthy:
             log.info("event=database_write_recovered rows=%d", len(f_rows) + len(g_rows))
         self.healthy, self.last_error = True, None
-        self.batches += 1
-        self.rows += len(f_rows) + len(g_rows)
         if self._on_batch is not None:
             self._on_batch(time.monotonic() - started, len(f_rows) + len(g_rows))
         return True

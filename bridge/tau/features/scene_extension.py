@@ -10,8 +10,8 @@ from typing import Any
 
 from tau.core.commands import load_json
 from tau.core.extension import Context, Extension
+from tau.core.scenes import recall_targets
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.features.scenes import recall_targets
 
 
 class ScenesExtension(Extension):

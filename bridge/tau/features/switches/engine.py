@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from tau.core.commands import LightCommand
 from tau.core.model import Installation, Switch
+from tau.core.scenes import scenes_of_group
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.features.scenes import scenes_of_group
 from tau.features.switches.classifier import PressClassifier, same_timing
 from tau.features.switches.vocabulary import (
     DIM_HIGH,

@@ -15,9 +15,9 @@ from tau.core.commands import LightCommand
 from tau.core.events import InstallationReloaded
 from tau.core.extension import EXTERNAL, Context, EventHandler, Extension, TriggerTypes
 from tau.core.model import Installation
+from tau.core.scenes import recall_targets
 from tau.core.state import Target
 from tau.errors import UnknownTargetError
-from tau.features.scenes import recall_targets
 from tau.features.switches.engine import PressTimer, SwitchEngine
 from tau.features.switches.vocabulary import trigger_types
 
