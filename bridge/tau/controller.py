@@ -27,7 +27,7 @@ from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, sta
 from tau.api.router import Route, patterns, route, subscriptions
 from tau.api.topics import Topics
 from tau.core.bus import Bus
-from tau.core.commands import MAX_PAYLOAD_BYTES, parse_light_command
+from tau.core.commands import check_size, parse_light_command
 from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
 from tau.core.extension import Context, Extension
 from tau.core.installation import installation_from_rows
@@ -49,6 +49,10 @@ log = logging.getLogger("tau.bridge")
 async def load_installation(conn: asyncpg.Connection) -> Installation:
     """Read the installation model in one snapshot."""
     return installation_from_rows(await fetch_installation(conn))
+
+
+# How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
+RELOAD_WAIT_S = 2.0
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -115,6 +119,9 @@ class Bridge:
         self.state_publisher = StatePublisher(store, self.topics, self.session.publish)
         self.discovery = DiscoveryPublisher(self.session.publish)
         self._reload_lock = asyncio.Lock()
+        self._reloads_begun = 0
+        self._reloaded = asyncio.Condition()  # notified with _last_reload, a begun count
+        self._last_reload = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._info_sent: str | None = None
         self._started = time.monotonic()
@@ -151,9 +158,29 @@ class Bridge:
     async def reload(self) -> None:
         """Re-read the installation and apply it everywhere (no restart)."""
         async with self._reload_lock:
+            self._reloads_begun += 1
+            begun = self._reloads_begun
             async with self._pool.acquire(timeout=5) as conn:
                 inst = await load_installation(conn)
             self.adopt(inst)
+        async with self._reloaded:
+            self._last_reload = begun
+            self._reloaded.notify_all()
+
+    async def changed_installation(self, timeout_s: float = RELOAD_WAIT_S) -> None:
+        """Return once a reload that began after this call has been applied.
+
+        A committed change raises NOTIFY and the config listener reloads: that is the
+        one reload path. A request waits for it, so its reply can name what it made;
+        only if no reload comes in `timeout_s` (LISTEN is reconnecting) does it reload
+        here, once."""
+        after = self._reloads_begun
+        try:
+            async with asyncio.timeout(timeout_s), self._reloaded:
+                await self._reloaded.wait_for(lambda: self._last_reload > after)
+        except TimeoutError:
+            log.debug("event=reload_by_request reason=no_notification")
+            await self.reload()
 
     def adopt(self, inst: Installation, first: bool = False) -> None:
         old = self._store.installation
@@ -226,10 +253,8 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if len(payload) > MAX_PAYLOAD_BYTES and found.kind != "ha_status":
-            raise TauError(
-                f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes"
-            )
+        if found.kind != "ha_status":
+            check_size(payload)
         inst = self._store.installation
         match found.kind:
             case "fixture_set" | "group_set":

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 import asyncpg
 from pydantic import Field, ValidationError, model_validator
 
-from tau.core.commands import load_json
+from tau.core.commands import describe_problems, load_json
 from tau.core.extension import ExtensionRequest, RequestBody
 from tau.core.scenes import capture
 from tau.core.state import StateStore
@@ -105,6 +105,7 @@ class BridgeHost(Protocol):
     @property
     def store(self) -> StateStore: ...
     async def reload(self) -> None: ...
+    async def changed_installation(self) -> None: ...
     def health(self) -> dict[str, Any]: ...
     @property
     def renderer(self) -> Renderer: ...
@@ -266,16 +267,13 @@ def parse_request(
     try:
         return model.model_validate(data), transaction
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in exc.errors()
-        )
+        problems = describe_problems(exc, "body")
         raise InvalidCommandError(f"invalid {name} request: {problems}") from None
 
 
-# Requests that change the installation: the reply goes out after the reload, so the
-# requester can use what it just created (and HA has its discovery) at once.
+# Requests that change the installation: the reply goes out after the reload that
+# LISTEN/NOTIFY triggers, so the requester can use what it just created (and HA has its
+# discovery) at once.
 CHANGES_INSTALLATION = frozenset(
     name for name in HANDLERS if name.split("/")[0] in ("fixture", "group", "scene")
 )
@@ -289,5 +287,5 @@ async def handle_request(
     _, handler = HANDLERS[name]
     result = await handler(host, body)
     if name in CHANGES_INSTALLATION:
-        await host.reload()
+        await host.changed_installation()
     return result

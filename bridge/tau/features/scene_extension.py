@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tau.core.commands import load_json
+from tau.core.commands import decode_text, load_json
 from tau.core.extension import Context, Extension
 from tau.core.scenes import recall_targets
 from tau.errors import InvalidCommandError, UnknownTargetError
@@ -25,7 +25,7 @@ class ScenesExtension(Extension):
         sid = self._store.installation.scene_by_slug.get(name)
         if sid is None:
             raise UnknownTargetError(f"unknown scene {name!r}")
-        text = payload.decode("utf-8", "replace").strip()
+        text = decode_text(payload).strip()
         transition: float | None = None
         if text.startswith("{"):
             transition = _scene_transition(load_json(payload))

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
+from tau.core.commands import decode_text
 from tau.core.events import InstallationReloaded
 from tau.core.extension import Context, EventHandler, Extension, ExtensionRequest, RequestBody
 from tau.errors import InvalidCommandError, UnknownTargetError
@@ -68,7 +69,7 @@ class CircadianExtension(Extension):
             raise UnknownTargetError(f"unknown group {name!r}")
         if inst.groups[gid].circadian_profile_id is None:
             raise InvalidCommandError(f"group {name!r} has no circadian profile")
-        text = payload.decode("utf-8", "replace").strip().upper()
+        text = decode_text(payload).strip().upper()
         if text not in ("ON", "OFF"):
             raise InvalidCommandError(f"circadian payload must be ON or OFF, got {text[:20]!r}")
         self._store.set_circadian(gid, text == "ON")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tau.core.commands import MAX_PAYLOAD_BYTES, LightCommand, load_json
+from tau.core.commands import LightCommand, decode_text, load_json
 from tau.core.model import Switch
 from tau.errors import ConfigurationError, InvalidCommandError
 
@@ -234,17 +234,6 @@ def validate_switch(switch: Switch) -> list[str]:
 # --- payloads -------------------------------------------------------------------------
 
 
-def _text(payload: bytes) -> str:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise InvalidCommandError(
-            f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes"
-        )
-    try:
-        return payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise InvalidCommandError("payload is not valid UTF-8") from None
-
-
 def _from_json(data: Any) -> tuple[str | None, int | None]:
     if isinstance(data, str):
         return data, None
@@ -267,7 +256,7 @@ def _from_json(data: Any) -> tuple[str | None, int | None]:
 
 def normalize_action(payload: bytes, switch: Switch) -> Action | None:
     """The action a payload carries, or None for the empty action Z2M sends after a press."""
-    text = _text(payload)
+    text = decode_text(payload).strip()
     delta: int | None = None
     if text.startswith(("{", "[", '"')):
         found, delta = _from_json(load_json(payload))
