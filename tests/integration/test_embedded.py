@@ -15,10 +15,10 @@ from pathlib import Path
 import aiomqtt
 import asyncpg
 import pytest
+from testkit.services import free_port
 
 from tau.embedded import _answers, embedded_database_url, ensure_broker, find_mosquitto
 from tau.settings import MqttSettings, Settings
-from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -151,3 +151,17 @@ def test_the_checker_sees_imports_of_every_kind() -> None:
         ["b", "c", "a", "b"],
         ["c", "a", "b", "c"],
     ]
+
+
+def test_the_benchmarks_use_the_test_kit_not_the_test_suite() -> None:
+    bench = PACKAGE.parents[1] / "bench"
+    wrong = []
+    for path in bench.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            wrong += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "tests"]
+    assert wrong == []
