@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -27,6 +26,7 @@ from tau.core.installation import state_from_rows
 from tau.core.model import Installation
 from tau.core.state import StateStore
 from tau.db.connect import create_pool, redact
+from tau.db.files import SEEDS_DIR
 from tau.db.listener import ConfigListener
 from tau.db.loader import fetch_state
 from tau.db.writer import StateWriter
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("tau")
-
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "database" / "seeds"
 
 
 def configure_logging(level: str, console: Console | None = None) -> None:

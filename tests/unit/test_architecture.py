@@ -22,6 +22,7 @@ RANKS: dict[str, int] = {
     "errors": 0,
     "units": 0,
     "backoff": 0,
+    "data": 0,  # migrations and seeds (package data; see tau/db/files.py)
     "waiting": 0,
     "metrics": 0,
     "settings": 1,
