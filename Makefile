@@ -28,8 +28,8 @@ run: $(RUNTIME_STAMP)
 	$(BIN)/tau run --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge tests bench
-	$(BIN)/ruff format --check bridge tests bench
+	$(BIN)/ruff check bridge tests bench testkit
+	$(BIN)/ruff format --check bridge tests bench testkit
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

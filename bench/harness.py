@@ -34,11 +34,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # `python -m bench` from elsewhere still finds tests.support
+if str(REPO) not in sys.path:  # `python -m bench` from elsewhere still finds testkit
     sys.path.insert(0, str(REPO))
 
-from tests.support.bridge import BridgeProcess  # noqa: E402
-from tests.support.services import (  # noqa: E402
+from testkit.bridge import BridgeProcess  # noqa: E402
+from testkit.services import (  # noqa: E402
     MqttServer,
     OwnedBroker,
     OwnedPostgres,
@@ -417,7 +417,7 @@ class Bench:
         """A fresh database with the Tau schema and no seeds; dropped at the end."""
         name = f"tau_bench_{uuid.uuid4().hex[:10]}"
         try:
-            from tests.support.db import create_database
+            from testkit.db import create_database
         except ImportError:  # the suite's helper is optional: init.sql is the schema
             create_database = _create_from_init_sql
         self._databases.append(name)

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.support.bridge import BridgeProcess
-from tests.support.mqtt import MqttProbe
-from tests.support.services import (
+from testkit.bridge import BridgeProcess
+from testkit.mqtt import MqttProbe
+from testkit.services import (
     MqttServer,
     OwnedBroker,
     OwnedPostgres,
@@ -126,7 +125,7 @@ class BridgeFactory:
 
     def database(self, *, schema: bool = True, seeds: bool = False) -> str:
         """A fresh database (migrated, optionally seeded); returns its DSN."""
-        from tests.support.db import create_database
+        from testkit.db import create_database
 
         name = f"tau_test_{uuid.uuid4().hex[:12]}"
         url = create_database(self.pg_admin_url, name, schema=schema, seeds=seeds)

@@ -13,7 +13,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict
 
-from tests.support.receivers import ArtDmx, ArtNetReceiver
+from testkit.receivers import ArtDmx, ArtNetReceiver
 
 from bench.harness import Bench, Row, Stats, percentile, run_async, stage, versus
 from bench.installation import build

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import asyncpg
-from tests.support.bridge import BridgeProcess
+from testkit.bridge import BridgeProcess
 
 from bench.harness import Bench, Row, Stats, run_async, stage
 from bench.installation import Layout, build

@@ -18,8 +18,8 @@ import random
 import time
 from dataclasses import asdict
 
-from tests.support.bridge import BridgeProcess
-from tests.support.receivers import ArtNetReceiver
+from testkit.bridge import BridgeProcess
+from testkit.receivers import ArtNetReceiver
 
 from bench.harness import Bench, Recorder, Row, Stats, rss_kib, run_async, stage
 from bench.installation import TUNABLE, Layout, build

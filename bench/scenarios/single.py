@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import asdict
 
-from tests.support.enttec import EnttecEmulator, Frame
+from testkit.enttec import EnttecEmulator, Frame
 
 from bench.harness import Bench, Row, Stats, run_async, stage, versus
 from bench.installation import build

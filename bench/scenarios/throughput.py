@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tests.support.receivers import ArtNetReceiver
+from testkit.receivers import ArtNetReceiver
 
 from bench.harness import Bench, Recorder, Row, Stats, run_async, stage
 from bench.installation import Layout, build

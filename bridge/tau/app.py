@@ -1,6 +1,6 @@
 """Wiring: the only module that knows every part. Starts in a fixed order, stops in reverse.
 
-settings -> database -> outputs -> state restore (first frame) -> MQTT -> features
+settings -> database -> outputs -> state restore (first frame) -> MQTT -> extensions
 -> discovery -> scheduler. A failing core dependency stops the process with one
 clear message; SIGTERM/SIGINT run the same clean path, flushing state.
 """
@@ -15,33 +15,36 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from tau.bridge import Bridge
+from tau.controller import Bridge, load_installation
+from tau.core.bus import Bus
+from tau.core.events import ChangeBatch
+from tau.core.installation import state_from_rows
+from tau.core.model import Installation
+from tau.core.state import StateStore
 from tau.db.connect import create_pool, redact
+from tau.db.files import SEEDS_DIR
 from tau.db.listener import ConfigListener
-from tau.db.loader import load_installation, load_state
+from tau.db.loader import fetch_state
 from tau.db.writer import StateWriter
 from tau.dmx.drivers import build_output
 from tau.dmx.drivers.base import Output
 from tau.dmx.render import Renderer
-from tau.errors import ConfigurationError, DatabaseError, TauError
-from tau.features import Features
+from tau.errors import DatabaseError, TauError
+from tau.extensions import build_extensions
+from tau.features.circadian.engine import CircadianClock, CircadianEngine
+from tau.features.circadian.extension import CircadianTicked
 from tau.http import HttpServer
 from tau.metrics import Metrics
-from tau.model import Installation
-from tau.settings import Settings, UniverseOutput, VirtualOutput, load_settings
-from tau.state import ChangeBatch, StateStore
+from tau.settings import Settings, UniverseOutput, VirtualOutput
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("tau")
-
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "database" / "seeds"
 
 
 def configure_logging(level: str, console: Console | None = None) -> None:
@@ -123,7 +126,6 @@ class App:
         self.metrics.db_queue.set(bridge.writer.queued)
         self.metrics.mqtt_connected.set(bridge.session.connected.is_set())
         self.metrics.mqtt_queued.set(bridge.session.queued)
-        self.metrics.circadian_tick.set(bridge.features.last_tick_s)
         for universe, status in bridge.renderer.status().items():
             self.metrics.output_errors.labels(str(universe)).set(status["state"] == "ok")
 
@@ -192,27 +194,40 @@ class App:
         try:
             async with pool.acquire() as conn:
                 inst = await load_installation(conn)
-                stored_fixtures, stored_groups = await load_state(conn)
+                stored_fixtures, stored_groups = state_from_rows(*await fetch_state(conn))
         except asyncpg.UndefinedTableError as exc:
             raise DatabaseError(
                 f"{redact(url)} has no Tau schema ({exc}): run `tau db upgrade`"
             ) from None
 
+        metrics = self.metrics
         outputs = OutputSet(s)
         renderer = Renderer(outputs(inst), s.dmx.fps)
-        store = StateStore(s.default_transition, live=renderer.live)
+        clock = CircadianClock(settable=s.circadian.clock_control)
+        circadian = CircadianEngine(clock.now, s.location, s.circadian.tick_seconds)
+        bus = Bus()
+        store = StateStore(s.default_transition, live=renderer.live, circadian=circadian, bus=bus)
         store.set_installation(inst, stored_fixtures, stored_groups)
-        writer = StateWriter(pool, store.fixtures, store.groups, s.state_flush_ms)
-        bridge_ref: list[Bridge] = []
-        features = Features(
-            s,
-            store,
-            publish=lambda *a, **k: bridge_ref[0].session.publish(*a, **k),
-            event_topic=lambda slug: bridge_ref[0].topics.switch_event(slug),
+
+        def db_batch(seconds: float, rows: int) -> None:
+            metrics.db_batch.observe(seconds)
+            metrics.db_rows.inc(rows)
+
+        writer = StateWriter(pool, store.fixtures, store.groups, s.state_flush_ms, db_batch)
+        bus.subscribe(
+            CircadianTicked, "metrics", lambda tick: metrics.circadian_tick.set(tick.duration_s)
         )
-        store.circadian = features
-        bridge = Bridge(s, pool, store, renderer, writer, features, outputs)
-        bridge_ref.append(bridge)
+        bridge = Bridge(
+            s,
+            pool,
+            store,
+            renderer,
+            writer,
+            bus,
+            lambda ctx: build_extensions(ctx, circadian, clock),
+            outputs,
+            metrics,
+        )
         self.bridge = bridge
 
         # Restore before the first frame: no flash to black on a restart.
@@ -221,27 +236,15 @@ class App:
         await renderer.start()
         self._cleanup.append(("renderer", renderer.stop))
 
-        metrics = self.metrics
-
         def to_renderer(batch: ChangeBatch) -> None:
             if batch.targets:
                 started = time.monotonic()
                 metrics.batch_applied(renderer.apply(batch.targets), started)
 
         renderer.add_frame_listener(metrics.frame_sent)
-        bridge.on_command = lambda kind: metrics.commands.labels(kind).inc()
-        bridge.on_rejected = lambda kind: metrics.rejected.labels(kind).inc()
-        bridge.session.on_reconnect = metrics.mqtt_reconnects.inc
-
-        def db_batch(seconds: float, rows: int) -> None:
-            metrics.db_batch.observe(seconds)
-            metrics.db_rows.inc(rows)
-
-        writer.on_batch = db_batch
-
-        store.subscribe("renderer", to_renderer)
-        store.subscribe("mqtt", bridge.state_publisher)
-        store.subscribe("database", writer)
+        bus.subscribe(ChangeBatch, "renderer", to_renderer)
+        bus.subscribe(ChangeBatch, "mqtt", bridge.state_publisher)
+        bus.subscribe(ChangeBatch, "database", writer)
         await writer.start()
         self._cleanup.append(("state writer", writer.stop))
 
@@ -250,8 +253,13 @@ class App:
         listener = ConfigListener(url, bridge.reload)
         await listener.start()
         self._cleanup.append(("config listener", listener.stop))
-        await features.start()
-        self._cleanup.append(("features", features.stop))
+        for extension in bridge.extensions:
+            try:
+                await extension.start()
+            except Exception:  # an optional feature: say so, run without it
+                log.exception("event=extension_start_failed extension=%s", extension.name)
+                continue
+            self._cleanup.append((extension.name, extension.stop))
         if s.http.port is not None:
             http = HttpServer(
                 s.http.host, s.http.port, bridge.health, metrics, self._refresh_gauges
@@ -289,33 +297,3 @@ class App:
                 log.exception("event=stop_failed part=%s", name)
         self._cleanup.clear()
         log.info("event=stopped")
-
-
-def run(demo: bool = False, view: bool = True) -> int:
-    """`tau run`: load settings, run until SIGTERM/SIGINT."""
-    settings = load_settings()
-    from tau.view import attach_view, make_console, print_try_lines
-
-    console = make_console() if view and sys.stdout.isatty() else None
-    configure_logging(settings.log_level, console)
-    app = App(settings, demo=demo)
-    if console is not None:
-        attach_view(app, console)
-    else:
-        app.on_ready = print_try_lines
-    try:
-        return _run_loop(app.run())
-    except ConfigurationError:
-        raise  # one `tau: ...` line per mistake, printed by the command line
-    except TauError as exc:
-        log.error("event=fatal error=%r", str(exc))
-        print(f"tau: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run_loop(main: Any) -> int:
-    try:
-        import uvloop
-    except ImportError:
-        return int(asyncio.run(main))
-    return int(uvloop.run(main))

@@ -4,12 +4,17 @@ fixture, group, patch, --version."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
 import sys
 import traceback
+from typing import Any
 
 from tau import __version__
-from tau.errors import TauError
+from tau.errors import ConfigurationError, TauError
+
+log = logging.getLogger("tau")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +50,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run(demo: bool = False, view: bool = True) -> int:
+    """`tau run`: load settings, run until SIGTERM/SIGINT."""
+    from tau.app import App, configure_logging
+    from tau.settings import load_settings
+    from tau.view import attach_view, make_console, print_try_lines
+
+    settings = load_settings()
+    console = make_console() if view and sys.stdout.isatty() else None
+    configure_logging(settings.log_level, console)
+    app = App(settings, demo=demo)
+    if console is not None:
+        attach_view(app, console)
+    else:
+        app.on_ready = print_try_lines
+    try:
+        return _run_loop(app.run())
+    except ConfigurationError:
+        raise  # one `tau: ...` line per mistake, printed by the command line
+    except TauError as exc:
+        log.error("event=fatal error=%r", str(exc))
+        print(f"tau: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_loop(main: Any) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return int(asyncio.run(main))
+    return int(uvloop.run(main))
+
+
 def report(exc: BaseException) -> None:
     """`tau: <line>` per line of the error; the traceback too when TAU_LOG_LEVEL=DEBUG."""
     if os.environ.get("TAU_LOG_LEVEL", "").upper() == "DEBUG":
@@ -57,8 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            from tau.app import run
-
             return run(demo=args.demo, view=not args.no_view)
         if args.command == "db" and args.db_command in ("url", "seed", "dump", "restore"):
             from tau.db import tools

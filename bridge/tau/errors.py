@@ -19,9 +19,5 @@ class ConfigurationError(TauError):
     """Settings or the installation model are invalid; the message lists every problem."""
 
 
-class OutputError(TauError):
-    """A DMX output could not be opened or written."""
-
-
 class DatabaseError(TauError):
     """PostgreSQL refused a change or is unreachable; the message says which and why."""

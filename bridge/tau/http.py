@@ -59,12 +59,13 @@ class HttpServer:
                 b"",
             ):
                 pass
-            status, ctype, body = self._respond(request.decode("latin-1").split())
+            parts = request.decode("latin-1").split()
+            status, ctype, body = self._respond(parts)
             head = (
                 f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             )
-            writer.write(head.encode() + body)
+            writer.write(head.encode() + (b"" if parts[:1] == ["HEAD"] else body))
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass

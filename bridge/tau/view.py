@@ -21,12 +21,12 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from tau.lights import FixtureState
-from tau.model import Fixture, Installation
+from tau.core.lights import FixtureState
+from tau.core.model import Fixture, Installation
 
 if TYPE_CHECKING:
     from tau.app import App
-    from tau.bridge import Bridge
+    from tau.controller import Bridge
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SWATCH = "██"
@@ -387,7 +387,7 @@ def snapshot(bridge: Bridge, down: DownTimes | None = None) -> ViewData:
         groups=len(inst.groups),
         commands=list(bridge.recent),
         rejections=list(bridge.rejections),
-        rejected=bridge.counters["rejected"],
+        rejected=bridge.rejected,
         try_lines=try_lines(bridge) if inst.fixtures else empty_lines(bridge),
         down_since=down.update(broker_connected, database_ok) if down else {},
     )

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.support.services import MqttServer
+from testkit.services import MqttServer
 
 REPO = Path(__file__).resolve().parents[2]
 

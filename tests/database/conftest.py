@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 import pytest_asyncio
-
-from tests.support.db import create_database, drop_database
+from testkit.db import create_database, drop_database
 
 
 def unique_name(prefix: str = "tau_test_db") -> str:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from testkit.db import DATABASE_DIR, INIT_SQL, ROOT, psql, run_async, tool
+from testkit.services import free_port
 
 from tau.db.migrate import run_db_command, upgrade_head
 from tau.errors import DatabaseError
-from tests.support.db import DATABASE_DIR, INIT_SQL, ROOT, psql, run_async, tool
-from tests.support.services import free_port
 
 BRIDGE = ROOT / "bridge"
 
@@ -72,7 +72,7 @@ def test_both_setup_paths_give_the_same_schema(
     assert version(url_a) == stamped == ["0002_fixture_library"]
     # path B: Alembic alone, on an empty database
     b_name = f"{fresh_database[0]}_b"
-    from tests.support.db import create_database, drop_database
+    from testkit.db import create_database, drop_database
 
     admin = schema_url.rsplit("/", 1)[0] + "/postgres"
     url_b = create_database(admin, b_name, schema=False)

@@ -9,8 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-
-from tests.support.db import INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
+from testkit.db import INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
 
 ROLES_SQL = ROOT / "config" / "roles.sql"
 ROLES_INIT = ROOT / "config" / "postgres-roles.sh"

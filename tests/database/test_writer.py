@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from tau.core.events import ChangeBatch
+from tau.core.lights import FixtureState, GroupState
 from tau.db.connect import create_pool
 from tau.db.writer import StateWriter
-from tau.lights import FixtureState, GroupState
-from tau.state import ChangeBatch
 
 
 @pytest.mark.asyncio(loop_scope="function")

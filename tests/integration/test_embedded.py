@@ -15,6 +15,7 @@ from pathlib import Path
 import aiomqtt
 import asyncpg
 import pytest
+from testkit.services import free_port
 
 from tau.embedded import (
     _answers,
@@ -24,7 +25,6 @@ from tau.embedded import (
     stop_embedded_database,
 )
 from tau.settings import MqttSettings, Settings
-from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

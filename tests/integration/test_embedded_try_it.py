@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
+from testkit.services import free_port
 
 from tests.integration.test_readme import expectations, try_it_lines
-from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

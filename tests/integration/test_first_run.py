@@ -21,8 +21,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
-from tests.support.services import free_port
+from testkit.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_SCREEN = 15

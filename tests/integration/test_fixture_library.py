@@ -65,8 +65,9 @@ def test_whole_qlc_library_imports(capsys: pytest.CaptureFixture[str]) -> None:
 def test_whole_library_into_the_database_twice(
     pg_admin_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from testkit.db import create_database, drop_database
+
     from tau.cli import main
-    from tests.support.db import create_database, drop_database
 
     name = f"tau_test_library_{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("TAU_DATABASE_URL", create_database(pg_admin_url, name))
@@ -106,8 +107,9 @@ def test_readme_your_fixtures_runs_as_written(
 ) -> None:
     """Every `tau` line of README "Your fixtures", in order, on a fresh database; the
     patch sheet and the collision message are the ones the README shows."""
+    from testkit.db import create_database, drop_database
+
     from tau.cli import main
-    from tests.support.db import create_database, drop_database
 
     section = README.read_text().split("## Your fixtures", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```(\w*)\n(.*?)```", section, re.S)

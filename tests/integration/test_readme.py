@@ -26,10 +26,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
-from tests.support.db import drop_database
-from tests.support.mqtt import MqttProbe
-from tests.support.services import MqttServer
+from testkit.db import drop_database
+from testkit.mqtt import MqttProbe
+from testkit.services import MqttServer
 
 ORANGE = {"r": 255, "g": 80, "b": 0}
 REPO = Path(__file__).resolve().parents[2]
@@ -332,7 +331,7 @@ def test_backup_and_restore_with_tau_database_url(bridge_factory, tmp_path: Path
 
 
 def _server_fixture_slugs(url: str) -> set[str]:
-    from tests.support.db import psql
+    from testkit.db import psql
 
     return set(psql(url, "-tA", "-c", "SELECT slug FROM fixtures").split())
 
@@ -341,7 +340,7 @@ def test_backup_into_a_fresh_database_with_the_postgresql_tools(
     bridge_factory, pg_admin_url: str, tmp_path: Path
 ) -> None:
     """The README's second block, with `tau` and `tau_restored` swapped for test databases."""
-    from tests.support.db import psql, tool
+    from testkit.db import psql, tool
 
     source_url = bridge_factory.database(seeds=True)
     source = urlsplit(source_url).path.lstrip("/")

@@ -14,9 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from tests.support.mqtt import MqttProbe
-from tests.support.services import free_port
+from testkit.mqtt import MqttProbe
+from testkit.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import sys
 import termios
 import time
 
-from tests.support.mqtt import MqttProbe
+from testkit.mqtt import MqttProbe
 
 PLAIN_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) \S+ \S")
 

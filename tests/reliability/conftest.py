@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit.bridge import BridgeProcess
+from testkit.mqtt import MqttProbe
+from testkit.services import MqttServer
 
 from tests.reliability.helpers import create_test_database, drop_database
-from tests.support.bridge import BridgeProcess
-from tests.support.mqtt import MqttProbe
-from tests.support.services import MqttServer
 
 _FIGURES: list[tuple[str, str, str]] = []
 _MODULE_BRIDGES: list[BridgeProcess] = []

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-
-from tests.support.bridge import BridgeProcess
-from tests.support.mqtt import Message, MqttProbe
-from tests.support.services import MqttServer
+from testkit.bridge import BridgeProcess
+from testkit.mqtt import Message, MqttProbe
+from testkit.services import MqttServer
 
 # Seeded installation (database/seeds/04-test-fixtures.sql).
 UNIVERSE_1 = (
@@ -329,8 +328,8 @@ REPO = Path(__file__).resolve().parents[2]
 def create_test_database(admin_url: str, name: str, *, seeds: bool = True) -> str:
     """A fresh database with the schema (and seeds); the suite's helper when present."""
     try:
-        from tests.support.db import create_database
-    except ImportError:  # until tests/support/db.py lands: init.sql is the schema
+        from testkit.db import create_database
+    except ImportError:  # until testkit/db.py lands: init.sql is the schema
         return _create_from_init_sql(admin_url, name, seeds=seeds)
     url: str = create_database(admin_url, name, schema=True, seeds=seeds)
     return url

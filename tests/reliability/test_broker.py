@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from testkit.enttec import EnttecEmulator
+from testkit.services import MqttServer
 
 from tests.reliability.helpers import (
     FIXTURES,
@@ -22,8 +24,6 @@ from tests.reliability.helpers import (
     connected_probe,
     retained_states,
 )
-from tests.support.enttec import EnttecEmulator
-from tests.support.services import MqttServer
 
 pytestmark = [pytest.mark.fault]
 

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from testkit.enttec import EnttecEmulator
+from testkit.services import OwnedPostgres
 
 from tests.reliability.helpers import (
     FIXTURES,
@@ -23,8 +25,6 @@ from tests.reliability.helpers import (
     stored_states,
     wait_until,
 )
-from tests.support.enttec import EnttecEmulator
-from tests.support.services import OwnedPostgres
 
 pytestmark = [pytest.mark.fault]
 

@@ -35,6 +35,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from testkit.bridge import BridgeProcess
+from testkit.mqtt import Message, MqttProbe
 
 from tests.reliability.helpers import (
     FIXTURES,
@@ -47,8 +49,6 @@ from tests.reliability.helpers import (
     stored_states,
     wait_until,
 )
-from tests.support.bridge import BridgeProcess
-from tests.support.mqtt import Message, MqttProbe
 
 pytestmark = [pytest.mark.fuzz]
 

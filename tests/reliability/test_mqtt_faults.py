@@ -17,6 +17,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from testkit.services import MqttServer, free_port
 
 from tests.reliability.helpers import (
     FIXTURES,
@@ -30,7 +31,6 @@ from tests.reliability.helpers import (
     sql,
     wait_until,
 )
-from tests.support.services import MqttServer, free_port
 
 pytestmark = [pytest.mark.fault]
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
+from testkit.enttec import EnttecEmulator
+from testkit.mqtt import MqttProbe
 
 from tests.reliability.helpers import (
     FIXTURES,
@@ -29,8 +31,6 @@ from tests.reliability.helpers import (
     retained_states,
     stored_states,
 )
-from tests.support.enttec import EnttecEmulator
-from tests.support.mqtt import MqttProbe
 
 pytestmark = [pytest.mark.fault]
 

@@ -28,6 +28,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from testkit.bridge import BridgeProcess
+from testkit.db import SEED_FILES, load_files, run_async
+from testkit.mqtt import MqttProbe
+from testkit.services import (
+    CertPair,
+    MqttServer,
+    Pki,
+    SecureMosquitto,
+    free_port,
+    mqtt_connack,
+    require_mosquitto,
+)
 
 from tests.reliability.helpers import (
     QUIET_ENV,
@@ -37,18 +49,6 @@ from tests.reliability.helpers import (
     sql_script,
     stored_states,
     wait_until,
-)
-from tests.support.bridge import BridgeProcess
-from tests.support.db import SEED_FILES, load_files, run_async
-from tests.support.mqtt import MqttProbe
-from tests.support.services import (
-    CertPair,
-    MqttServer,
-    Pki,
-    SecureMosquitto,
-    free_port,
-    mqtt_connack,
-    require_mosquitto,
 )
 
 pytestmark = [pytest.mark.security]

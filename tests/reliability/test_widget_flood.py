@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from testkit.enttec import EnttecEmulator
 
 from tests.reliability.helpers import (
     FIXTURES,
@@ -28,7 +29,6 @@ from tests.reliability.helpers import (
     stored_states,
     wait_until,
 )
-from tests.support.enttec import EnttecEmulator
 
 pytestmark = [pytest.mark.fault]
 

@@ -15,20 +15,18 @@ from astral import sun as astral_sun
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tau.circadian import (
-    CircadianEngine,
-    CircadianScheduler,
+from tau.core.model import CircadianProfile, Group, Installation
+from tau.errors import ConfigurationError
+from tau.features.circadian.engine import CircadianEngine, CircadianScheduler, assign_profiles
+from tau.features.circadian.profile import (
     CircadianTarget,
     SunCalendar,
-    assign_profiles,
     interpolate,
     parse_at,
     resolve_keyframes,
     target_at,
     validate_profile,
 )
-from tau.errors import ConfigurationError
-from tau.model import CircadianProfile, Group, Installation
 from tau.settings import LocationSettings
 
 UTC_ONLY = LocationSettings(timezone="UTC")
@@ -251,7 +249,7 @@ def test_polar_day_falls_back_to_noon_plus_minus_six_hours_and_logs_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sun = SunCalendar(SVALBARD)
-    with caplog.at_level(logging.DEBUG, logger="tau.circadian"):
+    with caplog.at_level(logging.DEBUG, logger="tau.features.circadian"):
         times = sun.times(date(2024, 6, 21))
         sun.times(date(2024, 6, 22))
     assert times["sunrise"] == pytest.approx(times["noon"] - 6 * 3600)
@@ -359,7 +357,7 @@ def test_engine_rejects_sun_profiles_without_location_and_reports_ties_once(
         },
     )
     engine = CircadianEngine(FakeClock(datetime(2024, 3, 1, tzinfo=UTC)), None, 30)
-    with caplog.at_level(logging.WARNING, logger="tau.circadian"):
+    with caplog.at_level(logging.WARNING, logger="tau.features.circadian"):
         problems = engine.set_installation(inst)
         engine.set_installation(inst)
     assert len(problems) == 1
@@ -464,12 +462,12 @@ def test_an_unused_sun_profile_without_location_does_not_warn_until_a_group_foll
     sunny = profile([{"at": "sunset", "brightness": 50, "kelvin": 2700}], 10, "sunny")
     unused = Installation(groups={1: group(1, None, direct={1})}, profiles={10: sunny})
     engine = CircadianEngine(FakeClock(datetime(2024, 3, 1, tzinfo=UTC)), None, 30)
-    with caplog.at_level(logging.DEBUG, logger="tau.circadian"):
+    with caplog.at_level(logging.DEBUG, logger="tau.features.circadian"):
         assert engine.set_installation(unused)  # still rejected, and said so to the caller
     assert [r.levelno for r in caplog.records if "sunny" in r.getMessage()] == [logging.DEBUG]
     caplog.clear()
     used = Installation(groups={1: group(1, 10, direct={1})}, profiles={10: sunny})
-    with caplog.at_level(logging.DEBUG, logger="tau.circadian"):
+    with caplog.at_level(logging.DEBUG, logger="tau.features.circadian"):
         engine.set_installation(used)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == [

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tau.commands import LightCommand, parse_light_command
+from tau.core.commands import LightCommand, parse_light_command
 from tau.errors import InvalidCommandError
 
 

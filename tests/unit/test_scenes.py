@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tau.commands import LightCommand
-from tau.lights import FixtureState, apply_command
-from tau.model import FixtureModel, Installation, Scene, SceneValue
-from tau.scenes import capture, recall_targets, scenes_of_group
+from tau.core.commands import LightCommand
+from tau.core.lights import FixtureState, apply_command
+from tau.core.model import FixtureModel, Installation, Scene, SceneValue
+from tau.core.scenes import capture, recall_targets, scenes_of_group
 
 
 def test_capture_keeps_the_visible_colour_and_the_level_of_members_that_are_off() -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from tau.commands import LightCommand
-from tau.db.loader import build_installation
+from tau.core.bus import Bus
+from tau.core.commands import LightCommand
+from tau.core.events import ChangeBatch
+from tau.core.installation import build_installation
+from tau.core.model import Fixture, FixtureModel, Group, Installation
+from tau.core.state import StateStore
+from tau.dmx.types import LiveLevel
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.model import Fixture, FixtureModel, Group, Installation
-from tau.state import ChangeBatch, StateStore
 
 DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
 TUNABLE = FixtureModel(2, "Acme", "Tunable", ("warm", "cool"), 2700, 6500, "linear", 0.0)
@@ -55,12 +59,26 @@ class _Circadian:
         return _Target(100, 3000) if fixture_id in (1, 2) else None
 
 
+LIVE: dict[int, LiveLevel] = {}  # what the renderer would report mid-fade
+
+
 @pytest.fixture
 def store() -> tuple[StateStore, list[ChangeBatch]]:
-    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0)
+    LIVE.clear()
+    return _store(live=LIVE.get)
+
+
+@pytest.fixture
+def circadian_store() -> tuple[StateStore, list[ChangeBatch]]:
+    return _store(circadian=_Circadian())
+
+
+def _store(bus: Bus | None = None, **kwargs: Any) -> tuple[StateStore, list[ChangeBatch]]:
+    bus = bus or Bus()
+    s = StateStore(default_transition_s=0.4, clock=lambda: 1000.0, bus=bus, **kwargs)
     s.set_installation(_installation())
     batches: list[ChangeBatch] = []
-    s.subscribe("test", batches.append)
+    bus.subscribe(ChangeBatch, "test", batches.append)
     return s, batches
 
 
@@ -132,9 +150,8 @@ def test_unknown_target(store) -> None:
         s.command(("group", 99), LightCommand(state="ON"))
 
 
-def test_circadian_on_lands_on_target_and_manual_level_suspends(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_circadian_on_lands_on_target_and_manual_level_suspends(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON"))
     assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
     assert s.circadian_switch_on(12)
@@ -146,26 +163,23 @@ def test_circadian_on_lands_on_target_and_manual_level_suspends(store) -> None:
     assert s.circadian_switch_on(12) and s.circadian_active(1)
 
 
-def test_fixture_command_through_unprofiled_parent_suspends_fixtures(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_fixture_command_through_unprofiled_parent_suspends_fixtures(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 10), LightCommand(state="ON", brightness=40))
     assert s.fixture(1).circadian_suspended and s.fixture(2).circadian_suspended
     assert not s.fixture(3).circadian_suspended  # no profile governs it
     assert s.circadian_switch_on(12)  # the profiled group itself was not targeted
 
 
-def test_circadian_tick_never_turns_lights_on(store) -> None:
-    s, batches = store
-    s.circadian = _Circadian()
+def test_circadian_tick_never_turns_lights_on(circadian_store) -> None:
+    s, batches = circadian_store
     s.apply_circadian([(1, 200, 3000), (2, 200, 3000)], 30.0)
     assert not s.fixture(1).is_on and not s.fixture(2).is_on
     assert batches[-1].targets == ()
 
 
-def test_circadian_switch_resumes_and_disables(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_circadian_switch_resumes_and_disables(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON", brightness=10))
     assert not s.circadian_switch_on(12)
     s.set_circadian(12, True)
@@ -174,9 +188,8 @@ def test_circadian_switch_resumes_and_disables(store) -> None:
     assert not s.circadian_switch_on(12) and not s.circadian_active(1)
 
 
-def test_suspension_times_out(store) -> None:
-    s, _ = store
-    s.circadian = _Circadian()
+def test_suspension_times_out(circadian_store) -> None:
+    s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON", brightness=10))
     s._clock = lambda: 5000.0
     s.expire_suspensions(3600)
@@ -189,28 +202,26 @@ def test_brightness_move_and_stop_reads_live_level(store) -> None:
     s.command(("fixture", 3), LightCommand(brightness_move=100))
     assert s.fixture(3).brightness == 255
     assert batches[-1].targets[0].transition_s == pytest.approx(2.0)
-    from tau.dmx.types import LiveLevel
-
-    s.set_live_reader(lambda _fid: LiveLevel(brightness=140.4, kelvin=None, color=None))
+    LIVE[3] = LiveLevel(brightness=140.4, kelvin=None, color=None)
     s.command(("fixture", 3), LightCommand(brightness_move=0))
     assert s.fixture(3).brightness == 140
     assert batches[-1].targets[0].transition_s == 0.0
 
 
-def test_a_failing_subscriber_does_not_break_others(store, caplog) -> None:
-    s, batches = store
-
+def test_a_failing_subscriber_does_not_break_others(caplog) -> None:
     def broken(_batch: ChangeBatch) -> None:
         raise RuntimeError("boom")
 
-    s._subscribers.insert(0, ("broken", broken))
+    bus = Bus()
+    bus.subscribe(ChangeBatch, "broken", broken)  # before the test's own subscriber
+    s, batches = _store(bus)
     s.command(("fixture", 4), LightCommand(state="ON"))
     assert len(batches) == 1
     assert "subscriber=broken" in caplog.text
 
 
 def test_restored_state_is_fitted_to_the_model() -> None:
-    from tau.lights import FixtureState
+    from tau.core.lights import FixtureState
 
     s = StateStore(default_transition_s=0)
     stored = {

@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tau.commands import LightCommand
+from tau.core.commands import LightCommand
+from tau.core.model import Installation, Scene, Switch, SwitchModel
 from tau.errors import ConfigurationError, InvalidCommandError, UnknownTargetError
-from tau.model import Installation, Scene, Switch, SwitchModel
-from tau.switches import (
+from tau.features.switches.classifier import PressClassifier
+from tau.features.switches.engine import PressTimer, SwitchEngine
+from tau.features.switches.vocabulary import (
     Action,
-    PressClassifier,
-    PressTimer,
-    SwitchEngine,
     Target,
     default_intent,
     normalize_action,

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
 
-from tau.lights import FixtureState
-from tau.model import Fixture, FixtureModel
+from tau.core.lights import FixtureState
+from tau.core.model import Fixture, FixtureModel
 from tau.view import (
     DROP_ORDER,
     SWATCH,

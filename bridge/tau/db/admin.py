@@ -9,6 +9,7 @@ the database's own message, made readable.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -199,7 +200,7 @@ async def store_scene(
     slug: str,
     name: str,
     group_id: int,
-    values: list[tuple[int, bool, int, int | None, tuple[int, int, int] | None]],
+    values: Sequence[tuple[int, bool, int, int | None, tuple[int, int, int] | None]],
 ) -> dict[str, Any]:
     """Create or overwrite a scene with the captured member values, atomically."""
     try:

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import errno
 import logging
-import random
 import re
 import socket
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from tau.backoff import Backoff
 from tau.errors import ConfigurationError, DatabaseError
 from tau.waiting import Waiting
 
@@ -97,7 +97,7 @@ async def create_pool(
 ) -> asyncpg.Pool:
     """Open a small pool; with `retry`, wait (capped backoff) until the server is up."""
     dsn = plain_dsn(url)
-    delay = 0.5
+    backoff = Backoff(0.5, 5.0)
     waiting = Waiting(
         f"PostgreSQL at {server_address(url)}",
         hint="is it running? check TAU_DATABASE_URL",
@@ -128,11 +128,11 @@ async def create_pool(
             fatal = isinstance(exc, asyncpg.InvalidPasswordError | asyncpg.InvalidCatalogNameError)
             if not retry or fatal:
                 raise DatabaseError(message) from None
-            log.debug("event=database_retry retry_in=%.1fs detail=%r", delay, message)
+            pause = backoff.delay()
+            log.debug("event=database_retry retry_in=%.1fs detail=%r", pause, message)
             waiting.failed(reason(exc))
             if stopping is not None and stopping.is_set():
                 raise DatabaseError(message) from None
-            pause = delay + random.uniform(0, delay / 4)
             if stopping is None:
                 await asyncio.sleep(pause)
             else:  # a SIGTERM while waiting ends the wait at once
@@ -140,4 +140,3 @@ async def create_pool(
                     await asyncio.wait_for(stopping.wait(), pause)
                 if stopping.is_set():
                     raise DatabaseError(message) from None
-            delay = min(delay * 2, 5.0)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from tau.backoff import Backoff
 from tau.db.connect import plain_dsn, reason, server_address
 from tau.waiting import Waiting
 
@@ -44,15 +44,12 @@ class ConfigListener:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def request_reload(self) -> None:
-        self._pending.set()
-
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         log.debug("event=config_changed payload=%s", payload)
         self._pending.set()
 
     async def _listen(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 5.0)
         first_failure = True
         # While PostgreSQL is away the log says so every 10 s, not only once.
         waiting = Waiting(
@@ -63,12 +60,14 @@ class ConfigListener:
         )
         while True:
             conn: asyncpg.Connection | None = None
+            pause: float | None = None
             try:
                 conn = await asyncpg.connect(plain_dsn(self._url), timeout=5)
                 await conn.add_listener(CHANNEL, self._notified)
                 if not self.connected and not first_failure:
                     self._pending.set()  # missed notifications while away
-                self.connected, delay, first_failure = True, 0.5, True
+                self.connected, first_failure = True, True
+                backoff.reset()
                 waiting.done()
                 while not conn.is_closed():
                     await asyncio.sleep(1.0)
@@ -80,7 +79,8 @@ class ConfigListener:
                 # shuts down mid-handshake: asyncpg then raises what it read, e.g. an
                 # IncompleteReadError) is retried: this task must never die quietly.
                 level = logging.WARNING if first_failure else logging.DEBUG
-                log.log(level, "event=config_listener_lost retry_in=%.1fs error=%r", delay, exc)
+                pause = backoff.delay()
+                log.log(level, "event=config_listener_lost retry_in=%.1fs error=%r", pause, exc)
                 if not first_failure:  # the first loss is said above; a lasting one by `waiting`
                     waiting.failed(reason(exc))
                 first_failure = False
@@ -88,8 +88,7 @@ class ConfigListener:
                 self.connected = False
                 if conn is not None and not conn.is_closed():
                     await conn.close(timeout=1)
-            await asyncio.sleep(delay + random.uniform(0, delay / 4))
-            delay = min(delay * 2, 5.0)
+            await asyncio.sleep(backoff.delay() if pause is None else pause)
 
     async def _reloader(self) -> None:
         while True:

@@ -1,239 +1,63 @@
-"""Loading the installation model and stored state from PostgreSQL."""
+"""Reading the configuration tables and the stored state from PostgreSQL, as plain rows.
+
+One repeatable-read snapshot per load, so a concurrent change is seen whole or
+not at all. What the rows mean is `tau.core.installation`'s business: this
+module knows SQL, not the model.
+"""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 
-from tau.lights import FixtureState, GroupState
-from tau.model import (
-    CircadianProfile,
-    Fixture,
-    FixtureModel,
-    Group,
-    Installation,
-    Scene,
-    SceneValue,
-    Switch,
-    SwitchModel,
-)
+Rows = list[asyncpg.Record]
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+@dataclass(slots=True, frozen=True)
+class InstallationRows:
+    fixture_models: Rows
+    fixtures: Rows
+    groups: Rows
+    group_fixtures: Rows
+    group_hierarchy: Rows
+    group_membership: Rows
+    circadian_profiles: Rows
+    scenes: Rows
+    scene_values: Rows
+    switch_models: Rows
+    switches: Rows
 
 
-Span = tuple[int, int, int]
-
-
-def model_channels(
-    value: Any,
-) -> tuple[tuple[str, ...], tuple[int, ...], tuple[Span | None, ...]]:
-    """`fixture_models.channels` as (roles, fixed values, dimmer spans).
-
-    An element is a role string or an object `{"role": …, "value": 0-255 (fixed),
-    "range": [at 0 %, at 100 %], "off": … (a dimmer sharing its channel), "name": …}`.
-    Fixed values and spans are per channel (0 / None for the other channels), or ()
-    when no channel has one.
-    """
-    roles: list[str] = []
-    fixed: list[int] = []
-    spans: list[Span | None] = []
-    for item in _json(value):
-        if isinstance(item, dict):
-            roles.append(str(item["role"]))
-            fixed.append(int(item.get("value", 0)))
-            rng = item.get("range")
-            if rng is None:
-                spans.append(None)
-            else:
-                lo, hi = int(rng[0]), int(rng[1])
-                spans.append((lo, hi, int(item.get("off", lo))))
-        else:
-            roles.append(str(item))
-            fixed.append(0)
-            spans.append(None)
-    return (
-        tuple(roles),
-        tuple(fixed) if "fixed" in roles else (),
-        tuple(spans) if any(s is not None for s in spans) else (),
-    )
-
-
-def _rgb(value: Any) -> tuple[int, int, int] | None:
-    data = _json(value)
-    if not isinstance(data, dict):
-        return None
-    return (int(data["r"]), int(data["g"]), int(data["b"]))
-
-
-async def load_installation(conn: asyncpg.Connection) -> Installation:
-    """Read every configuration table in one repeatable-read snapshot."""
+async def fetch_installation(conn: asyncpg.Connection) -> InstallationRows:
+    """Every configuration table, read in one repeatable-read snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = await conn.fetch("SELECT * FROM fixture_models")
-        models = {r["id"]: _fixture_model(r) for r in rows}
-        fixtures = {
-            r["id"]: Fixture(
-                r["id"],
-                r["name"],
-                r["slug"],
-                models[r["fixture_model_id"]],
-                r["universe"],
-                r["start_channel"],
-            )
-            for r in await conn.fetch("SELECT * FROM fixtures")
-        }
-        groups = await _load_groups(conn)
-        profiles = {
-            r["id"]: CircadianProfile(r["id"], r["name"], tuple(_json(r["keyframes"])))
-            for r in await conn.fetch("SELECT id, name, keyframes FROM circadian_profiles")
-        }
-        scenes = await _load_scenes(conn)
-        switch_models, switches = await _load_switches(conn)
-    return build_installation(models, fixtures, groups, profiles, scenes, switch_models, switches)
+        return InstallationRows(
+            fixture_models=await conn.fetch("SELECT * FROM fixture_models"),
+            fixtures=await conn.fetch("SELECT * FROM fixtures"),
+            groups=await conn.fetch("SELECT id, name, slug, circadian_profile_id FROM groups"),
+            group_fixtures=await conn.fetch("SELECT group_id, fixture_id FROM group_fixtures"),
+            group_hierarchy=await conn.fetch(
+                "SELECT parent_group_id, child_group_id FROM group_hierarchy"
+            ),
+            group_membership=await conn.fetch(
+                "SELECT group_id, fixture_id FROM v_group_membership"
+            ),
+            circadian_profiles=await conn.fetch(
+                "SELECT id, name, keyframes FROM circadian_profiles"
+            ),
+            scenes=await conn.fetch("SELECT id, name, slug, group_id FROM scenes"),
+            scene_values=await conn.fetch(
+                "SELECT * FROM scene_values ORDER BY scene_id, fixture_id"
+            ),
+            switch_models=await conn.fetch("SELECT * FROM switch_models"),
+            switches=await conn.fetch("SELECT * FROM switches"),
+        )
 
 
-def _fixture_model(r: asyncpg.Record) -> FixtureModel:
-    roles, fixed, spans = model_channels(r["channels"])
-    return FixtureModel(
-        id=r["id"],
-        manufacturer=r["manufacturer"],
-        model=r["model"],
-        channels=roles,
-        min_kelvin=r["min_kelvin"],
-        max_kelvin=r["max_kelvin"],
-        dimming_curve=r["dimming_curve"],
-        min_level=float(r["min_level"]),
-        fixed=fixed,
-        spans=spans,
-        heads=tuple(tuple(int(c) for c in head) for head in _json(r["heads"])),
+async def fetch_state(conn: asyncpg.Connection) -> tuple[Rows, Rows]:
+    """(`fixture_state` rows, `group_state` rows)."""
+    return (
+        await conn.fetch("SELECT * FROM fixture_state"),
+        await conn.fetch("SELECT * FROM group_state"),
     )
-
-
-async def _load_groups(conn: asyncpg.Connection) -> dict[int, Group]:
-    direct: dict[int, set[int]] = defaultdict(set)
-    for r in await conn.fetch("SELECT group_id, fixture_id FROM group_fixtures"):
-        direct[r["group_id"]].add(r["fixture_id"])
-    children: dict[int, set[int]] = defaultdict(set)
-    for r in await conn.fetch("SELECT parent_group_id, child_group_id FROM group_hierarchy"):
-        children[r["parent_group_id"]].add(r["child_group_id"])
-    members: dict[int, set[int]] = defaultdict(set)
-    for r in await conn.fetch("SELECT group_id, fixture_id FROM v_group_membership"):
-        members[r["group_id"]].add(r["fixture_id"])
-    return {
-        r["id"]: Group(
-            r["id"],
-            r["name"],
-            r["slug"],
-            r["circadian_profile_id"],
-            frozenset(members[r["id"]]),
-            frozenset(direct[r["id"]]),
-            frozenset(children[r["id"]]),
-        )
-        for r in await conn.fetch("SELECT id, name, slug, circadian_profile_id FROM groups")
-    }
-
-
-async def _load_scenes(conn: asyncpg.Connection) -> dict[int, Scene]:
-    values: dict[int, list[SceneValue]] = defaultdict(list)
-    rows = await conn.fetch("SELECT * FROM scene_values ORDER BY scene_id, fixture_id")
-    for r in rows:
-        values[r["scene_id"]].append(
-            SceneValue(r["fixture_id"], r["is_on"], r["brightness"], r["kelvin"], _rgb(r["color"]))
-        )
-    return {
-        r["id"]: Scene(r["id"], r["name"], r["slug"], r["group_id"], tuple(values[r["id"]]))
-        for r in await conn.fetch("SELECT id, name, slug, group_id FROM scenes")
-    }
-
-
-async def _load_switches(
-    conn: asyncpg.Connection,
-) -> tuple[dict[int, SwitchModel], dict[int, Switch]]:
-    models = {
-        r["id"]: SwitchModel(
-            r["id"],
-            r["manufacturer"],
-            r["model"],
-            r["kind"],
-            tuple(_json(r["actions"])),
-            dict(_json(r["action_map"])),
-        )
-        for r in await conn.fetch("SELECT * FROM switch_models")
-    }
-    switches = {
-        r["id"]: Switch(
-            id=r["id"],
-            name=r["name"],
-            slug=r["slug"],
-            model=models[r["switch_model_id"]],
-            target_group_id=r["target_group_id"],
-            target_fixture_id=r["target_fixture_id"],
-            input_topic=r["input_topic"],
-            mapping=dict(_json(r["mapping"])),
-            double_tap_ms=r["double_tap_ms"],
-            hold_ms=r["hold_ms"],
-            dim_speed_ms=r["dim_speed_ms"],
-        )
-        for r in await conn.fetch("SELECT * FROM switches")
-    }
-    return models, switches
-
-
-def build_installation(
-    models: dict[int, FixtureModel],
-    fixtures: dict[int, Fixture],
-    groups: dict[int, Group],
-    profiles: dict[int, CircadianProfile],
-    scenes: dict[int, Scene],
-    switch_models: dict[int, SwitchModel],
-    switches: dict[int, Switch],
-) -> Installation:
-    groups_of: dict[int, set[int]] = defaultdict(set)
-    for gid, group in groups.items():
-        for fid in group.fixture_ids:
-            groups_of[fid].add(gid)
-    return Installation(
-        fixture_models=models,
-        fixtures=fixtures,
-        groups=groups,
-        profiles=profiles,
-        scenes=scenes,
-        switch_models=switch_models,
-        switches=switches,
-        fixture_by_slug={f.slug: i for i, f in fixtures.items()},
-        group_by_slug={g.slug: i for i, g in groups.items()},
-        scene_by_slug={s.slug: i for i, s in scenes.items()},
-        switch_by_slug={s.slug: i for i, s in switches.items()},
-        groups_of_fixture={fid: frozenset(g) for fid, g in groups_of.items()},
-    )
-
-
-async def load_state(
-    conn: asyncpg.Connection,
-) -> tuple[dict[int, FixtureState], dict[int, GroupState]]:
-    fixtures = {
-        r["fixture_id"]: FixtureState(
-            is_on=r["is_on"],
-            brightness=r["brightness"],
-            kelvin=r["kelvin"],
-            color=_rgb(r["color"]),
-            color_mode=r["color_mode"] or "brightness",
-            circadian_suspended=r["circadian_suspended"],
-            suspended_at=r["suspended_at"].timestamp() if r["suspended_at"] else None,
-            source="restore",
-        )
-        for r in await conn.fetch("SELECT * FROM fixture_state")
-    }
-    groups = {
-        r["group_id"]: GroupState(
-            circadian_enabled=r["circadian_enabled"],
-            circadian_suspended=r["circadian_suspended"],
-            suspended_at=r["suspended_at"].timestamp() if r["suspended_at"] else None,
-        )
-        for r in await conn.fetch("SELECT * FROM group_state")
-    }
-    return fixtures, groups

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
+from tau.db.files import MIGRATIONS_DIR
 from tau.errors import ConfigurationError, DatabaseError, TauError
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
-# A checkout (or the Docker image's /app) keeps the versions next to the package.
-DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "database" / "migrations"
 COMMANDS = ("upgrade", "downgrade", "current", "history")
 # Errors that mean "could not connect": explained with the fix for the DSN.
 _CONNECT_ERRORS = (
@@ -43,13 +42,13 @@ _CONNECT_ERRORS = (
 
 
 def migrations_dir() -> Path:
-    """`TAU_MIGRATIONS_DIR`, else `database/migrations` of the checkout the package runs from."""
+    """`TAU_MIGRATIONS_DIR`, else the migrations the package carries."""
     configured = os.environ.get("TAU_MIGRATIONS_DIR")
-    path = Path(configured) if configured else DEFAULT_MIGRATIONS_DIR
+    path = Path(configured) if configured else MIGRATIONS_DIR
     if not path.is_dir():
         raise DatabaseError(
-            f"the migrations directory {path} does not exist: run Tau from its checkout "
-            "(or the Docker image) or set TAU_MIGRATIONS_DIR to database/migrations"
+            f"the migrations directory {path} does not exist: reinstall Tau "
+            "or set TAU_MIGRATIONS_DIR to database/migrations"
         )
     return path
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
+from tau.db.files import SEEDS_DIR
 from tau.errors import DatabaseError
 
 # A checkout (or the Docker image's /app) keeps the seeds next to the package.
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "database" / "seeds"
 CATALOGUE = ("02-fixture-models.sql", "03-switch-models.sql")
 DEMO = "04-test-fixtures.sql"
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 
-from tau.lights import FixtureState, GroupState
-from tau.state import ChangeBatch
+from tau.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,47 @@ ON CONFLICT (group_id) DO UPDATE SET
 """
 
 
+class ChangeBatch(Protocol):
+    """What the writer reads of the store's change batch."""
+
+    @property
+    def reason(self) -> str: ...
+    @property
+    def fixture_ids(self) -> Set[int]: ...
+    @property
+    def group_ids(self) -> Set[int]: ...
+
+
+class FixtureState(Protocol):
+    """The `fixture_state` columns, as the store keeps them."""
+
+    @property
+    def is_on(self) -> bool: ...
+    @property
+    def brightness(self) -> int: ...
+    @property
+    def kelvin(self) -> int | None: ...
+    @property
+    def color(self) -> tuple[int, int, int] | None: ...
+    @property
+    def color_mode(self) -> str: ...
+    @property
+    def circadian_suspended(self) -> bool: ...
+    @property
+    def suspended_at(self) -> float | None: ...
+
+
+class GroupState(Protocol):
+    """The `group_state` columns, as the store keeps them."""
+
+    @property
+    def circadian_enabled(self) -> bool: ...
+    @property
+    def circadian_suspended(self) -> bool: ...
+    @property
+    def suspended_at(self) -> float | None: ...
+
+
 def _ts(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC) if value is not None else None
 
@@ -66,6 +106,7 @@ class StateWriter:
         fixtures: Callable[[], Mapping[int, FixtureState]],
         groups: Callable[[], Mapping[int, GroupState]],
         flush_ms: int,
+        on_batch: Callable[[float, int], None] | None = None,
     ) -> None:
         self._pool = pool
         self._fixtures = fixtures
@@ -77,9 +118,7 @@ class StateWriter:
         self._task: asyncio.Task[None] | None = None
         self.healthy = True
         self.last_error: str | None = None
-        self.batches = 0
-        self.rows = 0
-        self.on_batch: Callable[[float, int], None] | None = None  # (seconds, rows) for metrics
+        self._on_batch = on_batch  # (seconds, rows), for metrics
 
     # subscriber of the store
     def __call__(self, batch: ChangeBatch) -> None:
@@ -87,11 +126,6 @@ class StateWriter:
             return
         self._dirty_fixtures |= batch.fixture_ids
         self._dirty_groups |= batch.group_ids
-        self._wake.set()
-
-    def mark_all(self) -> None:
-        self._dirty_fixtures |= set(self._fixtures())
-        self._dirty_groups |= set(self._groups())
         self._wake.set()
 
     @property
@@ -114,16 +148,15 @@ class StateWriter:
             log.error("event=state_flush_incomplete pending=%d", self.queued)
 
     async def _run(self) -> None:
-        delay = 0.25
+        backoff = Backoff(0.25, 2.0)
         while True:
             await self._wake.wait()
             await asyncio.sleep(self._flush_s)  # gather a batch
             self._wake.clear()
             if await self.flush():
-                delay = 0.25
+                backoff.reset()
             else:
-                await asyncio.sleep(delay + random.uniform(0, delay / 4))
-                delay = min(delay * 2, 2.0)
+                await asyncio.sleep(backoff.delay())
                 self._wake.set()
 
     async def flush(self) -> bool:
@@ -157,10 +190,8 @@ class StateWriter:
         if not self.healthy:
             log.info("event=database_write_recovered rows=%d", len(f_rows) + len(g_rows))
         self.healthy, self.last_error = True, None
-        self.batches += 1
-        self.rows += len(f_rows) + len(g_rows)
-        if self.on_batch is not None:
-            self.on_batch(time.monotonic() - started, len(f_rows) + len(g_rows))
+        if self._on_batch is not None:
+            self._on_batch(time.monotonic() - started, len(f_rows) + len(g_rows))
         return True
 
 

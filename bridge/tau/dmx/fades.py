@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tau.dmx.level import Level
-from tau.dmx.mixing import kelvin_to_rgb, mired
+from tau.dmx.mixing import kelvin_to_rgb
+from tau.units import blend_kelvin
 
 RGB = tuple[float, float, float]
 
@@ -50,8 +51,7 @@ class Fade:
 def _kelvin_at(start: float | None, end: float | None, p: float) -> float | None:
     if start is None or end is None:
         return end if end is not None else start
-    m = mired(start) + (mired(end) - mired(start)) * p
-    return 1_000_000.0 / m
+    return blend_kelvin(start, end, p)
 
 
 def _rgb_of(level: Level) -> RGB | None:

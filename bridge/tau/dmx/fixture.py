@@ -9,13 +9,13 @@ from tau.dmx.curves import apply_curve
 from tau.dmx.level import FULL16, Level
 from tau.dmx.mixing import (
     cct_value16,
-    default_kelvin,
     extract_amber,
     extract_white,
     kelvin_to_rgb,
     split_warm_cool,
 )
 from tau.dmx.types import Patch
+from tau.units import default_kelvin
 
 FINE_SUFFIX = "_fine"
 FIXED = "fixed"

@@ -5,20 +5,7 @@ from __future__ import annotations
 import math
 
 from tau.dmx.level import FULL16
-
-
-def mired(kelvin: float) -> float:
-    return 1_000_000.0 / kelvin
-
-
-def clamp_kelvin(kelvin: float, min_kelvin: int, max_kelvin: int) -> float:
-    lo, hi = sorted((min_kelvin, max_kelvin))
-    return max(float(lo), min(float(hi), kelvin))
-
-
-def default_kelvin(min_kelvin: int, max_kelvin: int) -> float:
-    """The mired midpoint of a model's range: used when no colour temperature was ever set."""
-    return 2_000_000.0 / (mired(min_kelvin) + mired(max_kelvin))
+from tau.units import clamp_kelvin, mired
 
 
 def cool_fraction(kelvin: float, min_kelvin: int, max_kelvin: int) -> float:

@@ -23,8 +23,8 @@ from tau.dmx.drivers.base import SLOTS, Output
 from tau.dmx.fades import Fade, start_fade
 from tau.dmx.fixture import render_fixture, unknown_roles
 from tau.dmx.level import FULL16, OFF, Level, brightness_to_level16, level16_to_brightness
-from tau.dmx.mixing import mired
 from tau.dmx.types import LightTarget, LiveLevel, Patch
+from tau.units import mired
 
 log = logging.getLogger("tau.dmx.render")
 

@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import random
 import re
 import socket
 import ssl
@@ -50,6 +49,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tau.backoff import Backoff
 from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
 from tau.waiting import Waiting
@@ -229,27 +229,6 @@ def explain_connect_error(
     return False, f"no connection to {broker} ({reason or type(exc).__name__})"
 
 
-# ------------------------------------------------------------------------- backoff
-
-
-class Backoff:
-    """Capped exponential delays with jitter; back to the first only after a connection
-    lived `stable_s` (a broker that drops the bridge at once must not be hammered)."""
-
-    def __init__(
-        self, first: float = FIRST_DELAY_S, cap: float = MAX_DELAY_S, stable_s: float = STABLE_S
-    ) -> None:
-        self.first, self.cap, self.stable_s = first, cap, stable_s
-        self._next = first
-
-    def delay(self, connected_for: float | None) -> float:
-        if connected_for is not None and connected_for >= self.stable_s:
-            self._next = self.first
-        base = self._next
-        self._next = min(self._next * 2, self.cap)
-        return base + random.uniform(0, base / 4)
-
-
 # ------------------------------------------------------------------------- session
 
 
@@ -273,6 +252,7 @@ class MqttSession:
         on_connect: Callable[[], Awaitable[None]],
         on_message: MessageHandler,
         probe_topic: str | None = None,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -299,7 +279,7 @@ class MqttSession:
         self.online = asyncio.Event()  # set once availability `online` was acknowledged
         self.reconnects = 0
         self.last_error: str | None = None
-        self.on_reconnect: Callable[[], None] | None = None
+        self.on_reconnect = on_reconnect  # e.g. a metrics counter
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -413,7 +393,7 @@ class MqttSession:
         raise aiomqtt.MqttError(self._paho_log.last_error or "connection failed")
 
     async def run(self) -> None:
-        backoff = Backoff()
+        backoff = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
         quick_drops = 0
         try:
             while not self._stopping.is_set():

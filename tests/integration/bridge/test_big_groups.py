@@ -8,10 +8,10 @@ import json
 import time
 
 import asyncpg
+from testkit.mqtt import MqttProbe
 from tests.integration.living.conftest import add_group, add_model, db_run
-from tests.support.mqtt import MqttProbe
 
-from tau.mqtt.publisher import BIG_GROUP, BIG_GROUP_DELAY_S
+from tau.api.publisher import BIG_GROUP, BIG_GROUP_DELAY_S
 
 MEMBERS = BIG_GROUP + 50
 

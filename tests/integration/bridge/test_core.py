@@ -15,8 +15,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.support.enttec import EnttecEmulator
-from tests.support.mqtt import MqttProbe
+from testkit.enttec import EnttecEmulator
+from testkit.mqtt import MqttProbe
 
 UNIVERSE_1 = {  # slug -> channels (seeds/04-test-fixtures.sql)
     "kitchen-ceiling": [1],

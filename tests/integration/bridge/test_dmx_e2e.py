@@ -15,8 +15,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.support.enttec import EnttecEmulator
-from tests.support.mqtt import MqttProbe
+from testkit.enttec import EnttecEmulator
+from testkit.mqtt import MqttProbe
 
 MODELS = {  # key: (channels, min K, max K, curve)
     "d8": (["dimmer"], 2700, 6500, "linear"),

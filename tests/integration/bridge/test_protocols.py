@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from testkit.mqtt import MqttProbe
+from testkit.services import MqttServer, OwnedBroker, free_port
 from tests.reliability.helpers import wait_until
-from tests.support.mqtt import MqttProbe
-from tests.support.services import MqttServer, OwnedBroker, free_port
 
 QUIET = {"TAU_CIRCADIAN__TICK_SECONDS": "3600"}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tests.support.mqtt import MqttProbe
+from testkit.mqtt import MqttProbe
 
 _ids = itertools.count(1)
 

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from testkit.enttec import EnttecEmulator
 
 from tau.dmx.render import Renderer
 from tau.dmx.types import LightTarget, Patch
-from tests.support.enttec import EnttecEmulator
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import serial
+from testkit.enttec import EnttecEmulator
 
 from tau.dmx.drivers import EnttecProOutput
 from tau.dmx.render import Renderer
-from tests.support.enttec import EnttecEmulator
 
 from .conftest import fixture_patch, running, target
 

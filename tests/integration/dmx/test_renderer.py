@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from testkit.enttec import EnttecEmulator
 
 from tau.dmx.drivers import EnttecProOutput, VirtualOutput
 from tau.dmx.render import Renderer
-from tests.support.enttec import EnttecEmulator
 
 from .conftest import fixture_patch, running, target
 

@@ -7,13 +7,14 @@ import itertools
 import time
 import uuid
 
+from testkit.receivers import ArtNetReceiver, SacnReceiver, decode_artdmx, decode_e131
+
 from tau.dmx.drivers import ArtNetOutput, SacnOutput, build_output
 from tau.dmx.drivers.artnet import artdmx_packet
 from tau.dmx.drivers.sacn import e131_packet, multicast_address, stable_cid
 from tau.dmx.render import Renderer
 from tau.settings import ArtNetOutput as ArtNetConfig
 from tau.settings import SacnOutput as SacnConfig
-from tests.support.receivers import ArtNetReceiver, SacnReceiver, decode_artdmx, decode_e131
 
 from .conftest import fixture_patch, running, target
 

@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from testkit.bridge import BridgeProcess
+from testkit.db import run_async
+from testkit.enttec import EnttecEmulator, Frame
+from testkit.mqtt import MqttProbe
+from testkit.services import MqttServer
 
 from tests.conftest import BridgeFactory
-from tests.support.bridge import BridgeProcess
-from tests.support.db import run_async
-from tests.support.enttec import EnttecEmulator, Frame
-from tests.support.mqtt import MqttProbe
-from tests.support.services import MqttServer
 
 T = TypeVar("T")
 

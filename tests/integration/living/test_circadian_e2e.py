@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from testkit.enttec import EnttecEmulator
 
 from tests.integration.living.conftest import (
     Rig,
@@ -27,7 +28,6 @@ from tests.integration.living.conftest import (
     start_rig,
     warm_cool_bytes,
 )
-from tests.support.enttec import EnttecEmulator
 
 PROFILE = [
     {"at": "06:00", "brightness": 20, "kelvin": 2700},

@@ -10,6 +10,7 @@ import json
 
 import asyncpg
 import pytest
+from testkit.enttec import Frame
 
 from tests.integration.living.conftest import (
     Rig,
@@ -20,7 +21,6 @@ from tests.integration.living.conftest import (
     start_rig,
     warm_cool_bytes,
 )
-from tests.support.enttec import Frame
 
 FIXTURES = {  # slug -> (channel roles, start channel)
     "wc": (["warm", "cool"], 1),

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
+from testkit.db import DATABASE_DIR
+from testkit.mqtt import Message
 
 from tests.integration.living.conftest import Rig, add_fixture, add_group, add_model, start_rig
-from tests.support.db import DATABASE_DIR
-from tests.support.mqtt import Message
 
 FOREIGN = f"z2m-{uuid.uuid4().hex[:8]}"  # a foreign base, unique on the shared broker
 

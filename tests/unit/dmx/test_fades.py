@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from tau.dmx.fades import Fade, start_fade
 from tau.dmx.level import Level
-from tau.dmx.mixing import mired
+from tau.units import mired
 
 LEVELS = st.integers(0, 65535)
 KELVINS = st.floats(1800, 8000)

@@ -6,13 +6,12 @@ from tau.dmx.mixing import (
     AMBER_GREEN,
     cct_value16,
     cool_fraction,
-    default_kelvin,
     extract_amber,
     extract_white,
     kelvin_to_rgb,
-    mired,
     split_warm_cool,
 )
+from tau.units import default_kelvin, mired
 
 RANGES = st.tuples(st.integers(1500, 4000), st.integers(4001, 10000))
 LEVELS = st.integers(0, 65535)

@@ -13,13 +13,13 @@ import contextlib
 import errno
 import logging
 import threading
-import time
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 import serial
 
+from tau.backoff import Backoff
 from tau.dmx.drivers.base import Output, OutputState, OutputStatus
 
 log = logging.getLogger("tau.dmx.output")
@@ -127,14 +127,13 @@ class SerialOutput(Output):
             self._cond.wait_for(lambda: self._stopping, seconds)
 
     def _run(self) -> None:
-        backoff = RECONNECT_MIN_S
+        backoff = Backoff(RECONNECT_MIN_S, RECONNECT_MAX_S, jitter=0)
         while not self._stopping:
             if self._ser is None:
                 if not self._connect():
-                    self._sleep(backoff)
-                    backoff = min(RECONNECT_MAX_S, backoff * 2)
+                    self._sleep(backoff.delay())
                     continue
-                backoff = RECONNECT_MIN_S
+                backoff.reset()
             try:
                 self._serve(self._ser)
             except (serial.SerialException, OSError) as exc:
@@ -214,7 +213,3 @@ class SerialOutput(Output):
 
     def _count_frame(self) -> None:
         self._frames_sent += 1
-
-    @staticmethod
-    def now() -> float:
-        return time.monotonic()

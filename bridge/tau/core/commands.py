@@ -20,10 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tau.errors import InvalidCommandError
+from tau.units import MAX_KELVIN, MIN_KELVIN, kelvin_of_mired
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-MIN_KELVIN = 1000
-MAX_KELVIN = 20000
 
 State = Literal["ON", "OFF", "TOGGLE"]
 
@@ -99,15 +98,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# One strict decoder for every payload (json.loads with a hook builds one per call).
+# One strict JSON decoder for every payload (json.loads with a hook builds one per call).
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _decode(payload: bytes) -> str:
+def check_size(payload: bytes) -> None:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidCommandError(
             f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes"
         )
+
+
+def decode_text(payload: bytes) -> str:
+    """The one inbound decoder (with `load_json` for JSON): size limit, strict UTF-8."""
+    check_size(payload)
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -116,7 +120,7 @@ def _decode(payload: bytes) -> str:
 
 def load_json(payload: bytes) -> Any:
     """Decode a JSON payload strictly (no NaN/Infinity), with user-facing errors."""
-    text = _decode(payload)
+    text = decode_text(payload)
     try:
         return _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
@@ -125,7 +129,7 @@ def load_json(payload: bytes) -> Any:
 
 def parse_light_command(payload: bytes) -> LightCommand:
     """Parse a `/set` payload into a `LightCommand`."""
-    text = _decode(payload).strip()
+    text = decode_text(payload).strip()
     upper = text.upper()
     if upper in ("ON", "OFF", "TOGGLE"):
         return LightCommand(state=upper)  # type: ignore[arg-type]
@@ -141,7 +145,7 @@ def parse_light_command(payload: bytes) -> LightCommand:
     try:
         body = _LightPayload.model_validate(data)
     except ValidationError as exc:
-        raise InvalidCommandError(_describe(exc)) from None
+        raise InvalidCommandError("invalid command: " + describe_problems(exc)) from None
     return _to_command(body)
 
 
@@ -158,13 +162,14 @@ def _bare_number(text: str) -> LightCommand:
     return LightCommand(state="ON" if level > 0 else "OFF", brightness=level if level else None)
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_problems(exc: ValidationError, whole: str = "payload") -> str:
+    """A payload model's validation errors as one line: `key: problem; ...`."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        loc = ".".join(str(p) for p in err["loc"]) or whole
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         parts.append(f"{loc}: {msg}")
-    return "invalid command: " + "; ".join(parts)
+    return "; ".join(parts)
 
 
 def _state(raw: str | None) -> State | None:
@@ -194,7 +199,7 @@ def _kelvin(body: _LightPayload) -> int | None:
     if body.color_temp is None:
         return None
     if body.color_temp <= 1000:
-        return round(1_000_000 / body.color_temp)
+        return round(kelvin_of_mired(body.color_temp))
     return body.color_temp
 
 

@@ -7,28 +7,26 @@ Bodies are validated with pydantic; database refusals are relayed verbatim.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, Protocol
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from tau.commands import load_json
+from tau.core.commands import describe_problems, load_json
+from tau.core.extension import ExtensionRequest, RequestBody
+from tau.core.scenes import capture
+from tau.core.state import StateStore
 from tau.db import admin
 from tau.dmx.render import Renderer
 from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.features import Features
 from tau.settings import SLUG_PATTERN
-from tau.state import StateStore
 
 Slug = Field(pattern=SLUG_PATTERN)
 Name = Field(min_length=1, max_length=200)
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    transaction: str | int | None = None
+_Body = RequestBody
 
 
 class FixtureAdd(_Body):
@@ -99,10 +97,6 @@ class Universe(_Body):
     universe: int = Field(ge=0, le=63999)
 
 
-class Clock(_Body):
-    now: str | None = Field(None, description="ISO 8601 with offset; null = real time")
-
-
 class BridgeHost(Protocol):
     """What the request handlers need from the running bridge."""
 
@@ -111,9 +105,8 @@ class BridgeHost(Protocol):
     @property
     def store(self) -> StateStore: ...
     async def reload(self) -> None: ...
+    async def changed_installation(self) -> None: ...
     def health(self) -> dict[str, Any]: ...
-    @property
-    def features(self) -> Features: ...
     @property
     def renderer(self) -> Renderer: ...
 
@@ -217,12 +210,7 @@ async def _scene_store(host: BridgeHost, body: SceneStore) -> Any:
     gid = inst.group_by_slug.get(body.group)
     if gid is None:
         raise UnknownTargetError(f"unknown group {body.group!r}")
-    values = []
-    for fid in sorted(inst.groups[gid].fixture_ids):
-        s = host.store.fixture(fid)
-        kelvin = s.kelvin if s.color_mode == "color_temp" else None
-        color = s.color if s.color_mode == "rgb" else None
-        values.append((fid, s.is_on, s.brightness, kelvin, color))
+    values = capture({fid: host.store.fixture(fid) for fid in inst.groups[gid].fixture_ids})
     return await admin.store_scene(host.pool, body.slug, body.name or body.slug, gid, values)
 
 
@@ -237,23 +225,6 @@ async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
     frame = host.renderer.frame(body.universe)
     last = max((i + 1 for i, v in enumerate(frame) if v), default=0)
     return {"universe": body.universe, "slots": list(frame[:last]), "output": status[body.universe]}
-
-
-async def _circadian_tick(host: BridgeHost, _body: Empty) -> Any:
-    host.features.tick()
-    return {"duration_ms": round(host.features.last_tick_s * 1000, 3)}
-
-
-async def _circadian_clock(host: BridgeHost, body: Clock) -> Any:
-    when = None
-    if body.now is not None:
-        try:
-            when = datetime.fromisoformat(body.now)
-        except ValueError:
-            raise InvalidCommandError(f"not an ISO 8601 time: {body.now[:40]!r}") from None
-    host.features.set_clock(when)
-    host.features.tick()
-    return {"now": host.features.now().isoformat()}
 
 
 HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
@@ -271,17 +242,22 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "scene/store": (SceneStore, _scene_store),
     "scene/remove": (ByRef, _scene_remove),
     "dmx/frame": (Universe, _dmx_frame),
-    "circadian/tick": (Empty, _circadian_tick),
-    "circadian/clock": (Clock, _circadian_clock),
 }
 
 
-def parse_request(name: str, payload: bytes) -> tuple[Any, str | int | None]:
-    """Validate a request body; returns (body, transaction)."""
-    if name not in HANDLERS:
-        known = ", ".join(sorted(HANDLERS))
+def parse_request(
+    name: str, payload: bytes, extension_requests: Mapping[str, ExtensionRequest]
+) -> tuple[Any, str | int | None]:
+    """Validate a request body; returns (body, transaction). `extension_requests` are
+    the requests extensions answer (e.g. `circadian/tick`)."""
+    model: type[RequestBody]
+    if name in HANDLERS:
+        model = HANDLERS[name][0]
+    elif name in extension_requests:
+        model = extension_requests[name][0]
+    else:
+        known = ", ".join(sorted([*HANDLERS, *extension_requests]))
         raise InvalidCommandError(f"unknown request {name[:80]!r}; known requests: {known}")
-    model, _ = HANDLERS[name]
     data: Any = {} if not payload.strip() else load_json(payload)
     if not isinstance(data, dict):
         raise InvalidCommandError("request body must be a JSON object")
@@ -291,24 +267,25 @@ def parse_request(name: str, payload: bytes) -> tuple[Any, str | int | None]:
     try:
         return model.model_validate(data), transaction
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
-            f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in exc.errors()
-        )
+        problems = describe_problems(exc, "body")
         raise InvalidCommandError(f"invalid {name} request: {problems}") from None
 
 
-# Requests that change the installation: the reply goes out after the reload, so the
-# requester can use what it just created (and HA has its discovery) at once.
+# Requests that change the installation: the reply goes out after the reload that
+# LISTEN/NOTIFY triggers, so the requester can use what it just created (and HA has its
+# discovery) at once.
 CHANGES_INSTALLATION = frozenset(
     name for name in HANDLERS if name.split("/")[0] in ("fixture", "group", "scene")
 )
 
 
-async def handle_request(host: BridgeHost, name: str, body: Any) -> Any:
+async def handle_request(
+    host: BridgeHost, name: str, body: Any, extension_requests: Mapping[str, ExtensionRequest]
+) -> Any:
+    if name in extension_requests:
+        return extension_requests[name][1](body)
     _, handler = HANDLERS[name]
     result = await handler(host, body)
     if name in CHANGES_INSTALLATION:
-        await host.reload()
+        await host.changed_installation()
     return result

@@ -1,9 +1,11 @@
-"""The running bridge: inbound MQTT -> parse -> resolve -> store, plus live reloads.
+"""The controller: inbound MQTT -> parse -> resolve -> store, plus live reloads.
 
-`Bridge` owns the runtime objects and the glue between them; `app.py` builds
-it, starts and stops it in order. Handlers never wait on PostgreSQL between a
-message and its DMX frame: commands are applied to the in-memory store, which
-hands the renderer one batch and marks state for the write-behind.
+`Bridge` builds the MQTT session, the API layer's publishers and the features
+from the parts `app.py` hands it at construction, and routes each inbound
+message to its handler; `app.py` starts and stops it in order. Handlers never
+wait on PostgreSQL between a message and its DMX frame: commands are applied to
+the in-memory store, which hands the renderer one batch and marks state for the
+write-behind.
 """
 
 from __future__ import annotations
@@ -19,24 +21,38 @@ from typing import Any
 import asyncpg
 
 from tau import __version__
-from tau.commands import MAX_PAYLOAD_BYTES, parse_light_command
-from tau.db.loader import load_installation
+from tau.api import requests as bridge_api
+from tau.api.discovery import discovery_payloads
+from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
+from tau.api.router import Route, patterns, route, subscriptions
+from tau.api.topics import Topics
+from tau.core.bus import Bus
+from tau.core.commands import check_size, parse_light_command
+from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
+from tau.core.extension import Context, Extension
+from tau.core.installation import installation_from_rows
+from tau.core.model import Installation
+from tau.core.state import StateStore
+from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.dmx.types import Patch
 from tau.errors import TauError
-from tau.features import Features
-from tau.model import Installation
-from tau.mqtt import bridge_api
-from tau.mqtt.discovery import discovery_payloads
-from tau.mqtt.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
-from tau.mqtt.router import Route, route, subscriptions
+from tau.metrics import Metrics
 from tau.mqtt.session import MqttSession
-from tau.mqtt.topics import Topics
 from tau.settings import Settings
-from tau.state import StateStore
 
-log = logging.getLogger(__name__)
+# The name operators know from the log lines (`tau.bridge event=input_rejected ...`).
+log = logging.getLogger("tau.bridge")
+
+
+async def load_installation(conn: asyncpg.Connection) -> Installation:
+    """Read the installation model in one snapshot."""
+    return installation_from_rows(await fetch_installation(conn))
+
+
+# How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
+RELOAD_WAIT_S = 2.0
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -65,8 +81,10 @@ class Bridge:
         store: StateStore,
         renderer: Renderer,
         writer: StateWriter,
-        features: Features,
+        bus: Bus,
+        extensions: Callable[[Context], list[Extension]],
         outputs_for: Callable[[Installation], dict[int, Any]],
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
         self.topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
@@ -74,8 +92,8 @@ class Bridge:
         self._store = store
         self.renderer = renderer
         self.writer = writer
-        self.features = features
         self._outputs_for = outputs_for
+        self._metrics = metrics
         self.session = MqttSession(
             settings.mqtt,
             settings.client_id,
@@ -83,16 +101,31 @@ class Bridge:
             self._subscriptions,
             self._on_connect,
             self.on_message,
+            on_reconnect=metrics.mqtt_reconnects.inc,
         )
+        self._bus = bus
+        self.extensions = extensions(Context(settings, store, bus, self._publish_event))
+        self._owner: dict[str, Extension] = {}  # message kind -> extension
+        for ext in self.extensions:
+            for kind in ext.topics.values():
+                if kind in self._owner:
+                    raise ValueError(f"{ext.name} and {self._owner[kind].name} both own {kind}")
+                self._owner[kind] = ext
+            for event_type, handler in ext.events():
+                bus.subscribe(event_type, ext.name, handler)
+        self._patterns = patterns(ext.topics for ext in self.extensions)
+        self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
+        self._external: dict[str, Extension] = {}
         self.state_publisher = StatePublisher(store, self.topics, self.session.publish)
         self.discovery = DiscoveryPublisher(self.session.publish)
         self._reload_lock = asyncio.Lock()
+        self._reloads_begun = 0
+        self._reloaded = asyncio.Condition()  # notified with _last_reload, a begun count
+        self._last_reload = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._info_sent: str | None = None
         self._started = time.monotonic()
-        self.counters: dict[str, int] = {"commands": 0, "rejected": 0}
-        self.on_rejected: Callable[[str], None] | None = None
-        self.on_command: Callable[[str], None] | None = None
+        self.rejected = 0  # for the terminal view
         self.recent: list[tuple[float, str, str]] = []  # for the terminal view
         self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
 
@@ -125,14 +158,35 @@ class Bridge:
     async def reload(self) -> None:
         """Re-read the installation and apply it everywhere (no restart)."""
         async with self._reload_lock:
+            self._reloads_begun += 1
+            begun = self._reloads_begun
             async with self._pool.acquire(timeout=5) as conn:
                 inst = await load_installation(conn)
             self.adopt(inst)
+        async with self._reloaded:
+            self._last_reload = begun
+            self._reloaded.notify_all()
+
+    async def changed_installation(self, timeout_s: float = RELOAD_WAIT_S) -> None:
+        """Return once a reload that began after this call has been applied.
+
+        A committed change raises NOTIFY and the config listener reloads: that is the
+        one reload path. A request waits for it, so its reply can name what it made;
+        only if no reload comes in `timeout_s` (LISTEN is reconnecting) does it reload
+        here, once."""
+        after = self._reloads_begun
+        try:
+            async with asyncio.timeout(timeout_s), self._reloaded:
+                await self._reloaded.wait_for(lambda: self._last_reload > after)
+        except TimeoutError:
+            log.debug("event=reload_by_request reason=no_notification")
+            await self.reload()
 
     def adopt(self, inst: Installation, first: bool = False) -> None:
         old = self._store.installation
         self._store.set_installation(inst)
-        self.features.set_installation(inst)
+        self._bus.publish(InstallationReloaded(inst, old, first))
+        self._external = {t: ext for ext in self.extensions for t in ext.external_topics()}
         self.renderer.set_outputs(self._outputs_for(inst))
         self.renderer.set_patch(patches(inst))
         if first:
@@ -168,24 +222,26 @@ class Bridge:
 
     def publish_discovery(self, force: bool = False) -> int:
         inst = self._store.installation
-        payloads = discovery_payloads(self.topics, inst, self.features.trigger_types(inst))
+        triggers = {k: v for ext in self.extensions for k, v in ext.device_triggers(inst).items()}
+        payloads = discovery_payloads(self.topics, inst, triggers)
         return self.discovery.sync(payloads, force=force)
 
     # ------------------------------------------------------------------- MQTT
     def _subscriptions(self) -> list[str]:
-        return subscriptions(self.topics, sorted(self.features.input_topics()))
+        return subscriptions(self.topics, self._patterns, sorted(self._external))
 
     async def _on_connect(self) -> None:
         sent = self.publish_discovery(force=True)
         self.state_publisher.publish_all()
         self._info_sent = None
         self.publish_info()
+        self._bus.publish(MqttConnected())
         log.info("event=mqtt_online discovery=%d", sent)
 
     def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """Handle one inbound message, synchronously: its frame and state are queued
         before the next message is read. Bad input is answered, never raised."""
-        found = route(self.topics, topic, self.features.input_topics())
+        found = route(self.topics, topic, self._external, self._patterns)
         if found is None:
             return
         try:
@@ -197,10 +253,8 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if len(payload) > MAX_PAYLOAD_BYTES and found.kind != "ha_status":
-            raise TauError(
-                f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes"
-            )
+        if found.kind != "ha_status":
+            check_size(payload)
         inst = self._store.installation
         match found.kind:
             case "fixture_set" | "group_set":
@@ -212,31 +266,28 @@ class Bridge:
                 command = parse_light_command(payload)
                 self._store.command((kind, ident), command)  # type: ignore[arg-type]
                 self._count(found.kind, topic, payload)
-            case "circadian_set":
-                self.features.circadian_set(found.name, payload)
-                self._count(found.kind, topic, payload)
-            case "scene_set":
-                self.features.scene_set(found.name, payload)
-                self._count(found.kind, topic, payload)
-            case "switch_action":
-                self.features.switch_action(found.name, None, payload)
-                self._count(found.kind, topic, payload)
-            case "input_topic":
-                self.features.switch_action(None, found.name, payload)
-                self._count(found.kind, topic, payload)
             case "request":
                 self._start_request(found.name, payload)
             case "ha_status":
                 if payload.strip().lower() == b"online":
+                    self._bus.publish(HomeAssistantOnline())
                     self._spawn(self._republish_for_ha(), "ha-birth")
+            case "input_topic":
+                self._external[topic].on_message(found.kind, found.name, payload)
+                self._count(found.kind, topic, payload)
+            case kind:
+                self._owner[kind].on_message(kind, found.name, payload)
+                self._count(kind, topic, payload)
 
     def _count(self, kind: str, topic: str, payload: bytes) -> None:
-        self.counters["commands"] += 1
         text = payload[:120].decode("utf-8", "replace")
         self.recent.append((time.time(), topic, text))
         del self.recent[:-20]
-        if self.on_command is not None:
-            self.on_command(kind)
+        self._metrics.commands.labels(kind).inc()
+
+    def _publish_event(self, topic: str, payload: str) -> None:
+        """An extension's message under the base topic: at once, QoS 0, not retained."""
+        self.session.publish(f"{self.topics.base}/{topic}", payload, qos=STATE_QOS)
 
     async def _republish_for_ha(self) -> None:
         # HA's documentation asks for a short random delay so a restart of HA is not
@@ -246,12 +297,12 @@ class Bridge:
         self.state_publisher.publish_all()
 
     def _start_request(self, name: str, payload: bytes) -> None:
-        body, transaction = bridge_api.parse_request(name, payload)
+        body, transaction = bridge_api.parse_request(name, payload, self._requests)
         self._spawn(self._run_request(name, body, transaction), f"request-{name}")
 
     async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
         try:
-            data = await bridge_api.handle_request(self, name, body)
+            data = await bridge_api.handle_request(self, name, body, self._requests)
             reply: dict[str, Any] = {"status": "ok", "data": data}
             self._count("request", self.topics.request(name), b"")
         except TauError as exc:
@@ -283,9 +334,8 @@ class Bridge:
             self.session.publish(self.topics.response(name), json.dumps(reply), qos=STATE_QOS)
 
     def _log_rejection(self, topic: str, payload: str | None, message: str, kind: str) -> None:
-        self.counters["rejected"] += 1
-        if self.on_rejected is not None:
-            self.on_rejected(kind)
+        self.rejected += 1
+        self._metrics.rejected.labels(kind).inc()
         log.warning("event=input_rejected topic=%s reason=%r", topic, message)
         self.rejections.append((time.time(), topic, message))
         del self.rejections[:-20]

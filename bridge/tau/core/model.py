@@ -7,7 +7,7 @@ new one and swaps it in, so readers never see a half-applied change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 COLOR_ROLES = frozenset({"red", "green", "blue"})
 WHITE_PAIR_ROLES = frozenset({"warm", "cool"})
@@ -82,8 +82,7 @@ class CircadianProfile:
     keyframes: tuple[dict[str, Any], ...]
 
 
-@dataclass(slots=True, frozen=True)
-class SceneValue:
+class SceneValue(NamedTuple):
     fixture_id: int
     is_on: bool
     brightness: int

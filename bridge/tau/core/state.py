@@ -1,9 +1,10 @@
 """The state store: the single owner of fixture and group state at run time.
 
-Every change goes through here and leaves as one `ChangeBatch` handed to the
-subscribers (renderer, MQTT publisher, persistence) in registration order. A
-subscriber's exception is logged with its name and never reaches the others.
-Features (circadian, switches, scenes) only call the methods below.
+Every change goes through here and leaves as one `ChangeBatch` published on the
+bus (`tau.core.bus`), whose subscribers (renderer, MQTT state publisher,
+persistence writer) each run isolated: an exception is logged with the
+subscriber's name and never reaches the others. Features (circadian, switches,
+scenes) only call the methods below.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from tau.commands import LightCommand
-from tau.dmx.types import LightTarget, LiveLevel
-from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.lights import (
+from tau.core.bus import Bus
+from tau.core.commands import LightCommand
+from tau.core.events import ChangeBatch
+from tau.core.lights import (
     FixtureState,
     GroupLight,
     GroupState,
@@ -28,7 +28,9 @@ from tau.lights import (
     initial_state,
     supports_command,
 )
-from tau.model import Installation
+from tau.core.model import Installation
+from tau.dmx.types import LightTarget, LiveLevel
+from tau.errors import InvalidCommandError, UnknownTargetError
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +52,14 @@ class CircadianSource(Protocol):
     def target_for_fixture(self, fixture_id: int) -> CircadianTargetLike | None: ...
 
 
-@dataclass(slots=True, frozen=True)
-class ChangeBatch:
-    reason: str  # command | circadian | scene | switch | restore | reload | circadian_switch
-    fixture_ids: frozenset[int]  # fixtures whose state changed or were targeted
-    group_ids: frozenset[int]  # groups whose derived light or flags may have changed
-    targets: tuple[LightTarget, ...]  # for the renderer; one frame
-    commanded_groups: frozenset[int] = frozenset()  # groups a command addressed directly
-
-
-Subscriber = Callable[[ChangeBatch], None]
-
-
 class StateStore:
     def __init__(
         self,
         default_transition_s: float,
         live: Callable[[int], LiveLevel | None] = lambda _fid: None,
         clock: Callable[[], float] = time.time,
+        circadian: CircadianSource | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.default_transition_s = default_transition_s
         self._live = live
@@ -76,17 +68,11 @@ class StateStore:
         self._fixtures: dict[int, FixtureState] = {}
         self._groups: dict[int, GroupState] = {}
         self._group_modes: dict[int, list[str]] = {}
-        self._subscribers: list[tuple[str, Subscriber]] = []
+        self._bus = bus or Bus()
         self._moving: set[int] = set()
-        self.circadian: CircadianSource | None = None
+        self._circadian = circadian
 
-    # ----------------------------------------------------------------- wiring
-    def subscribe(self, name: str, callback: Subscriber) -> None:
-        self._subscribers.append((name, callback))
-
-    def set_live_reader(self, live: Callable[[int], LiveLevel | None]) -> None:
-        self._live = live
-
+    # ------------------------------------------------------------------ model
     @property
     def installation(self) -> Installation:
         return self._inst
@@ -213,7 +199,7 @@ class StateStore:
         now = self._clock()
         for fid, cmd in items:
             state = after.get(fid)
-            if state is None or not state.is_on or self._profile_group_of(fid) is None:
+            if state is None or not state.is_on or self.profile_group_of(fid) is None:
                 continue
             if cmd.sets_level or cmd.sets_colour:
                 self._suspend_fixture(fid, now)
@@ -246,7 +232,7 @@ class StateStore:
         flags = self._groups[group_id]
         flags.circadian_enabled = enabled
         members = set(self._inst.groups[group_id].fixture_ids)
-        governed = {fid for fid in members if self._profile_group_of(fid) == group_id}
+        governed = {fid for fid in members if self.profile_group_of(fid) == group_id}
         if enabled:
             flags.circadian_suspended = False
             flags.suspended_at = None
@@ -363,11 +349,11 @@ class StateStore:
         if kind == "group" and self._inst.groups[ident].circadian_profile_id is not None:
             flags = self._groups[ident]
             flags.circadian_suspended, flags.suspended_at = True, now
-            covered = {f for f in members if self._profile_group_of(f) == ident}
+            covered = {f for f in members if self.profile_group_of(f) == ident}
         else:
             covered = set()
         for fid in members:
-            if fid not in covered and self._profile_group_of(fid) is not None:
+            if fid not in covered and self.profile_group_of(fid) is not None:
                 self._suspend_fixture(fid, now)
         return {ident} if kind == "group" else set()
 
@@ -383,22 +369,23 @@ class StateStore:
         state = self._fixtures[fixture_id]
         state.circadian_suspended, state.suspended_at = False, None
 
-    def _profile_group_of(self, fixture_id: int) -> int | None:
-        return self.circadian.profile_group_of(fixture_id) if self.circadian else None
+    def profile_group_of(self, fixture_id: int) -> int | None:
+        """The group whose circadian profile governs the fixture; None without one."""
+        return self._circadian.profile_group_of(fixture_id) if self._circadian else None
 
     def _profile_group_active(self, fixture_id: int) -> bool:
-        gid = self._profile_group_of(fixture_id)
+        gid = self.profile_group_of(fixture_id)
         if gid is None or gid not in self._groups:
             return False
         return self.circadian_switch_on(gid)
 
     def _land_on_circadian(self, fixture_ids: Iterable[int]) -> None:
-        if self.circadian is None:
+        if self._circadian is None:
             return
         for fid in fixture_ids:
             if not self.circadian_active(fid):
                 continue
-            goal = self.circadian.target_for_fixture(fid)
+            goal = self._circadian.target_for_fixture(fid)
             if goal is None:
                 continue
             state = self._fixtures[fid]
@@ -442,9 +429,5 @@ class StateStore:
                 [target[1]] if target is not None and target[0] == "group" else []
             ),
         )
-        for name, callback in self._subscribers:
-            try:
-                callback(batch)
-            except Exception:
-                log.exception("event=subscriber_failed subscriber=%s reason=%s", name, reason)
+        self._bus.publish(batch)
         return batch

@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tau.lights import FixtureState, GroupLight
-from tau.model import Installation
-from tau.mqtt.topics import Topics
-from tau.state import ChangeBatch, StateStore
+from tau.api.topics import Topics
+from tau.core.events import ChangeBatch
+from tau.core.lights import FixtureState, GroupLight
+from tau.core.model import Installation
+from tau.core.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,6 @@ class StatePublisher:
         self._commanded: set[int] = set()
         self._scheduled = False
         self._slow_scheduled = False
-        self.published = 0
 
     def __call__(self, batch: ChangeBatch) -> None:
         self._fixtures |= batch.fixture_ids
@@ -141,14 +141,13 @@ class StatePublisher:
     def _fixture_payload(self, inst: Installation, fid: int) -> dict[str, Any]:
         state = self._store.fixture(fid)
         circadian = None
-        if self._store.circadian is not None and self._store.circadian.profile_group_of(fid):
+        if self._store.profile_group_of(fid):
             circadian = "ON" if self._store.circadian_active(fid) else "OFF"
         return light_payload(state, circadian, state.source)
 
     def _send(self, topic: str, payload: dict[str, Any]) -> None:
         text = json.dumps(payload, separators=(",", ":"))
-        if self._publish(topic, text, retain=True, qos=STATE_QOS):
-            self.published += 1
+        self._publish(topic, text, retain=True, qos=STATE_QOS)
 
 
 class DiscoveryPublisher:
@@ -175,7 +174,3 @@ class DiscoveryPublisher:
                 self._sent[topic] = text
                 sent += 1
         return sent
-
-    @property
-    def count(self) -> int:
-        return len(self._sent)

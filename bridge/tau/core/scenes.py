@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from tau.commands import LightCommand
-from tau.model import Installation, Scene, SceneValue
+from tau.core.commands import LightCommand
+from tau.core.model import Installation, Scene, SceneValue
 
 
 class CapturableState(Protocol):
-    """What a scene needs from a fixture's state (`tau.lights.FixtureState` fits)."""
+    """What a scene needs from a fixture's state (`tau.core.lights.FixtureState` fits)."""
 
     @property
     def is_on(self) -> bool: ...

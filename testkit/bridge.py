@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.support.mqtt import MqttProbe
-from tests.support.services import MqttServer, redact_url, tail
+from testkit.mqtt import MqttProbe
+from testkit.services import MqttServer, redact_url, tail
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 class BridgeError(AssertionError):

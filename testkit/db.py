@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DATABASE_DIR = ROOT / "database"
 INIT_SQL = DATABASE_DIR / "init.sql"
 SEED_FILES = (
@@ -60,7 +60,7 @@ def tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    from tests.support.services import postgres_bin_dir
+    from testkit.services import postgres_bin_dir
 
     return str(postgres_bin_dir() / name)
 

@@ -9,8 +9,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tau.commands import MAX_KELVIN, MIN_KELVIN, LightCommand
-from tau.model import FixtureModel
+from tau.core.commands import LightCommand
+from tau.core.model import FixtureModel
+from tau.units import MAX_KELVIN, default_kelvin, kelvin_of_mired, mired
 
 
 @dataclass(slots=True)
@@ -72,7 +73,7 @@ def initial_state(model: FixtureModel) -> FixtureState:
     """A never-seen fixture: off, full level remembered, mid-range white if tunable."""
     modes = model.color_modes
     if "color_temp" in modes:
-        kelvin = (model.min_kelvin + model.max_kelvin) // 2
+        kelvin = round(default_kelvin(model.min_kelvin, model.max_kelvin))
         return FixtureState(kelvin=kelvin, color_mode="color_temp")
     return FixtureState(color_mode=modes[0])
 
@@ -120,7 +121,7 @@ def fit_to_model(state: FixtureState, model: FixtureModel) -> FixtureState:
         fitted.color_mode = "color_temp" if "color_temp" in modes else modes[0]
     if "color_temp" in modes:
         fitted.kelvin = clamp_kelvin(
-            model, fitted.kelvin or (model.min_kelvin + model.max_kelvin) // 2
+            model, fitted.kelvin or default_kelvin(model.min_kelvin, model.max_kelvin)
         )
     return state if fitted == state else fitted
 
@@ -132,9 +133,9 @@ def _apply_colour(new: FixtureState, model: FixtureModel, command: LightCommand)
             new.kelvin = clamp_kelvin(model, command.kelvin)
             new.color_mode = "color_temp"
         elif command.mired_step is not None:
-            kelvin = new.kelvin or (model.min_kelvin + model.max_kelvin) // 2
-            mired = max(1_000_000 / kelvin + command.mired_step, 1_000_000 / MAX_KELVIN)
-            new.kelvin = clamp_kelvin(model, min(1_000_000 / mired, MIN_KELVIN * 20))
+            kelvin = new.kelvin or default_kelvin(model.min_kelvin, model.max_kelvin)
+            stepped = max(mired(kelvin) + command.mired_step, mired(MAX_KELVIN))
+            new.kelvin = clamp_kelvin(model, kelvin_of_mired(stepped))
             new.color_mode = "color_temp"
     if command.color is not None and "rgb" in modes:
         new.color = command.color

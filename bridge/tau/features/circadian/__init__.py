@@ -1,0 +1,1 @@
+"""Circadian lighting: `profile` (keyframe maths, pure) and `engine` (assignment, tick)."""

@@ -1,0 +1,1 @@
+"""Wall switches: `vocabulary` (actions → intents), `classifier` (raw presses), `engine`."""

@@ -1,0 +1,121 @@
+"""The API layer's pure modules on plain data: topics, discovery, publishers, requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tau.api.discovery import discovery_payloads
+from tau.api.publisher import DiscoveryPublisher, StatePublisher
+from tau.api.requests import parse_request
+from tau.api.topics import Topics
+from tau.core.bus import Bus
+from tau.core.commands import LightCommand
+from tau.core.events import ChangeBatch
+from tau.core.extension import RequestBody
+from tau.core.installation import build_installation
+from tau.core.model import Fixture, FixtureModel, Group, Switch, SwitchModel
+from tau.core.state import StateStore
+from tau.errors import InvalidCommandError
+
+TOPICS = Topics("home/tau", "homeassistant")
+DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
+TUNABLE = FixtureModel(2, "Acme", "Tunable", ("warm", "cool"), 2700, 6500, "linear", 0.0)
+NARROW = FixtureModel(3, "Acme", "Narrow", ("warm", "cool"), 3000, 5000, "linear", 0.0)
+BUTTON = SwitchModel(1, "Generic", "Push button", "momentary", ("single", "double"), {})
+
+
+def _installation() -> Any:
+    fixtures = {
+        1: Fixture(1, "Desk", "desk", DIMMER, 1, 1),
+        2: Fixture(2, "Ceiling", "ceiling", TUNABLE, 1, 2),
+        3: Fixture(3, "Shelf", "shelf", NARROW, 1, 4),
+    }
+    groups = {
+        10: Group(10, "Study", "study", 7, frozenset({1, 2, 3}), frozenset({1, 2, 3}), frozenset())
+    }
+    switch = Switch(5, "Wall", "wall", BUTTON, 10, None, None, {}, 500, 500, 2000)
+    return build_installation(
+        {1: DIMMER, 2: TUNABLE, 3: NARROW}, fixtures, groups, {}, {}, {1: BUTTON}, {5: switch}
+    )
+
+
+def test_topics_are_derived_once_from_the_base_topic() -> None:
+    assert TOPICS.fixture("desk") == "home/tau/fixture/desk"
+    assert TOPICS.circadian("study") == "home/tau/group/study/circadian"
+    assert TOPICS.response("scene/store") == "home/tau/bridge/response/scene/store"
+    assert TOPICS.switch_event("wall") == "home/tau/switch/wall/event"
+    assert TOPICS.node_id == "home_tau"
+    assert TOPICS.discovery("light", "fixture_1") == "homeassistant/light/home_tau/fixture_1/config"
+    assert TOPICS.ha_status == "homeassistant/status"
+
+
+def test_discovery_for_fixtures_groups_circadian_and_switch_triggers() -> None:
+    inst = _installation()
+    triggers = {5: [("single", "button_short_press", "button_1")]}
+    payloads = discovery_payloads(TOPICS, inst, triggers)
+    assert all("+" not in t and "#" not in t for t in payloads)
+    ceiling = payloads["homeassistant/light/home_tau/fixture_2/config"]
+    assert ceiling["command_topic"] == "home/tau/fixture/ceiling/set"
+    assert ceiling["supported_color_modes"] == ["color_temp"]
+    assert (ceiling["min_kelvin"], ceiling["max_kelvin"]) == (2700, 6500)
+    assert ceiling["availability"] == [{"topic": "home/tau/bridge/state"}]
+    assert "color_temp" not in ceiling and "color_mode" not in ceiling  # removed in HA 2025.3
+    study = payloads["homeassistant/light/home_tau/group_10/config"]
+    assert study["supported_color_modes"] == ["color_temp"]  # union, brightness dropped
+    assert (study["min_kelvin"], study["max_kelvin"]) == (3000, 5000)  # intersection
+    assert len(study["group"]) == 3
+    assert "homeassistant/switch/home_tau/group_10_circadian/config" in payloads
+    trigger = payloads["homeassistant/device_automation/home_tau/switch_5_single/config"]
+    assert (trigger["topic"], trigger["type"]) == (
+        "home/tau/switch/wall/event",
+        "button_short_press",
+    )
+
+
+def test_discovery_publisher_sends_only_differences_and_clears_what_vanished() -> None:
+    sent: list[tuple[str, Any]] = []
+    publisher = DiscoveryPublisher(lambda t, p, **_: sent.append((t, p)) or True)
+    assert publisher.sync({"ha/a/config": {"x": 1}, "ha/b/config": {"x": 2}}) == 2
+    assert publisher.sync({"ha/a/config": {"x": 1}, "ha/b/config": {"x": 2}}) == 0
+    assert publisher.sync({"ha/a/config": {"x": 3}}) == 2
+    assert sent[-2:] == [("ha/b/config", b""), ("ha/a/config", '{"x":3}')]
+    before = len(sent)
+    assert publisher.sync({"ha/+/config": {"x": 1}, "ha/a/config": {"x": 3}}) == 0
+    assert len(sent) == before  # a wildcard topic is never published to
+
+
+async def test_state_publisher_sends_a_commanded_group_before_its_members() -> None:
+    bus, sent = Bus(), []
+    store = StateStore(0.0, bus=bus)
+    store.set_installation(_installation())
+    publisher = StatePublisher(store, TOPICS, lambda t, p, **_: sent.append((t, p)) or True)
+    bus.subscribe(ChangeBatch, "mqtt", publisher)
+    store.command(("group", 10), LightCommand(state="ON", brightness=128))
+    await asyncio.sleep(0)  # published on the next loop turn, coalesced
+    topics = [t for t, _ in sent]
+    members = [f"home/tau/fixture/{s}" for s in ("desk", "ceiling", "shelf")]
+    assert set(members) <= set(topics)
+    assert topics.index("home/tau/group/study") < min(topics.index(m) for m in members)
+    desk = json.loads(dict(sent)["home/tau/fixture/desk"])
+    assert (desk["state"], desk["brightness"]) == ("ON", 128)
+
+
+def test_requests_validate_strictly_and_keep_the_transaction() -> None:
+    extension_requests = {"circadian/tick": (RequestBody, lambda _b: {})}
+    body, transaction = parse_request(
+        "group/add", b'{"name": "Den", "slug": "den", "transaction": 7}', extension_requests
+    )
+    assert (body.slug, transaction) == ("den", 7)
+    assert parse_request("circadian/tick", b"", extension_requests)[1] is None
+    with pytest.raises(InvalidCommandError, match=r"known requests: .*circadian/tick"):
+        parse_request("nope", b"{}", extension_requests)
+    with pytest.raises(
+        InvalidCommandError, match=r"invalid group/add request: colour: unknown key"
+    ):
+        parse_request("group/add", b'{"name": "x", "slug": "x", "colour": 1}', extension_requests)
+    with pytest.raises(InvalidCommandError, match="must be a JSON object"):
+        parse_request("group/add", b"[1]", extension_requests)
