@@ -215,7 +215,9 @@ def test_waiting_for_the_database_is_said_every_ten_seconds(tmp_path: Path) -> N
             f"event=database_unreachable waiting for PostgreSQL at 127.0.0.1:{dead} "
             "(connection refused): is it running? check TAU_DATABASE_URL"
         ), output.lines[first]
-        again = output.wait_for(r"still waiting for PostgreSQL", 15)
+        # The reminder rides on the first failed attempt 10 s or more after the first
+        # line; attempts are up to 5 s (+25 % jitter) apart, so it comes within 16.25 s.
+        again = output.wait_for(r"still waiting for PostgreSQL", 20)
         assert re.search(
             rf"still waiting for PostgreSQL at 127\.0\.0\.1:{dead} since \d\d:\d\d:\d\d "
             r"\(connection refused\): is it running\? check TAU_DATABASE_URL$",
