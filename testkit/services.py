@@ -174,9 +174,10 @@ def postgres_bin_dir() -> Path:
     for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if (Path(candidate) / "initdb").exists():
             return Path(candidate)
-    with contextlib.suppress(ImportError):
-        from tau.embedded import pgserver_bin_dir
+    from tau.embedded import pgserver_bin_dir
+    from tau.errors import ConfigurationError
 
+    with contextlib.suppress(ConfigurationError):  # pgserver is not installed
         return pgserver_bin_dir()
     raise ServiceError("no PostgreSQL found: install it, or `pip install pgserver`")
 

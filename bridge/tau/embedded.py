@@ -23,6 +23,7 @@ import ctypes
 import fcntl
 import functools
 import getpass
+import importlib
 import logging
 import os
 import shutil
@@ -128,15 +129,7 @@ def embedded_database_url(settings: Settings) -> str:
         pgdata,
         f" note={ROOT_NOTE!r}" if root else "",
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        try:
-            from pgserver.postgres_server import get_server
-        except ImportError:
-            raise ConfigurationError(
-                "TAU_DATABASE_URL is unset and the embedded PostgreSQL (`pgserver`) is not "
-                "installed on this platform; set TAU_DATABASE_URL to a PostgreSQL database"
-            ) from None
+    get_server = _pgserver("pgserver.postgres_server").get_server
     try:
         # Tau decides when the server stops (`stop_embedded_database`): pgserver's own
         # reference counting never forgets a process killed with -9, and after one such
@@ -158,16 +151,7 @@ def running_embedded_url(settings: Settings) -> str:
     """The DSN of the embedded PostgreSQL if it is running (it runs while `tau run` does);
     nothing is started. For `tau db url`, so `psql "$(tau db url)"` reaches its socket."""
     pgdata = data_directory(settings) / "postgres"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        try:
-            from pgserver.utils import PostmasterInfo
-        except ImportError:
-            raise ConfigurationError(
-                "TAU_DATABASE_URL is unset and the embedded PostgreSQL (`pgserver`) is not "
-                "installed"
-            ) from None
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    info = _pgserver("pgserver.utils").PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
         raise DatabaseError(
             f"the embedded PostgreSQL in {pgdata} is not running: it runs while `tau run` "
@@ -176,16 +160,25 @@ def running_embedded_url(settings: Settings) -> str:
     return str(info.get_uri(database=DATABASE_NAME))
 
 
+def _pgserver(module: str) -> Any:
+    """Import (a part of) pgserver quietly, or say in one line that it is missing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            raise ConfigurationError(
+                "TAU_DATABASE_URL is unset and the embedded PostgreSQL (`pgserver`) is not "
+                "installed on this platform; set TAU_DATABASE_URL to a PostgreSQL database"
+            ) from None
+
+
 @functools.cache
 def pgserver_bin_dir() -> Path:
     """The PostgreSQL programs that come with pgserver (its server is newer than the
     system's client tools), asked through pgserver's public `pg_config` wrapper."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pgserver
-
-        # pgserver makes one function per program at import time: mypy cannot see them.
-        return Path(pgserver.pg_config(["--bindir"]).strip())  # type: ignore[attr-defined]
+    # pgserver makes one function per program at import time (`pg_config` among them).
+    return Path(_pgserver("pgserver").pg_config(["--bindir"]).strip())
 
 
 def _system_user() -> str | None:
