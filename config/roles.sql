@@ -65,7 +65,8 @@ BEGIN
     EXECUTE 'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO tau_daemon';
     FOR obj IN
         SELECT unnest(ARRAY['fixture_state', 'group_state', 'fixtures', 'groups',
-                            'group_fixtures', 'group_hierarchy', 'scenes', 'scene_values'])
+                            'group_fixtures', 'group_hierarchy', 'scenes', 'scene_values',
+                            'bridge_nodes', 'bridge_leases'])
                AS relname
     LOOP
         IF to_regclass('public.' || quote_ident(obj.relname)) IS NOT NULL THEN

@@ -77,7 +77,7 @@ class MqttSettings(_Strict):
     tls: TlsSettings | None = None
     base_topic: str = "tau"
     discovery_prefix: str = "homeassistant"
-    client_id: str | None = Field(None, description="stable id; default tau-<base_topic>")
+    client_id: str | None = Field(None, description="stable id; default tau-<base_topic>-<node name>")
     keepalive_s: int = Field(30, ge=5, le=3600)
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
     transport: Literal["tcp", "websockets"] = "tcp"
@@ -197,6 +197,35 @@ class FixturesSettings(_Strict):
         return value
 
 
+NODE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+def default_node_name() -> str:
+    """The host name, cut to what a node name may hold ("pi-hall.local" stays as is)."""
+    import re
+    import socket
+
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()).lstrip("._-")[:63]
+    return name or "tau"
+
+
+class NodeSettings(_Strict):
+    """One bridge process among several sharing an installation (see README "Several bridges")."""
+
+    name: str = Field(
+        default_factory=default_node_name,
+        pattern=NODE_NAME_PATTERN,
+        description="this bridge's name among several; default: the host name",
+    )
+    lease_s: float = Field(
+        2.0,
+        ge=0.5,
+        le=60,
+        description="how long a universe or the leader role stays with a node that stopped "
+        "renewing it; a standby takes over after this (plus one check)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TAU_",
@@ -214,6 +243,7 @@ class Settings(BaseSettings):
     location: LocationSettings = Field(default_factory=LocationSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     fixtures: FixturesSettings = Field(default_factory=FixturesSettings)
+    node: NodeSettings = Field(default_factory=NodeSettings)
     state_flush_ms: int = Field(100, ge=10, le=250, description="write-behind batch window")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path | None = Field(
@@ -244,7 +274,9 @@ class Settings(BaseSettings):
 
     @property
     def client_id(self) -> str:
-        return self.mqtt.client_id or f"tau-{self.mqtt.base_topic.replace('/', '-')}"
+        # One per node: two bridges sharing a client id would throw each other off.
+        base = self.mqtt.base_topic.replace("/", "-")
+        return self.mqtt.client_id or f"tau-{base}-{self.node.name}"
 
 
 def config_file() -> Path:
