@@ -355,8 +355,8 @@ class Bridge:
         was_leader = self.scope.leader
         gained = set(owned) - set(self.scope.universes or ())
         inst = self._store.installation
-        whole = leader and self.nodes is not None and self.nodes.alone and owned >= inst.universes
-        self.scope.set(None if whole else owned, leader)
+        # Owning every universe, nothing needs narrowing (a bridge alone, always).
+        self.scope.set(None if owned >= inst.universes else owned, leader)
         self.renderer.set_outputs(self._outputs_for(inst))
         if not self.session.online.is_set():
             return  # all of it goes out on connect
@@ -494,7 +494,7 @@ class Bridge:
                     continue
                 if lease.holder == node.name and lease.live:
                     owned.append(universe)
-                elif node.name in lease.standbys or universe in node.universes:
+                elif node.alive and (node.name in lease.standbys or universe in node.universes):
                     standby.append(universe)
             result.append(
                 {
