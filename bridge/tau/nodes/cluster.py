@@ -124,7 +124,7 @@ class Cluster:
         """Register (waiting out a crashed predecessor's heartbeat) and take a first
         round of leases before the first frame; then keep ticking."""
         try:
-            self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=5)
+            self._conn = await self._connect(5)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             raise DatabaseError(explain(exc, self._url)) from None
         me = Registration(
@@ -144,6 +144,20 @@ class Cluster:
             asyncio.create_task(self._watch(), name="node-deadlines"),
         ]
 
+    async def _connect(self, connect_s: float) -> asyncpg.Connection:
+        # Never wait on a lock longer than a round may take: a round that cannot finish
+        # is retried at the next tick, and the deadlines decide meanwhile.
+        wait_ms = str(int(self.margin_s * 1000))
+        return await asyncpg.connect(
+            plain_dsn(self._url),
+            timeout=connect_s,
+            server_settings={
+                "lock_timeout": wait_ms,
+                "idle_in_transaction_session_timeout": wait_ms,
+                "application_name": f"tau node {self.name}"[:63],
+            },
+        )
+
     async def refresh(self) -> None:
         """Tick now (after an installation reload: new universes are owned at once)."""
         try:
@@ -152,6 +166,14 @@ class Cluster:
         except Exception as exc:  # noqa: BLE001 - the loop retries
             self._lost_database(exc)
 
+    async def halt(self) -> None:
+        """Stop renewing and release nothing, as a crash would (tests of failover)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._conn is not None:
+            self._conn.terminate()
+
     async def stop(self) -> None:
         """Release every lease at once (the caller stopped sending first)."""
         for task in self._tasks:
@@ -159,7 +181,7 @@ class Cluster:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
             if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=2)
+                self._conn = await self._connect(2)
             await asyncio.wait_for(leases.stop(self._conn, self.name), timeout=2)
             log.info("event=node_stopped node=%s released=%d", self.name, len(self._held))
         except Exception as exc:  # noqa: BLE001 - the leases then expire by themselves
@@ -198,7 +220,7 @@ class Cluster:
 
     async def _tick_once(self) -> None:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=self.margin_s)
+            self._conn = await self._connect(self.margin_s)
         wanted = self._compute_wanted()
         for resource, held in self._held.items():
             held.standbys |= set(wanted.get(resource, ()))
@@ -300,9 +322,33 @@ class Cluster:
         """Say once who holds what this node wants and does not hold."""
         for resource in self._wanted:
             holder = None if resource in self._held else view.holder(resource)
-            if self._reported.get(resource, "-") == holder:
+            lease = view.leases.get(resource)
+            orphan = (
+                holder is None
+                and resource not in self._held
+                and lease is not None
+                and self.name not in lease.standbys
+                and lease.holder in view.nodes
+                and not view.nodes[lease.holder].stopped
+            )
+            said = f"orphan:{lease.holder}" if orphan and lease is not None else holder
+            if self._reported.get(resource, "-") == said:
                 continue
-            self._reported[resource] = holder
+            self._reported[resource] = said
+            if orphan and lease is not None:
+                log.warning(
+                    "event=lease_orphaned node=%s resource=%s holder=%s: node %r stopped "
+                    "renewing %s before this node joined as its standby, so it may still be "
+                    "running, cut off from the database; if it is gone for good, run "
+                    "`tau nodes forget %s`",
+                    self.name,
+                    resource,
+                    lease.holder,
+                    lease.holder,
+                    resource,
+                    lease.holder,
+                )
+                continue
             if holder is None:
                 continue
             universe = resource_universe(resource)
