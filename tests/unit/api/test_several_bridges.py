@@ -1,0 +1,158 @@
+"""Several bridges' pure parts: the scope a bridge speaks for, the leader's sync
+messages, the nodes in `bridge/info` and universe availability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tau.api import sync
+from tau.api.status import UniverseAvailability, nodes_info
+from tau.api.topics import Topics
+from tau.core.bus import Bus
+from tau.core.commands import LightCommand
+from tau.core.events import ChangeBatch
+from tau.core.installation import build_installation
+from tau.core.model import Fixture, FixtureModel, Group
+from tau.core.scope import Scope
+from tau.core.state import StateStore
+from tau.db.leases import Lease, NodeRow, View
+from tau.errors import InvalidCommandError
+
+TOPICS = Topics("tau", "homeassistant")
+DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
+TUNABLE = FixtureModel(2, "Acme", "Tunable", ("warm", "cool"), 2700, 6500, "linear", 0.0)
+
+
+def _installation() -> Any:
+    fixtures = {
+        1: Fixture(1, "Hall", "hall", DIMMER, 1, 1),
+        2: Fixture(2, "Stair", "stair", TUNABLE, 2, 1),
+        3: Fixture(3, "Attic", "attic", DIMMER, 3, 1),
+    }
+    everything = frozenset({1, 2, 3})
+    groups = {10: Group(10, "House", "house", None, everything, everything, frozenset())}
+    return build_installation({1: DIMMER, 2: TUNABLE}, fixtures, groups, {}, {}, {}, {})
+
+
+def _store() -> tuple[StateStore, list[ChangeBatch]]:
+    bus = Bus()
+    seen: list[ChangeBatch] = []
+    bus.subscribe(ChangeBatch, "test", seen.append)
+    store = StateStore(0.0, bus=bus)
+    store.set_installation(_installation())
+    return store, seen
+
+
+def test_a_bridge_owning_everything_passes_batches_through_untouched() -> None:
+    store, seen = _store()
+    scope = Scope(lambda: store.installation)
+    store.command(("group", 10), LightCommand(state="ON"))
+    assert scope.whole and scope.narrow(seen[-1]) is seen[-1]
+
+
+def test_a_follower_speaks_for_its_universes_fixtures_and_no_group() -> None:
+    store, seen = _store()
+    scope = Scope(lambda: store.installation)
+    scope.set(frozenset({2}), leader=False)
+    store.command(("group", 10), LightCommand(state="ON"))
+    part = scope.narrow(seen[-1])
+    assert part is not None
+    assert part.fixture_ids == {2} and part.group_ids == frozenset()
+    assert part.commanded_groups == frozenset()
+    assert part.targets == seen[-1].targets  # the renderer is not narrowed: it sends owned only
+    store.command(("fixture", 1), LightCommand(state="OFF"))
+    assert scope.narrow(seen[-1]) is None  # nothing of this bridge's changed
+    scope.set(frozenset({2}), leader=True)
+    led = scope.narrow(seen[-1])
+    assert led is not None and led.fixture_ids == frozenset() and led.group_ids == {10}
+    assert scope.fixtures([1, 2, 3]) == {2}
+
+
+def test_the_leaders_change_lands_on_a_follower_exactly() -> None:
+    leader, _ = _store()
+    follower, seen = _store()
+    batch = leader.apply_many(
+        [(1, LightCommand(state="ON", brightness=40)), (2, LightCommand(kelvin=3000))],
+        "scene",
+        1.5,
+    )
+    message = sync.decode(sync.encode("a", batch, leader).encode())
+    assert message.node == "a" and message.reason == "scene"
+    sync.apply(follower, message)
+    for fid in (1, 2, 3):
+        assert follower.fixture(fid) == leader.fixture(fid)
+    replica = seen[-1]
+    assert replica.replica and replica.reason == "scene"
+    assert [t.fixture_id for t in replica.targets] == [t.fixture_id for t in batch.targets]
+    assert all(t.transition_s == 1.5 for t in replica.targets)
+    assert replica.targets == batch.targets
+
+
+def test_a_broken_sync_message_is_refused_with_what_is_wrong() -> None:
+    with pytest.raises(InvalidCommandError, match="not a bridge sync message"):
+        sync.decode(b'{"node": "a"}')
+    with pytest.raises(InvalidCommandError, match="fixtures"):
+        sync.decode(
+            b'{"node":"a","reason":"scene","transition_s":0,"changed":[],'
+            b'"fixtures":{"1":[true,300]},"groups":{}}'
+        )
+
+
+def _view() -> View:
+    def node(name: str, alive: bool, universes: dict[int, str]) -> NodeRow:
+        return NodeRow(name, "pi", 1, "0.1", universes, None, alive, False, 0.2, "2026-12-01")
+
+    nodes = {
+        "a": node("a", True, {1: "enttec_pro", 3: "artnet"}),
+        "b": node("b", True, {3: "artnet"}),
+        "c": node("c", False, {2: "enttec_pro"}),
+    }
+    leases = {
+        "leader": Lease("leader", "a", 1.5, ("b",), 10.0),
+        "universe:1": Lease("universe:1", "a", 1.5, (), 10.0),
+        "universe:3": Lease("universe:3", "a", 1.5, ("b",), 10.0),
+        "universe:2": Lease("universe:2", "c", -4.0, (), 30.0),
+    }
+    return View(nodes, leases)
+
+
+def test_bridge_info_lists_every_node_with_what_it_owns_and_stands_by_for() -> None:
+    info = {n["name"]: n for n in nodes_info(_view())}
+    assert info["a"]["leader"] and info["a"]["owned"] == [1, 3] and info["a"]["standby"] == []
+    assert not info["b"]["leader"] and info["b"]["owned"] == [] and info["b"]["standby"] == [3]
+    assert not info["c"]["alive"] and info["c"]["owned"] == [] and info["c"]["standby"] == []
+
+
+def test_universe_availability_follows_the_leases_and_clears_removed_universes() -> None:
+    sent: list[tuple[str, str]] = []
+
+    def publish(topic: str, payload: str, **_: Any) -> bool:
+        sent.append((topic, payload))
+        return True
+
+    class Nodes:  # what UniverseAvailability reads of a Cluster
+        owned = frozenset({1})
+        view = _view()
+
+    availability = UniverseAvailability(TOPICS, publish)
+    availability.sync({1, 2, 3}, Nodes())  # type: ignore[arg-type]
+    assert sent == [
+        ("tau/bridge/universe/1/state", "online"),
+        ("tau/bridge/universe/2/state", "offline"),  # its only node is dead
+        ("tau/bridge/universe/3/state", "online"),
+    ]
+    sent.clear()
+    availability.sync({1, 2, 3}, Nodes())  # type: ignore[arg-type]
+    assert sent == []  # only changes
+    availability.sync({1, 3}, Nodes())  # type: ignore[arg-type]
+    assert sent == [("tau/bridge/universe/2/state", "")]
+    sent.clear()
+    availability.sync({1, 3}, None)  # one bridge, no leases: everything it has is online
+    assert sent == []
+    availability.sync({1, 3}, None, force=True)
+    assert sent == [
+        ("tau/bridge/universe/1/state", "online"),
+        ("tau/bridge/universe/3/state", "online"),
+    ]
