@@ -29,7 +29,7 @@ from tau.api.status import BridgeStatus, UniverseAvailability
 from tau.api.topics import Topics
 from tau.core.bus import Bus
 from tau.core.commands import check_size, parse_light_command
-from tau.core.events import ChangeBatch, HomeAssistantOnline, InstallationReloaded, MqttConnected
+from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
 from tau.core.extension import Context, Extension
 from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
@@ -57,7 +57,8 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
 # How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
 RELOAD_WAIT_S = 2.0
 
-# Messages every bridge handles (several bridges); the rest only the leader does.
+# Messages every bridge handles (several bridges), with the kinds extensions declare
+# `everywhere`; the rest only the leader does.
 EVERY_NODE = frozenset({"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync"})
 
 
@@ -115,9 +116,16 @@ class Bridge:
             on_reconnect=metrics.mqtt_reconnects.inc,
         )
         self._bus = bus
-        self.extensions = extensions(
-            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader)
+        changes = sync.SharedChanges(
+            store,
+            self.node_name,
+            lambda op: self.session.publish(self.topics.node_sync, op, qos=1),
+            lambda: self.nodes is not None and not self.nodes.alone,
         )
+        self.extensions = extensions(
+            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader, changes)
+        )
+        self._everywhere = EVERY_NODE.union(*(ext.everywhere for ext in self.extensions))
         self._owner: dict[str, Extension] = {}  # message kind -> extension
         for ext in self.extensions:
             for kind in ext.topics.values():
@@ -132,7 +140,6 @@ class Bridge:
         self.state_publisher = StatePublisher(
             store, self.topics, self.session.publish, self.scope.fixtures
         )
-        bus.subscribe(ChangeBatch, "node-sync", self._replicate)
         self.discovery = DiscoveryPublisher(self.session.publish)
         self.availability = UniverseAvailability(self.topics, self.session.publish)
         self.status = BridgeStatus(
@@ -270,7 +277,7 @@ class Bridge:
         found = route(self.topics, topic, self._external, self._patterns)
         if found is None:
             return
-        if found.kind not in EVERY_NODE and not self.scope.leader:
+        if found.kind not in self._everywhere and not self.scope.leader:
             return  # the leading bridge handles it (several bridges)
         try:
             self._dispatch(found, topic, payload)
@@ -304,10 +311,8 @@ class Bridge:
                 # Another bridge's last will: this one is still here.
                 if payload == b"offline" and self.session.online.is_set():
                     self.session.publish(self.topics.bridge_state, "online", retain=True, qos=1)
-            case "node_sync":
-                message = sync.decode(payload)
-                if message.node != self.node_name and not self.scope.leader:
-                    sync.apply(self._store, message)
+            case "node_sync":  # the leader's decision, this bridge's own included
+                sync.apply(self._store, sync.decode(payload))
             case "input_topic":
                 self._external[topic].on_message(found.kind, found.name, payload)
                 self._count(found.kind, topic, payload)
@@ -335,19 +340,6 @@ class Bridge:
         self.state_publisher.publish_all(groups=self.scope.leader)
 
     # ------------------------------------------------------------ several bridges
-    def _replicate(self, batch: ChangeBatch) -> None:
-        """Send the leader's own decisions to the other bridges (none when alone)."""
-        if (
-            batch.replica
-            or batch.reason not in sync.REPLICATED
-            or self.nodes is None
-            or self.nodes.alone
-            or not self.scope.leader
-        ):
-            return
-        payload = sync.encode(self.node_name, batch, self._store)
-        self.session.publish(self.topics.node_sync, payload, qos=STATE_QOS)
-
     def nodes_changed(self, owned: frozenset[int], leader: bool) -> None:
         """Leases moved: send what is this bridge's now, and (leading) say it."""
         was_leader = self.scope.leader

@@ -18,6 +18,8 @@ class ScenesExtension(Extension):
     name = "scenes"
     topics = {"scene/+/set": "scene_set"}
 
+    everywhere = frozenset({"scene_set"})  # a recall follows from the scene alone
+
     def __init__(self, ctx: Context) -> None:
         self._store = ctx.store
 

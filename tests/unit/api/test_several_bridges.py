@@ -18,7 +18,7 @@ from tau.core.model import Fixture, FixtureModel, Group
 from tau.core.scope import Scope
 from tau.core.state import StateStore
 from tau.db.leases import Lease, NodeRow, View
-from tau.errors import InvalidCommandError
+from tau.errors import InvalidCommandError, UnknownTargetError
 
 TOPICS = Topics("tau", "homeassistant")
 DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
@@ -70,33 +70,56 @@ def test_a_follower_speaks_for_its_universes_fixtures_and_no_group() -> None:
     assert scope.fixtures([1, 2, 3]) == {2}
 
 
-def test_the_leaders_change_lands_on_a_follower_exactly() -> None:
-    leader, _ = _store()
-    follower, seen = _store()
-    batch = leader.apply_many(
-        [(1, LightCommand(state="ON", brightness=40)), (2, LightCommand(kelvin=3000))],
-        "scene",
-        1.5,
-    )
-    message = sync.decode(sync.encode("a", batch, leader).encode())
-    assert message.node == "a" and message.reason == "scene"
-    sync.apply(follower, message)
+def test_alone_the_leaders_decisions_go_straight_into_its_store() -> None:
+    store, seen = _store()
+    sent: list[str] = []
+    changes = sync.SharedChanges(store, "a", sent.append, lambda: False)
+    changes.command(("group", 10), LightCommand(state="ON"), "switch")
+    assert sent == [] and seen[-1].reason == "switch"
+    assert all(store.fixture(f).is_on for f in (1, 2, 3))
+
+
+def test_shared_every_bridge_applies_the_leaders_decisions_in_the_same_order() -> None:
+    leader, leader_seen = _store()
+    follower, _ = _store()
+    sent: list[str] = []
+    changes = sync.SharedChanges(leader, "a", sent.append, lambda: True)
+    changes.command(("group", 10), LightCommand(state="ON", brightness=40), "switch")
+    changes.apply_many([(2, LightCommand(kelvin=3000, transition_s=1.5))], "scene", 2.0)
+    changes.apply_circadian([(1, 90, 4000), (2, 120, 3500)], 5.0)
+    changes.expire_suspensions(60.0)
+    assert leader_seen == []  # nothing applied yet, not even on the leader
+    assert len(sent) == 4
+    # a user command that overtakes the switch press on its way through the broker
+    # lands before it on every bridge alike
+    for store in (leader, follower):
+        store.command(("fixture", 3), LightCommand(state="OFF"))
+        for payload in sent:
+            sync.apply(store, sync.decode(payload.encode()))
     for fid in (1, 2, 3):
         assert follower.fixture(fid) == leader.fixture(fid)
-    replica = seen[-1]
-    assert replica.replica and replica.reason == "scene"
-    assert [t.fixture_id for t in replica.targets] == [t.fixture_id for t in batch.targets]
-    assert all(t.transition_s == 1.5 for t in replica.targets)
-    assert replica.targets == batch.targets
+    assert leader.fixture(3).is_on and leader.fixture(3).brightness == 40
+    assert leader.fixture(2).kelvin is not None
+
+
+def test_an_unknown_target_is_refused_by_the_leader_not_sent() -> None:
+    store, _ = _store()
+    sent: list[str] = []
+    changes = sync.SharedChanges(store, "a", sent.append, lambda: True)
+    with pytest.raises(UnknownTargetError):
+        changes.command(("group", 99), LightCommand(state="ON"), "switch")
+    assert sent == []
 
 
 def test_a_broken_sync_message_is_refused_with_what_is_wrong() -> None:
+    with pytest.raises(InvalidCommandError, match=r"not a bridge sync message \(not JSON\)"):
+        sync.decode(b"{")
     with pytest.raises(InvalidCommandError, match="not a bridge sync message"):
-        sync.decode(b'{"node": "a"}')
-    with pytest.raises(InvalidCommandError, match="fixtures"):
+        sync.decode(b'{"op": "reboot", "node": "a"}')
+    with pytest.raises(InvalidCommandError, match="brightness"):
         sync.decode(
-            b'{"node":"a","reason":"scene","transition_s":0,"changed":[],'
-            b'"fixtures":{"1":[true,300]},"groups":{}}'
+            b'{"op":"command","node":"a","target":["group",1],'
+            b'"command":{"brightness":300},"reason":"switch"}'
         )
 
 

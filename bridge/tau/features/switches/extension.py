@@ -30,6 +30,7 @@ class SwitchesExtension(Extension):
 
     def __init__(self, ctx: Context) -> None:
         self._store = ctx.store
+        self._decide = ctx.decide
         self._publish = ctx.publish
         self.engine = SwitchEngine(emit=self._emit, recall=self._recall, level_of=self._level_of)
         self._presses = PressTimer(self.engine, self._reemit)
@@ -80,13 +81,13 @@ class SwitchesExtension(Extension):
             self._publish(f"switch/{switch.slug}/event", json.dumps({"event_type": action}))
 
     def _emit(self, target: Target, command: LightCommand) -> None:
-        self._store.command(target, command, reason="switch")
+        self._decide.command(target, command, reason="switch")
 
     def _recall(self, scene_id: int) -> None:
         scene = self._store.installation.scenes.get(scene_id)
         if scene is None:
             raise UnknownTargetError(f"unknown scene id {scene_id}")
-        self._store.apply_many(recall_targets(scene), "scene", None)
+        self._decide.apply_many(recall_targets(scene), "scene", None)
 
     def _level_of(self, target: Target) -> tuple[bool, int]:
         kind, ident = target
