@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from tau.core.bus import Bus
 from tau.core.model import Installation
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 from tau.settings import Settings
 
 # (action, Home Assistant trigger type, subtype) of one switch action
@@ -52,6 +53,11 @@ class Context:
     bus: Bus
     # (topic under the base topic, payload): sent at once, not retained
     publish: Callable[[str, str], None]
+
+    @property
+    def topics(self) -> Topics:
+        """The topic layout (as the bridge derives it from the same settings)."""
+        return Topics.of(self.settings)
 
 
 class Extension:

@@ -11,15 +11,16 @@ import pytest
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import DiscoveryPublisher, StatePublisher
 from tau.api.requests import parse_request
-from tau.api.topics import Topics
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
-from tau.core.extension import RequestBody
+from tau.core.extension import Context, RequestBody
 from tau.core.installation import build_installation
 from tau.core.model import Fixture, FixtureModel, Group, Switch, SwitchModel
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 from tau.errors import InvalidCommandError
+from tau.settings import Settings
 
 TOPICS = Topics("home/tau", "homeassistant")
 DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
@@ -51,6 +52,15 @@ def test_topics_are_derived_once_from_the_base_topic() -> None:
     assert TOPICS.node_id == "home_tau"
     assert TOPICS.discovery("light", "fixture_1") == "homeassistant/light/home_tau/fixture_1/config"
     assert TOPICS.ha_status == "homeassistant/status"
+
+
+def test_extensions_read_the_bridges_layout_and_publish_under_the_base_topic() -> None:
+    settings = Settings(mqtt={"base_topic": "home/tau", "discovery_prefix": "ha"})
+    ctx = Context(settings, StateStore(0.0), Bus(), lambda _t, _p: None)
+    assert ctx.topics == Topics.of(settings) == Topics("home/tau", "ha")
+    assert TOPICS.under_base(TOPICS.switch_event("wall")) == "switch/wall/event"
+    with pytest.raises(ValueError, match="not under the base topic"):
+        TOPICS.under_base("home/tauX/switch/wall/event")
 
 
 def test_discovery_for_fixtures_groups_circadian_and_switch_triggers() -> None:
