@@ -7,15 +7,12 @@ MQTT and SQL, as users do.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import pytest
-from testkit.enttec import EnttecEmulator
+from testkit.db import sql
 from testkit.mqtt import MqttProbe
 
 UNIVERSE_1 = {  # slug -> channels (seeds/04-test-fixtures.sql)
@@ -37,27 +34,6 @@ UNIVERSE_2 = {
     "garden-spot": [30, 31, 32, 33],
 }
 DOWNSTAIRS = ["kitchen-", "dining-", "living-", "hallway-"]
-
-
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
-def widgets(tmp_path) -> Iterator[tuple[EnttecEmulator, EnttecEmulator]]:
-    with (
-        EnttecEmulator(tmp_path / "w1") as one,
-        EnttecEmulator(tmp_path / "w2", serial_number=2) as two,
-    ):
-        yield one, two
-        assert one.errors == [] and two.errors == []
 
 
 @pytest.fixture
