@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -53,6 +53,20 @@ def run_async(factory: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, main()).result(timeout)
+
+
+def sql(url: str, query: str, *args: object) -> list[dict[str, Any]]:
+    """Run one statement on a connection of its own; the rows as dicts. Safe to call
+    from a test that runs inside an event loop (the work happens in `run_async`)."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            return [dict(r) for r in await conn.fetch(query, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(fetch, timeout=60)
 
 
 def tool(name: str) -> str:

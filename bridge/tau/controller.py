@@ -26,7 +26,6 @@ from tau.api.discovery import discovery_payloads
 from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher
 from tau.api.router import Route, patterns, route, subscriptions
 from tau.api.status import BridgeStatus, UniverseAvailability
-from tau.api.topics import Topics
 from tau.core.bus import Bus
 from tau.core.commands import check_size, parse_light_command
 from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
@@ -35,6 +34,7 @@ from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
 from tau.core.scope import Scope
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
@@ -96,7 +96,7 @@ class Bridge:
         nodes: Cluster | None = None,
     ) -> None:
         self.settings = settings
-        self.topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
+        self.topics = Topics.of(settings)
         self._pool = pool
         self._store = store
         self.renderer = renderer

@@ -6,8 +6,6 @@ never to its internals.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import socket
 import threading
@@ -21,6 +19,7 @@ from typing import Any
 
 import asyncpg
 from testkit.bridge import BridgeProcess
+from testkit.db import run_async, sql
 from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
 
@@ -64,26 +63,6 @@ QUIET_ENV = {"TAU_CIRCADIAN__TICK_SECONDS": "3600"}
 # --------------------------------------------------------------------------- SQL
 
 
-def _in_thread(coro_fn: Callable[[], Any], timeout: float = 60) -> Any:
-    # A worker thread keeps asyncio.run away from any loop pytest-asyncio runs here.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(coro_fn())).result(timeout)
-
-
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    """Run one statement; returns the rows as dicts."""
-
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    result: list[dict[str, Any]] = _in_thread(run)
-    return result
-
-
 def sql_script(url: str, script: str) -> None:
     """Run a multi-statement script (no parameters)."""
 
@@ -94,7 +73,7 @@ def sql_script(url: str, script: str) -> None:
         finally:
             await conn.close()
 
-    _in_thread(run)
+    run_async(run, timeout=60)
 
 
 def drop_database(admin_url: str, name: str) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from tau.api.topics import Topics
 from tau.core.extension import EXTERNAL
+from tau.core.topics import Topics
 
 # kind of message: "fixture_set", "group_set", "request", "ha_status", "bridge_state"
 # (the bridges' own availability), "node_sync" (the leading bridge's changes),

@@ -13,9 +13,9 @@ from typing import Any
 
 from tau import __version__
 from tau.api.publisher import stable_json
-from tau.api.topics import Topics
 from tau.core.scope import Scope
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 from tau.db.leases import LEADER, View, resource_universe, universe_resource
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer

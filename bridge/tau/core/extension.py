@@ -23,6 +23,7 @@ from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.model import Installation
 from tau.core.state import StateStore, Target
+from tau.core.topics import Topics
 from tau.settings import Settings
 
 # (action, Home Assistant trigger type, subtype) of one switch action
@@ -78,6 +79,11 @@ class Context:
     @property
     def decide(self) -> Changes:
         return self.changes if self.changes is not None else self.store
+
+    @property
+    def topics(self) -> Topics:
+        """The topic layout (as the bridge derives it from the same settings)."""
+        return Topics.of(self.settings)
 
 
 class Extension:

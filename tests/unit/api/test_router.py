@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tau.api.router import Route, patterns, route, subscriptions
-from tau.api.topics import Topics
+from tau.core.topics import Topics
 
 TOPICS = Topics("tau", "homeassistant")
 OWNED = patterns(

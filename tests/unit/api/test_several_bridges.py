@@ -9,7 +9,6 @@ import pytest
 
 from tau.api import sync
 from tau.api.status import UniverseAvailability, nodes_info
-from tau.api.topics import Topics
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
@@ -17,6 +16,7 @@ from tau.core.installation import build_installation
 from tau.core.model import Fixture, FixtureModel, Group
 from tau.core.scope import Scope
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 from tau.db.leases import Lease, NodeRow, View
 from tau.errors import InvalidCommandError, UnknownTargetError
 

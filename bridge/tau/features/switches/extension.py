@@ -32,6 +32,7 @@ class SwitchesExtension(Extension):
         self._store = ctx.store
         self._decide = ctx.decide
         self._publish = ctx.publish
+        self._topics = ctx.topics
         self.engine = SwitchEngine(emit=self._emit, recall=self._recall, level_of=self._level_of)
         self._presses = PressTimer(self.engine, self._reemit)
         self._by_input: dict[str, list[int]] = {}
@@ -78,7 +79,8 @@ class SwitchesExtension(Extension):
         if switch is None:
             return
         for action in actions:
-            self._publish(f"switch/{switch.slug}/event", json.dumps({"event_type": action}))
+            topic = self._topics.under_base(self._topics.switch_event(switch.slug))
+            self._publish(topic, json.dumps({"event_type": action}))
 
     def _emit(self, target: Target, command: LightCommand) -> None:
         self._decide.command(target, command, reason="switch")
