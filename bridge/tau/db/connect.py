@@ -8,6 +8,8 @@ import errno
 import logging
 import re
 import socket
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -17,6 +19,7 @@ from tau.errors import ConfigurationError, DatabaseError
 from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def plain_dsn(url: str) -> str:
@@ -140,3 +143,24 @@ async def create_pool(
                     await asyncio.wait_for(stopping.wait(), pause)
                 if stopping.is_set():
                     raise DatabaseError(message) from None
+
+
+def run_on_database(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """A command-line command's database work: one connection to `url` for `work`, closed
+    after; a server out of reach or a schema that is missing or too old is one line."""
+
+    async def main() -> T:
+        try:
+            conn = await asyncpg.connect(plain_dsn(url), timeout=10)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            raise DatabaseError(explain(exc, url)) from None
+        try:
+            return await work(conn)
+        except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
+            raise DatabaseError(
+                "the database has no Tau schema, or an older one: run `tau db upgrade`"
+            ) from None
+        finally:
+            await conn.close()
+
+    return asyncio.run(main())

@@ -1,0 +1,273 @@
+"""`tau nodes [--json]` and `tau nodes forget NAME` against a real PostgreSQL.
+
+Nodes and leases are staged with SQL, relative to the server's `now()`, in the shapes
+the lease loop leaves behind: alive (heartbeat valid), stopped (a clean stop set
+`stopped_at`), lost (heartbeat expired without a goodbye).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from testkit.db import create_database, drop_database, run_async
+
+from tau.cli import main
+
+Run = tuple[int, str, str]
+
+# name, host, version, configured universes, heartbeat age, heartbeat valid for, stopped
+NODES = """
+INSERT INTO bridge_nodes (name, host, pid, version, universes, heartbeat_at, expires_at,
+                          stopped_at)
+SELECT v.name, v.host, 100, v.version, v.universes::jsonb,
+       now() - v.age::interval, now() - v.age::interval + v.valid::interval,
+       CASE WHEN v.stopped = 1 THEN now() - v.age::interval END
+  FROM (VALUES
+    ('bridge-a', 'pi-floor1', '0.9.0', '{"1": "enttec_pro", "2": "artnet"}', '0.5 s', '60 s', 0),
+    ('bridge-b', 'pi-floor2', '0.9.0', '{"2": "artnet", "3": "sacn"}', '0.2 s', '60 s', 0),
+    ('bridge-c', 'pi-attic',  '0.9.0', '{"5": "artnet"}', '10 min', '2 s', 1),
+    ('bridge-d', 'old-pc',    '0.8.0', '{"4": "artnet"}', '3 h', '2 s', 0),
+    ('bridge-e', '',          '0.9.0', '{}', '0.1 s', '60 s', 0)
+  ) AS v(name, host, version, universes, age, valid, stopped)
+"""
+# resource, holder, still valid for, standbys
+LEASES = """
+INSERT INTO bridge_leases (resource, holder, expires_at, standbys)
+SELECT v.resource, v.holder, now() + v.valid::interval, v.standbys::text[]
+  FROM (VALUES
+    ('leader',     'bridge-a', '60 s',  '{bridge-b,bridge-e}'),
+    ('universe:1', 'bridge-a', '60 s',  '{}'),
+    ('universe:2', 'bridge-a', '60 s',  '{bridge-b}'),
+    ('universe:3', 'bridge-b', '60 s',  '{bridge-b,bridge-e}'),
+    ('universe:4', 'bridge-d', '-3 h',  '{}')
+  ) AS v(resource, holder, valid, standbys)
+"""
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database with the demo home (fixtures on universes 1 and 2)."""
+    name = f"tau_test_nodes_{uuid.uuid4().hex[:10]}"
+    url = create_database(pg_admin_url, name, seeds=True)
+    monkeypatch.setenv("TAU_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def tau(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    capsys.readouterr()
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            return [dict(r) for r in await conn.fetch(query, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(run)
+
+
+def stage(url: str) -> None:
+    sql(url, NODES)
+    sql(url, LEASES)
+
+
+def table(out: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line) for line in out.splitlines()]
+
+
+def test_the_table_shows_state_leader_owned_and_standby_universes(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage(db_url)
+    # a fixture on universe 9, which no node outputs
+    sql(db_url, "UPDATE fixtures SET universe = 9 WHERE slug = 'kitchen-ceiling'")
+    rc, out, err = tau(capsys, "nodes")
+    assert (rc, err) == (0, "")
+    rows = table(out)
+    assert rows[0] == ["NODE", "STATE", "LEADER", "OWNS", "STANDBY", "HEARTBEAT", "VERSION", "HOST"]
+    without_heartbeat = [row[:5] + row[6:] for row in rows[1:6]]
+    assert without_heartbeat == [
+        ["bridge-a", "alive", "yes", "1,2", "-", "0.9.0", "pi-floor1"],
+        # standby for 2: configured there and named by the holder
+        ["bridge-b", "alive", "-", "3", "2", "0.9.0", "pi-floor2"],
+        # stopped and lost nodes own nothing and stand by for nothing
+        ["bridge-c", "stopped", "-", "-", "-", "0.9.0", "pi-attic"],
+        ["bridge-d", "lost", "-", "-", "-", "0.8.0", "old-pc"],
+        # no outputs of its own, but named a standby for 3
+        ["bridge-e", "alive", "-", "-", "3", "0.9.0", "-"],
+    ]
+    heartbeats = [row[5] for row in rows[1:6]]
+    for alive in (heartbeats[0], heartbeats[1], heartbeats[4]):
+        assert re.fullmatch(r"\d+\.\d s ago", alive), heartbeats
+    assert heartbeats[2:4] == ["10 min ago", "3 h ago"]
+    assert rows[6:] == [
+        ["no living owner: universe(s) 9 (their fixtures are unavailable until a node takes them)"]
+    ]
+
+
+def test_json_carries_the_same_view(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    stage(db_url)
+    rc, out, _ = tau(capsys, "nodes", "--json")
+    assert rc == 0
+    view = json.loads(out)
+    assert view["leader"] == "bridge-a"
+    assert view["unowned"] == []  # universes 1 and 2 hold the demo's fixtures: both owned
+    nodes = {node["name"]: node for node in view["nodes"]}
+    assert list(nodes) == ["bridge-a", "bridge-b", "bridge-c", "bridge-d", "bridge-e"]
+    a = nodes["bridge-a"]
+    assert {k: a[k] for k in ("state", "alive", "leader", "owned", "standby", "version")} == {
+        "state": "alive",
+        "alive": True,
+        "leader": True,
+        "owned": [1, 2],
+        "standby": [],
+        "version": "0.9.0",
+    }
+    assert a["universes"] == {"1": "enttec_pro", "2": "artnet"}
+    assert 0.5 <= a["heartbeat_s"] < 30
+    assert nodes["bridge-b"]["owned"] == [3] and nodes["bridge-b"]["standby"] == [2]
+    assert nodes["bridge-d"]["state"] == "lost" and not nodes["bridge-d"]["alive"]
+    assert 3 * 3600 <= nodes["bridge-d"]["heartbeat_s"] < 3 * 3600 + 30
+    # the database's time, ISO 8601 with its offset
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", nodes["bridge-c"]["heartbeat"])
+
+
+def test_an_expired_leader_lease_means_no_leader(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage(db_url)
+    sql(db_url, "UPDATE bridge_leases SET expires_at = now() - interval '1 s'")
+    rc, out, _ = tau(capsys, "nodes")
+    assert rc == 0
+    rows = table(out)
+    assert [row[2:4] for row in rows[1:6]] == [["-", "-"]] * 5
+    assert "no leader: no living node holds the leader lease" in out.splitlines()
+    # the demo's universes 1 and 2 and bridge-b's outputs (2, 3): nobody sends them now
+    assert "no living owner: universe(s) 1-3 " in out
+    view = json.loads(tau(capsys, "nodes", "--json")[1])
+    assert view["leader"] is None and view["unowned"] == [1, 2, 3]
+
+
+def test_no_node_yet_is_one_friendly_line(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert tau(capsys, "nodes") == (
+        0,
+        "no bridge has registered yet: start `tau run` "
+        "(each node registers itself in the database)\n",
+        "",
+    )
+    rc, out, _ = tau(capsys, "nodes", "--json")
+    assert rc == 0
+    # the demo home's universes: nobody sends them
+    assert json.loads(out) == {"nodes": [], "leader": None, "unowned": [1, 2]}
+
+
+def _rows(url: str) -> tuple[list[str], list[str]]:
+    nodes = [r["name"] for r in sql(url, "SELECT name FROM bridge_nodes ORDER BY 1")]
+    leases = [r["resource"] for r in sql(url, "SELECT resource FROM bridge_leases ORDER BY 1")]
+    return nodes, leases
+
+
+def test_forget_removes_a_lost_node_and_its_leases(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage(db_url)
+    assert tau(capsys, "nodes", "forget", "bridge-d") == (
+        0,
+        "forgot node 'bridge-d' and its 1 expired lease(s)\n",
+        "",
+    )
+    assert tau(capsys, "nodes", "forget", "bridge-c") == (0, "forgot node 'bridge-c'\n", "")
+    nodes, leases = _rows(db_url)
+    assert nodes == ["bridge-a", "bridge-b", "bridge-e"]
+    assert leases == ["leader", "universe:1", "universe:2", "universe:3"]
+    out = tau(capsys, "nodes")[1]
+    assert "bridge-d" not in out and "bridge-c" not in out
+
+
+def test_forget_refuses_what_may_still_be_running(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage(db_url)
+    # a node that stopped a moment ago, and a lost node whose lease is still valid
+    sql(
+        db_url,
+        "UPDATE bridge_nodes SET stopped_at = now(), expires_at = now() + interval '30 s'"
+        " WHERE name = 'bridge-c'",
+    )
+    sql(
+        db_url,
+        "INSERT INTO bridge_leases (resource, holder, expires_at)"
+        " VALUES ('universe:7', 'bridge-d', now() + interval '60 s')",
+    )
+    before = _rows(db_url)
+    rc, out, err = tau(capsys, "nodes", "forget", "bridge-a")
+    assert (rc, out) == (2, "")
+    assert re.fullmatch(
+        r"tau: node 'bridge-a' is alive \(its heartbeat is valid for another \d+\.\d s\): "
+        r"stop its `tau run` first; forget is for a node that is gone for good\n",
+        err,
+    )
+    rc, _, err = tau(capsys, "nodes", "forget", "bridge-c")
+    assert rc == 2
+    assert re.fullmatch(
+        r"tau: node 'bridge-c' has just stopped; its heartbeat is valid for another "
+        r"\d+\.\d s: forget it after that\n",
+        err,
+    )
+    rc, _, err = tau(capsys, "nodes", "forget", "bridge-d")
+    assert (rc, err) == (
+        2,
+        "tau: node 'bridge-d' still holds 1 unexpired lease(s): wait for them to run out "
+        "(`tau nodes` shows what it owns), then forget it\n",
+    )
+    rc, _, err = tau(capsys, "nodes", "forget", "bridge-z")
+    assert (rc, err) == (
+        2,
+        "tau: no node named 'bridge-z': the nodes are bridge-a, bridge-b, bridge-c, "
+        "bridge-d, bridge-e (see `tau nodes`)\n",
+    )
+    assert _rows(db_url) == before
+
+
+def test_forget_on_an_empty_table(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert tau(capsys, "nodes", "forget", "pi") == (
+        2,
+        "",
+        "tau: no node named 'pi': no node has registered (see `tau nodes`)\n",
+    )
+
+
+def test_a_database_without_the_nodes_tables_says_to_upgrade(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql(db_url, "DROP TABLE bridge_leases, bridge_nodes")
+    for args in (("nodes",), ("nodes", "forget", "bridge-a")):
+        assert tau(capsys, *args) == (
+            2,
+            "",
+            "tau: the database has no Tau schema, or an older one: run `tau db upgrade`\n",
+        )
+
+
+def test_an_unreachable_database_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TAU_DATABASE_URL", "postgresql://tau:secret@127.0.0.1:9/tau")
+    rc, out, err = tau(capsys, "nodes")
+    assert (rc, out) == (2, "")
+    assert err.startswith("tau: cannot reach PostgreSQL at postgresql://tau:***@127.0.0.1:9/tau")
+    assert len(err.splitlines()) == 1 and "secret" not in err
