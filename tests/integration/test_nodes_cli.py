@@ -271,3 +271,60 @@ def test_an_unreachable_database_is_one_line(
     assert (rc, out) == (2, "")
     assert err.startswith("tau: cannot reach PostgreSQL at postgresql://tau:***@127.0.0.1:9/tau")
     assert len(err.splitlines()) == 1 and "secret" not in err
+
+
+# ----------------------------------------------------------------------- the README
+
+
+def _several_bridges() -> str:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return readme.split("## Several bridges\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_nodes_configure_as_written() -> None:
+    from tau.settings import DmxSettings, NodeSettings
+
+    blocks = re.findall(r"```\n(.*?)```", _several_bridges(), re.S)
+    lines = [line for line in blocks[0].splitlines() if line and not line.startswith("#")]
+    nodes = {}
+    for line in lines:
+        match = re.fullmatch(r"TAU_NODE__NAME=(\S+) TAU_DMX__UNIVERSES='(.*)' tau run", line)
+        assert match, line
+        name, universes = match.groups()
+        NodeSettings(name=name)
+        nodes[name] = DmxSettings.model_validate({"universes": json.loads(universes)}).universes
+    floor0, floor1 = nodes["floor0"], nodes["floor1"]
+    shared = set(floor0) & set(floor1)
+    assert shared == {10} and floor0[10] == floor1[10] and floor0[10].driver == "artnet"
+    assert (floor0[1].driver, floor1[2].driver) == ("enttec_pro", "enttec_pro")
+
+
+def test_the_readme_nodes_output_is_what_tau_nodes_prints(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = _several_bridges().split("$ tau nodes\n", 1)[1].split("```", 1)[0]
+    shown = block.rstrip("\n").splitlines()
+    # the README's situation: floor0 leads and owns its USB line and Art-Net 10, floor1
+    # owns its USB line and stands by for 10; the demo home's universes moved onto them
+    sql(
+        db_url,
+        "INSERT INTO bridge_nodes (name, host, version, universes, heartbeat_at, expires_at)"
+        " VALUES ('floor0', 'pi-floor0', '0.1.0', '{\"1\": \"enttec_pro\", \"10\": \"artnet\"}',"
+        "         now(), now() + interval '60 s'),"
+        "        ('floor1', 'pi-floor1', '0.1.0', '{\"2\": \"enttec_pro\", \"10\": \"artnet\"}',"
+        "         now(), now() + interval '60 s')",
+    )
+    sql(
+        db_url,
+        "INSERT INTO bridge_leases (resource, holder, expires_at, standbys)"
+        " SELECT r, h, now() + interval '60 s', s::text[] FROM (VALUES"
+        " ('leader', 'floor0', '{floor1}'), ('universe:1', 'floor0', '{}'),"
+        " ('universe:10', 'floor0', '{floor1}'), ('universe:2', 'floor1', '{}')) AS v(r, h, s)",
+    )
+    rc, out, _ = tau(capsys, "nodes")
+    assert rc == 0
+    printed = out.rstrip("\n").splitlines()
+    ages = re.compile(r"\d+\.\d s ago")
+    assert [ages.sub("AGE", line) for line in printed] == [ages.sub("AGE", line) for line in shown]
