@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -53,6 +53,19 @@ def run_async(factory: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, main()).result(timeout)
+
+
+async def _fetch(url: str, sql: str, args: tuple[object, ...]) -> list[dict[str, object]]:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return [dict(row) for row in await conn.fetch(sql, *args)]
+    finally:
+        await conn.close()
+
+
+def query(url: str, sql: str, *args: object) -> list[dict[str, Any]]:
+    """Run one statement on database `url`; the rows it returns, as dicts."""
+    return run_async(lambda: _fetch(url, sql, args))
 
 
 def tool(name: str) -> str:

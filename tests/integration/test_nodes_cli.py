@@ -11,15 +11,12 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import asyncpg
 import pytest
-from testkit.db import create_database, drop_database, run_async
+from testkit.db import create_database, drop_database
+from testkit.db import query as sql
 
-from tau.cli import main
-
-Run = tuple[int, str, str]
+from tests.integration.cli import run_tau as tau
 
 # name, host, version, configured universes, heartbeat age, heartbeat valid for, stopped
 NODES = """
@@ -60,24 +57,6 @@ def db_url(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
     finally:
         drop_database(pg_admin_url, name)
-
-
-def tau(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    capsys.readouterr()
-    rc = main(list(args))
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    return run_async(run)
 
 
 def stage(url: str) -> None:
