@@ -24,25 +24,12 @@ from typing import Any
 
 import asyncpg
 
+from tau.db import leases
+from tau.db.leases import LEADER, resource_universe
 from tau.errors import DatabaseError
 
 COLUMNS = ("NODE", "STATE", "LEADER", "OWNS", "STANDBY", "HEARTBEAT", "VERSION", "HOST")
 EMPTY = "no bridge has registered yet: start `tau run` (each node registers itself in the database)"
-UNIVERSE = "universe:"
-
-# One snapshot: now() is the same in both queries of the transaction.
-NODES_SQL = """
-SELECT name, host, version, universes::text AS universes,
-       stopped_at IS NOT NULL AS stopped, expires_at > now() AS unexpired,
-       extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_s,
-       heartbeat_at
-  FROM bridge_nodes
- ORDER BY name
-"""
-LEASES_SQL = """
-SELECT resource, holder, standbys, expires_at > now() AS valid
-  FROM bridge_leases
-"""
 INSTALLATION_SQL = "SELECT DISTINCT universe FROM fixtures ORDER BY universe"
 
 
@@ -54,10 +41,10 @@ class Node:
     leader: bool
     owned: list[int]
     standby: list[int]
-    heartbeat_s: float
-    heartbeat: str  # ISO time, the database's
+    heartbeat_s: float  # seconds ago, by the database's clock
     version: str
     host: str
+    started_at: str  # ISO time, UTC
     universes: dict[str, str] = field(default_factory=dict)  # configured outputs: driver
 
 
@@ -94,68 +81,52 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _universe(resource: str) -> int | None:
-    return int(resource[len(UNIVERSE) :]) if resource.startswith(UNIVERSE) else None
-
-
 async def read_view(conn: asyncpg.Connection) -> View:
+    # One snapshot: every query of the transaction sees the same rows and the same now().
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        node_rows = await conn.fetch(NODES_SQL)
-        lease_rows = await conn.fetch(LEASES_SQL)
+        view = await leases.read_view(conn)
         installation = [row["universe"] for row in await conn.fetch(INSTALLATION_SQL)]
-    return build_view(
-        [dict(row) for row in node_rows], [dict(row) for row in lease_rows], installation
-    )
+    return build_view(view, installation)
 
 
-def build_view(
-    node_rows: list[dict[str, Any]], lease_rows: list[dict[str, Any]], installation: list[int]
-) -> View:
-    """The table's rows from the two tables' rows (with `unexpired`/`valid` from SQL)."""
+def build_view(view: leases.View, installation: list[int]) -> View:
+    """The table's rows from the nodes' and leases' rows and the installation's universes."""
     owned: dict[str, set[int]] = {}
     named_standby: dict[str, set[int]] = {}
-    leader = None
-    for lease in lease_rows:
-        number = _universe(lease["resource"])
-        if lease["valid"]:
-            if lease["resource"] == "leader":
-                leader = lease["holder"]
-            elif number is not None:
-                owned.setdefault(lease["holder"], set()).add(number)
-        if number is not None:
-            for name in lease["standbys"]:
-                if name != lease["holder"]:
-                    named_standby.setdefault(name, set()).add(number)
+    for lease in view.leases.values():
+        number = resource_universe(lease.resource)
+        if number is None:
+            continue
+        if lease.live:
+            owned.setdefault(lease.holder, set()).add(number)
+        for name in lease.standbys:
+            if name != lease.holder:
+                named_standby.setdefault(name, set()).add(number)
+    leader = view.holder(LEADER)
     nodes = []
-    for row in node_rows:
-        name = row["name"]
-        configured: dict[str, str] = json.loads(row["universes"])
-        state = "stopped" if row["stopped"] else "alive" if row["unexpired"] else "lost"
-        mine = owned.get(name, set())
-        candidates = {int(n) for n in configured if n.isdigit()} | named_standby.get(name, set())
+    for row in view.nodes.values():
+        state = "stopped" if row.stopped else "alive" if row.alive else "lost"
+        mine = owned.get(row.name, set())
+        candidates = set(row.universes) | named_standby.get(row.name, set())
         nodes.append(
             Node(
-                name=name,
+                name=row.name,
                 state=state,
                 alive=state == "alive",
-                leader=leader == name,
+                leader=leader == row.name,
                 owned=sorted(mine),
                 standby=sorted(candidates - mine) if state == "alive" else [],
-                heartbeat_s=round(max(row["heartbeat_s"], 0.0), 1),
-                heartbeat=row["heartbeat_at"].isoformat(),
-                version=row["version"],
-                host=row["host"],
-                universes=dict(sorted(configured.items(), key=lambda kv: _sort_key(kv[0]))),
+                heartbeat_s=round(max(row.heartbeat_age_s, 0.0), 1),
+                version=row.version,
+                host=row.host,
+                started_at=row.started_at,
+                universes={str(u): row.universes[u] for u in sorted(row.universes)},
             )
         )
     living = [node for node in nodes if node.alive]
     served = {n for node in living for n in node.owned}
-    wanted = set(installation) | {int(n) for node in living for n in node.universes if n.isdigit()}
+    wanted = set(installation) | {int(n) for node in living for n in node.universes}
     return View(nodes=nodes, leader=leader, unowned=sorted(wanted - served))
-
-
-def _sort_key(universe: str) -> tuple[int, str]:
-    return (int(universe), "") if universe.isdigit() else (1 << 30, universe)
 
 
 def universe_list(numbers: list[int]) -> str:
@@ -243,16 +214,16 @@ async def forget(conn: asyncpg.Connection, name: str) -> str:
                 f"{row['left_s']:.1f} s): stop its `tau run` first; forget is for a node "
                 "that is gone for good"
             )
-        leases = await conn.fetchrow(
+        held = await conn.fetchrow(
             "SELECT count(*) AS n, count(*) FILTER (WHERE expires_at > now()) AS valid"
             " FROM bridge_leases WHERE holder = $1",
             name,
         )
-        if leases["valid"]:
+        if held["valid"]:
             raise DatabaseError(
-                f"node {name!r} still holds {leases['valid']} unexpired lease(s): "
+                f"node {name!r} still holds {held['valid']} unexpired lease(s): "
                 "wait for them to run out (`tau nodes` shows what it owns), then forget it"
             )
-        await conn.execute("DELETE FROM bridge_nodes WHERE name = $1", name)
-    what = f" and its {leases['n']} expired lease(s)" if leases["n"] else ""
+        await leases.forget(conn, name)
+    what = f" and its {held['n']} expired lease(s)" if held["n"] else ""
     return f"forgot node {name!r}{what}"
