@@ -260,3 +260,19 @@ async def test_a_name_in_use_by_a_living_process_is_refused(schema_url: str) -> 
         assert universe_resource(3) == "universe:3"
     finally:
         await conn.close()
+
+
+async def test_a_node_forgotten_while_running_registers_again(
+    schema_url: str, nodes: list[Node]
+) -> None:
+    a = await start(nodes, schema_url, "a", {1: NETWORK}, {1})
+    conn = await asyncpg.connect(schema_url)
+    try:
+        assert await leases.forget(conn, "a")
+        assert "a" not in (await leases.read_view(conn)).nodes
+        await asyncio.sleep(3 * a.cluster.tick_s)
+        view = await leases.read_view(conn)
+    finally:
+        await conn.close()
+    assert view.nodes["a"].alive
+    assert a.cluster.owned == {1} and a.cluster.leader

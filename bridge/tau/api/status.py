@@ -7,6 +7,7 @@ leader's, for all of them (`tau.nodes.cluster`'s last view).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,7 +17,8 @@ from tau.api.publisher import stable_json
 from tau.core.scope import Scope
 from tau.core.state import StateStore
 from tau.core.topics import Topics
-from tau.db.leases import LEADER, View, resource_universe, universe_resource
+from tau.db.leases import LEADER, View, universe_resource
+from tau.db.nodes_cli import build_view
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.mqtt.session import MqttSession
@@ -26,33 +28,9 @@ from tau.settings import Settings
 Publish = Callable[..., bool]
 
 
-def nodes_info(view: View) -> list[dict[str, Any]]:
-    """Every bridge sharing the installation: alive, leading, owning, standing by."""
-    leader = view.holder(LEADER)
-    result = []
-    for node in view.nodes.values():
-        owned, standby = [], []
-        for resource, lease in view.leases.items():
-            universe = resource_universe(resource)
-            if universe is None:
-                continue
-            if lease.holder == node.name and lease.live:
-                owned.append(universe)
-            elif node.alive and (node.name in lease.standbys or universe in node.universes):
-                standby.append(universe)
-        result.append(
-            {
-                "name": node.name,
-                "alive": node.alive,
-                "leader": node.name == leader,
-                "owned": sorted(owned),
-                "standby": sorted(standby),
-                "heartbeat_age_s": round(node.heartbeat_age_s, 1),
-                "version": node.version,
-                "host": node.host,
-            }
-        )
-    return result
+def nodes_info(view: View, installation: Iterable[int]) -> dict[str, Any]:
+    """Every bridge sharing the installation, as `tau nodes --json` shows them."""
+    return dataclasses.asdict(build_view(view, sorted(installation)))
 
 
 class BridgeStatus:
@@ -134,7 +112,7 @@ class BridgeStatus:
             "fps": self._settings.dmx.fps,
             "node": name,
             "leader": name if self._nodes is None else self._nodes.view.holder(LEADER),
-            "nodes": nodes_info(self._nodes.view) if self._nodes else [],
+            "nodes": nodes_info(self._nodes.view, inst.universes)["nodes"] if self._nodes else [],
         }
 
     def forget_sent(self) -> None:
@@ -147,7 +125,7 @@ class BridgeStatus:
         for output in info["universes"].values():  # frame counters would republish forever
             output.pop("frames_sent", None)
         for node in info["nodes"]:  # as would the heartbeat's age
-            node.pop("heartbeat_age_s", None)
+            node.pop("heartbeat_s", None)
         if info["database"]["status"] == "ok":
             # Writes queue for a flush (~50 ms) all the time; as a retained QoS 1 message
             # the flicker would cost a PUBACK a second, and a broker with Nagle on holds the

@@ -127,9 +127,7 @@ class Cluster:
             self._conn = await self._connect(5)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             raise DatabaseError(explain(exc, self._url)) from None
-        me = Registration(
-            self.name, socket.gethostname(), os.getpid(), __version__, self.configured, self._http
-        )
+        me = self._registration()
         give_up = time.monotonic() + self.lease_s + 1.0
         while (other := await leases.register(self._conn, me, self.lease_s)) is not None:
             if time.monotonic() > give_up:
@@ -143,6 +141,11 @@ class Cluster:
             asyncio.create_task(self._run(), name="node-leases"),
             asyncio.create_task(self._watch(), name="node-deadlines"),
         ]
+
+    def _registration(self) -> Registration:
+        return Registration(
+            self.name, socket.gethostname(), os.getpid(), __version__, self.configured, self._http
+        )
 
     async def _connect(self, connect_s: float) -> asyncpg.Connection:
         # Never wait on a lock longer than a round may take: a round that cannot finish
@@ -225,7 +228,12 @@ class Cluster:
         for resource, held in self._held.items():
             held.standbys |= set(wanted.get(resource, ()))
         sent = time.monotonic()
-        got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted)
+        try:
+            got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted)
+        except LookupError:  # forgotten (`tau nodes forget`) while cut off: register again
+            log.warning("event=node_reregistered node=%s: its row was gone", self.name)
+            await leases.register(self._conn, self._registration(), self.lease_s)
+            got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted)
         self.view, self._wanted = view, wanted
         self.last_tick_t = time.monotonic()
         if self._lost_at is not None:

@@ -142,10 +142,11 @@ def _view() -> View:
 
 
 def test_bridge_info_lists_every_node_with_what_it_owns_and_stands_by_for() -> None:
-    info = {n["name"]: n for n in nodes_info(_view())}
+    info = {n["name"]: n for n in nodes_info(_view(), [1, 2, 3])["nodes"]}
     assert info["a"]["leader"] and info["a"]["owned"] == [1, 3] and info["a"]["standby"] == []
     assert not info["b"]["leader"] and info["b"]["owned"] == [] and info["b"]["standby"] == [3]
     assert not info["c"]["alive"] and info["c"]["owned"] == [] and info["c"]["standby"] == []
+    assert info["c"]["state"] == "lost"
 
 
 def test_universe_availability_follows_the_leases_and_clears_removed_universes() -> None:
