@@ -59,7 +59,9 @@ RELOAD_WAIT_S = 2.0
 
 # Messages every bridge handles (several bridges), with the kinds extensions declare
 # `everywhere`; the rest only the leader does.
-EVERY_NODE = frozenset({"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync"})
+EVERY_NODE = frozenset(
+    {"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync", "node_database"}
+)
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -105,6 +107,12 @@ class Bridge:
         self._metrics = metrics
         self.scope = scope or Scope(lambda: store.installation)
         self.nodes = nodes
+        if nodes is not None:  # tell the others when this bridge loses PostgreSQL
+            nodes.report_database = lambda lost: self.session.publish(
+                self.topics.node_database,
+                sync.database_report(self.node_name, lost),
+                qos=STATE_QOS,
+            )
         self.node_name = settings.node.name
         self.session = MqttSession(
             settings.mqtt,
@@ -288,7 +296,7 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if found.kind not in ("ha_status", "bridge_state", "node_sync"):
+        if found.kind not in ("ha_status", "bridge_state", "node_sync", "node_database"):
             check_size(payload)
         inst = self._store.installation
         match found.kind:
@@ -313,6 +321,10 @@ class Bridge:
                     self.session.publish(self.topics.bridge_state, "online", retain=True, qos=1)
             case "node_sync":  # the leader's decision, this bridge's own included
                 sync.apply(self._store, sync.decode(payload))
+            case "node_database":
+                report = sync.decode_report(payload)
+                if self.nodes is not None:
+                    self.nodes.peer_database(report.node, report.lost, report.at)
             case "input_topic":
                 self._external[topic].on_message(found.kind, found.name, payload)
                 self._count(found.kind, topic, payload)

@@ -276,3 +276,59 @@ async def test_a_node_forgotten_while_running_registers_again(
         await conn.close()
     assert view.nodes["a"].alive
     assert a.cluster.owned == {1} and a.cluster.leader
+
+
+def _proxied(url: str) -> tuple[TcpProxy, str]:
+    host_port = url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    return proxy, url.replace(host_port, f"127.0.0.1:{proxy.port}")
+
+
+def _cut(proxy: TcpProxy) -> None:
+    proxy.stall("both")  # the connection open now goes silent ...
+    proxy.cut()  # ... and new ones are refused
+
+
+async def test_with_the_database_away_for_everyone_the_owner_keeps_sending(
+    schema_url: str, nodes: list[Node]
+) -> None:
+    """Every standby says it lost PostgreSQL too (over MQTT, here wired directly): nobody
+    could take over, so the owner keeps its universe; when a standby gets the database
+    back, the owner stops before that standby may start."""
+    proxy_a, url_a = _proxied(schema_url)
+    proxy_b, url_b = _proxied(schema_url)
+    try:
+        a = await start(nodes, url_a, "a", {1: NETWORK}, {1})
+        b = await start(nodes, url_b, "b", {1: NETWORK}, {1})
+        a.cluster.report_database = lambda lost: b.cluster.peer_database("a", lost, time.time())
+        b.cluster.report_database = lambda lost: a.cluster.peer_database("b", lost, time.time())
+        await eventually(lambda: a.cluster.view.leases["universe:1"].standbys == ("b",), 2)
+        _cut(proxy_a)
+        _cut(proxy_b)
+        cut = time.monotonic()
+        await asyncio.sleep(3 * LEASE_S)
+        assert a.cluster.owned == {1} and a.cluster.leader
+        until = a.cluster.deadline(1)
+        assert until is not None and until > time.monotonic()  # held by b's reports
+        assert b.cluster.owned == frozenset()
+        # b gets the database back, a does not
+        proxy_b.restore()
+        back = time.monotonic()
+        await eventually(lambda: b.cluster.owned == {1} and b.cluster.leader, 4 * LEASE_S)
+        gave_up = a.when(lambda owned, _lead: 1 not in owned)
+        took = b.when(lambda owned, _lead: 1 in owned)
+        assert gave_up is not None and took is not None
+        assert cut + 2.5 * LEASE_S < gave_up < took, (gave_up - back, took - back)
+        assert took - back >= LEASE_S  # b waited out a's last reliance on its reports
+        assert took - back <= LEASE_S + 1.0
+    finally:
+        proxy_a.close()
+        proxy_b.close()
+
+
+async def test_a_late_report_counts_for_nothing(schema_url: str, nodes: list[Node]) -> None:
+    a = await start(nodes, schema_url, "a", {1: NETWORK}, {1})
+    a.cluster.peer_database("b", True, time.time() - 5)  # queued while the broker was away
+    a.cluster.peer_database("a", True, time.time())  # its own, echoed back
+    assert a.cluster._peer_reports == {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -77,6 +78,29 @@ class SyncMessage(BaseModel):
     operation: Annotated[
         CommandOp | ApplyManyOp | CircadianOp | ExpireOp, Field(discriminator="op")
     ]
+
+
+class DatabaseReport(_Strict):
+    """`<base>/bridge/nodes/database`: a bridge's connection to PostgreSQL, lost or back."""
+
+    node: str
+    lost: bool
+    at: float  # the sender's wall clock (seconds since the epoch)
+
+
+def database_report(node: str, lost: bool) -> str:
+    return json.dumps({"node": node, "lost": lost, "at": time.time()})
+
+
+def decode_report(payload: bytes) -> DatabaseReport:
+    try:
+        return DatabaseReport.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidCommandError(
+            f"not a bridge database report ({where}: {first['msg']})"
+        ) from None
 
 
 def _wire(command: LightCommand) -> dict[str, Any]:

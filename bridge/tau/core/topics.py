@@ -56,6 +56,11 @@ class Topics:
         """The leader's decisions, for every bridge to apply (several bridges)."""
         return f"{self.base}/bridge/nodes/sync"
 
+    @property
+    def node_database(self) -> str:
+        """Bridges that lost PostgreSQL say so here, a few times a second."""
+        return f"{self.base}/bridge/nodes/database"
+
     def request(self, name: str) -> str:
         return f"{self.base}/bridge/request/{name}"
 

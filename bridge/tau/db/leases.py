@@ -188,7 +188,7 @@ WITH beat AS (
            standbys = EXCLUDED.standbys
      WHERE l.holder = EXCLUDED.holder
         OR (l.expires_at <= now()
-            AND (EXCLUDED.holder = ANY (l.standbys)
+            AND (($5 AND EXCLUDED.holder = ANY (l.standbys))
                  OR NOT EXISTS (SELECT 1 FROM bridge_nodes n
                                  WHERE n.name = l.holder AND n.stopped_at IS NULL)))
     RETURNING resource
@@ -204,12 +204,15 @@ async def tick(
     name: str,
     lease_s: float,
     wanted: Mapping[str, Sequence[str]],
+    takeover: bool = True,
 ) -> tuple[frozenset[str], View]:
     """One round: heartbeat, renew and acquire `wanted` (resource -> the standbys this
-    node sees for it), release the rest; returns what this node holds and the view."""
+    node sees for it), release the rest; returns what this node holds and the view.
+    Without `takeover`, an expired lease of another node is left alone (a free one, or
+    one of a node that stopped or was forgotten, is still taken)."""
     resources = sorted(wanted)
     standbys = [",".join(sorted(wanted[r])) for r in resources]
-    row = await conn.fetchrow(_ROUND, name, lease_s, resources, standbys)
+    row = await conn.fetchrow(_ROUND, name, lease_s, resources, standbys, takeover)
     if row is None or not row["beat"]:
         raise LookupError(f"node {name!r} is not registered (forgotten while running?)")
     return frozenset(row["held"]), await read_view(conn)

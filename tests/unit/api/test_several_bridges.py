@@ -180,3 +180,10 @@ def test_universe_availability_follows_the_leases_and_clears_removed_universes()
         ("tau/bridge/universe/1/state", "online"),
         ("tau/bridge/universe/3/state", "online"),
     ]
+
+
+def test_a_database_report_round_trips_and_a_bad_one_is_named() -> None:
+    report = sync.decode_report(sync.database_report("a", True).encode())
+    assert report.node == "a" and report.lost and report.at > 0
+    with pytest.raises(InvalidCommandError, match="not a bridge database report"):
+        sync.decode_report(b'{"node": "a", "lost": "maybe", "at": 1}')
