@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -154,3 +154,16 @@ def _drop_templates() -> None:
         with contextlib.suppress(Exception):
             psql(admin_url, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _templates.clear()
+
+
+def fetch(url: str, query: str, *args: Any, timeout: float = 30) -> list[dict[str, Any]]:
+    """Rows of one query on a fresh connection to `url`, as dicts (from sync code)."""
+
+    async def main() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            return [dict(r) for r in await conn.fetch(query, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(main, timeout)
