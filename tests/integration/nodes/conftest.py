@@ -42,7 +42,10 @@ CHANNELS = (1, 2, 3)  # u<N>-<k> sits on channel k of universe N
 CIRC_CHANNEL = 10
 SWITCH_CHANNEL = 20
 # 00:00 UTC 20 % → 12:00 UTC 100 %, back to 20 % at midnight: 06:00 is 60 %, 18:00 60 %.
-PROFILE = [{"at": "00:00", "brightness": 20}, {"at": "12:00", "brightness": 100}]
+PROFILE = [
+    {"at": "00:00", "brightness": 20, "kelvin": 2700},
+    {"at": "12:00", "brightness": 100, "kelvin": 2700},
+]
 FOREIGN = f"z2m-{uuid.uuid4().hex[:8]}"
 BUTTON_TOPIC = f"{FOREIGN}/hall-button/action"
 
