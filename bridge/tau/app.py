@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
@@ -24,6 +25,7 @@ from tau.core.bus import Bus
 from tau.core.events import ChangeBatch
 from tau.core.installation import state_from_rows
 from tau.core.model import Installation
+from tau.core.scope import Scope
 from tau.core.state import StateStore
 from tau.db.connect import create_pool, redact
 from tau.db.files import SEEDS_DIR
@@ -39,6 +41,7 @@ from tau.features.circadian.engine import CircadianClock, CircadianEngine
 from tau.features.circadian.extension import CircadianTicked
 from tau.http import HttpServer
 from tau.metrics import Metrics
+from tau.nodes.cluster import Cluster
 from tau.settings import Settings, UniverseOutput, VirtualOutput
 
 if TYPE_CHECKING:
@@ -72,10 +75,12 @@ def configure_logging(level: str, console: Console | None = None) -> None:
 
 
 class OutputSet:
-    """Builds each universe's output once and keeps it while its configuration holds."""
+    """Builds each universe's output once and keeps it while its configuration holds and
+    this bridge owns the universe (`nodes`: several bridges share the installation)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, nodes: Cluster | None = None) -> None:
         self._settings = settings
+        self._nodes = nodes
         self._built: dict[int, tuple[UniverseOutput, Output]] = {}
 
     def __call__(self, inst: Installation) -> dict[int, Output]:
@@ -83,16 +88,34 @@ class OutputSet:
         wanted: dict[int, UniverseOutput] = dict(configured)
         for universe in inst.universes - set(configured):
             wanted[universe] = VirtualOutput()
+        if self._nodes is not None:
+            owned = self._nodes.owned
+            wanted = {u: c for u, c in wanted.items() if u in owned}
         outputs: dict[int, Output] = {}
         for universe, config in sorted(wanted.items()):
             built = self._built.get(universe)
             if built is None or built[0] != config:
-                built = (config, build_output(universe, config, self._settings.dmx.fps))
+                output = build_output(
+                    universe, config, self._settings.dmx.fps, self._settings.node.name
+                )
+                if self._nodes is not None:
+                    output.send_until = functools.partial(self._nodes.deadline, universe)
+                built = (config, output)
                 self._built[universe] = built
             outputs[universe] = built[1]
         for universe in set(self._built) - set(wanted):
-            del self._built[universe]
+            _config, output = self._built.pop(universe)
+            # Given up to another bridge (not reconfigured): receivers keep the last look.
+            output.handing_over = universe in configured or universe in inst.universes
         return outputs
+
+    def hand_over(self) -> None:
+        """A clean stop with standbys: let receivers hold the look until one takes over."""
+        if self._nodes is None:
+            return
+        for universe, (_config, output) in self._built.items():
+            if self._nodes.deadline(universe) is not None:
+                output.handing_over = True
 
 
 async def load_demo(pool: asyncpg.Pool) -> bool:
@@ -128,6 +151,12 @@ class App:
         self.metrics.mqtt_queued.set(bridge.session.queued)
         for universe, status in bridge.renderer.status().items():
             self.metrics.output_errors.labels(str(universe)).set(status["state"] == "ok")
+        node = bridge.node_health()
+        self.metrics.node_leader.set(node["leader"])
+        for universe in node["owned"]:
+            self.metrics.universe_owned.labels(str(universe)).set(1)
+        for universe in node["standby"]:
+            self.metrics.universe_owned.labels(str(universe)).set(0)
 
     async def _database_url(self) -> str:
         if self.settings.database_url is not None:
@@ -201,13 +230,25 @@ class App:
             ) from None
 
         metrics = self.metrics
-        outputs = OutputSet(s)
-        renderer = Renderer(outputs(inst), s.dmx.fps)
         clock = CircadianClock(settable=s.circadian.clock_control)
         circadian = CircadianEngine(clock.now, s.location, s.circadian.tick_seconds)
         bus = Bus()
+        renderer = Renderer({}, s.dmx.fps)  # its outputs once the leases are known
         store = StateStore(s.default_transition, live=renderer.live, circadian=circadian, bus=bus)
         store.set_installation(inst, stored_fixtures, stored_groups)
+        # Leases before the first frame: this bridge sends only the universes it owns.
+        nodes = Cluster(
+            url,
+            s.node.name,
+            {u: c.driver for u, c in s.dmx.universes.items()},
+            lambda: store.installation.universes,
+            lease_s=s.node.lease_s,
+            http=f"{s.http.host}:{s.http.port}" if s.http.port is not None else None,
+        )
+        await nodes.start()
+        self._cleanup.append(("node leases", nodes.stop))
+        outputs = OutputSet(s, nodes)
+        scope = Scope(lambda: store.installation)
 
         def db_batch(seconds: float, rows: int) -> None:
             metrics.db_batch.observe(seconds)
@@ -227,14 +268,23 @@ class App:
             lambda ctx: build_extensions(ctx, circadian, clock),
             outputs,
             metrics,
+            scope,
+            nodes,
         )
         self.bridge = bridge
+        bridge.nodes_changed(nodes.owned, nodes.leader)
+        nodes.add_listener(bridge.nodes_changed)
 
         # Restore before the first frame: no flash to black on a restart.
         bridge.adopt(inst, first=True)
         renderer.apply(store.restore_targets())
         await renderer.start()
-        self._cleanup.append(("renderer", renderer.stop))
+
+        async def stop_renderer() -> None:
+            outputs.hand_over()
+            await renderer.stop()
+
+        self._cleanup.append(("renderer", stop_renderer))
 
         def to_renderer(batch: ChangeBatch) -> None:
             if batch.targets:
@@ -243,8 +293,8 @@ class App:
 
         renderer.add_frame_listener(metrics.frame_sent)
         bus.subscribe(ChangeBatch, "renderer", to_renderer)
-        bus.subscribe(ChangeBatch, "mqtt", bridge.state_publisher)
-        bus.subscribe(ChangeBatch, "database", writer)
+        bus.subscribe(ChangeBatch, "mqtt", scope.narrowed(bridge.state_publisher))
+        bus.subscribe(ChangeBatch, "database", scope.narrowed(writer))
         await writer.start()
         self._cleanup.append(("state writer", writer.stop))
 

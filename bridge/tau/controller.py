@@ -22,17 +22,20 @@ import asyncpg
 
 from tau import __version__
 from tau.api import requests as bridge_api
+from tau.api import sync
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
 from tau.api.router import Route, patterns, route, subscriptions
 from tau.api.topics import Topics
 from tau.core.bus import Bus
 from tau.core.commands import check_size, parse_light_command
-from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
+from tau.core.events import ChangeBatch, HomeAssistantOnline, InstallationReloaded, MqttConnected
 from tau.core.extension import Context, Extension
 from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
+from tau.core.scope import Scope
 from tau.core.state import StateStore
+from tau.db.leases import LEADER, resource_universe, universe_resource
 from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
@@ -40,6 +43,7 @@ from tau.dmx.types import Patch
 from tau.errors import TauError
 from tau.metrics import Metrics
 from tau.mqtt.session import MqttSession
+from tau.nodes.cluster import Cluster
 from tau.settings import Settings
 
 # The name operators know from the log lines (`tau.bridge event=input_rejected ...`).
@@ -53,6 +57,9 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
 
 # How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
 RELOAD_WAIT_S = 2.0
+
+# Messages every bridge handles (several bridges); the rest only the leader does.
+EVERY_NODE = frozenset({"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync"})
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -85,6 +92,8 @@ class Bridge:
         extensions: Callable[[Context], list[Extension]],
         outputs_for: Callable[[Installation], dict[int, Any]],
         metrics: Metrics,
+        scope: Scope | None = None,
+        nodes: Cluster | None = None,
     ) -> None:
         self.settings = settings
         self.topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
@@ -94,6 +103,10 @@ class Bridge:
         self.writer = writer
         self._outputs_for = outputs_for
         self._metrics = metrics
+        self.scope = scope or Scope(lambda: store.installation)
+        self.nodes = nodes
+        self.node_name = settings.node.name
+        self._universes_sent: dict[int, str] = {}  # universe -> availability published
         self.session = MqttSession(
             settings.mqtt,
             settings.client_id,
@@ -104,7 +117,9 @@ class Bridge:
             on_reconnect=metrics.mqtt_reconnects.inc,
         )
         self._bus = bus
-        self.extensions = extensions(Context(settings, store, bus, self._publish_event))
+        self.extensions = extensions(
+            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader)
+        )
         self._owner: dict[str, Extension] = {}  # message kind -> extension
         for ext in self.extensions:
             for kind in ext.topics.values():
@@ -116,7 +131,10 @@ class Bridge:
         self._patterns = patterns(ext.topics for ext in self.extensions)
         self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
         self._external: dict[str, Extension] = {}
-        self.state_publisher = StatePublisher(store, self.topics, self.session.publish)
+        self.state_publisher = StatePublisher(
+            store, self.topics, self.session.publish, self.scope.fixtures
+        )
+        bus.subscribe(ChangeBatch, "node-sync", self._replicate)
         self.discovery = DiscoveryPublisher(self.session.publish)
         self._reload_lock = asyncio.Lock()
         self._reloads_begun = 0
@@ -149,7 +167,8 @@ class Bridge:
         self._spawn(self._info_loop(), "bridge-info")
 
     async def stop(self) -> None:
-        await self.session.stop()
+        # With other bridges still up, their `online` stands: no `offline` from this one.
+        await self.session.stop(announce=self.nodes is None or self.nodes.alone)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -163,6 +182,8 @@ class Bridge:
             async with self._pool.acquire(timeout=5) as conn:
                 inst = await load_installation(conn)
             self.adopt(inst)
+            if self.nodes is not None:  # a new universe is this bridge's at once
+                await self.nodes.refresh()
         async with self._reloaded:
             self._last_reload = begun
             self._reloaded.notify_all()
@@ -191,9 +212,11 @@ class Bridge:
         self.renderer.set_patch(patches(inst))
         if first:
             return
-        self._clear_stale_topics(old, inst)
-        self.publish_discovery()
-        self.state_publisher.publish_all()
+        if self.scope.leader:
+            self._clear_stale_topics(old, inst)
+            self.publish_discovery()
+            self.publish_universes()
+        self.state_publisher.publish_all(groups=self.scope.leader)
         self._spawn(self.session.sync_subscriptions(), "resubscribe")
         log.info(
             "event=installation_reloaded fixtures=%d groups=%d scenes=%d switches=%d",
@@ -231,8 +254,12 @@ class Bridge:
         return subscriptions(self.topics, self._patterns, sorted(self._external))
 
     async def _on_connect(self) -> None:
-        sent = self.publish_discovery(force=True)
-        self.state_publisher.publish_all()
+        sent = 0
+        if self.scope.leader:
+            sent = self.publish_discovery(force=True)
+            self._universes_sent.clear()
+            self.publish_universes()
+        self.state_publisher.publish_all(groups=self.scope.leader)
         self._info_sent = None
         self.publish_info()
         self._bus.publish(MqttConnected())
@@ -244,6 +271,8 @@ class Bridge:
         found = route(self.topics, topic, self._external, self._patterns)
         if found is None:
             return
+        if found.kind not in EVERY_NODE and not self.scope.leader:
+            return  # the leading bridge handles it (several bridges)
         try:
             self._dispatch(found, topic, payload)
         except TauError as exc:
@@ -253,7 +282,7 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if found.kind != "ha_status":
+        if found.kind not in ("ha_status", "bridge_state", "node_sync"):
             check_size(payload)
         inst = self._store.installation
         match found.kind:
@@ -272,6 +301,14 @@ class Bridge:
                 if payload.strip().lower() == b"online":
                     self._bus.publish(HomeAssistantOnline())
                     self._spawn(self._republish_for_ha(), "ha-birth")
+            case "bridge_state":
+                # Another bridge's last will: this one is still here.
+                if payload == b"offline" and self.session.online.is_set():
+                    self.session.publish(self.topics.bridge_state, "online", retain=True, qos=1)
+            case "node_sync":
+                message = sync.decode(payload)
+                if message.node != self.node_name and not self.scope.leader:
+                    sync.apply(self._store, message)
             case "input_topic":
                 self._external[topic].on_message(found.kind, found.name, payload)
                 self._count(found.kind, topic, payload)
@@ -293,8 +330,73 @@ class Bridge:
         # HA's documentation asks for a short random delay so a restart of HA is not
         # met by every integration at the same instant.
         await asyncio.sleep(random.uniform(0.1, 0.6))
-        self.publish_discovery(force=True)
-        self.state_publisher.publish_all()
+        if self.scope.leader:
+            self.publish_discovery(force=True)
+            self._universes_sent.clear()
+            self.publish_universes()
+        self.state_publisher.publish_all(groups=self.scope.leader)
+
+    # ------------------------------------------------------------ several bridges
+    def _replicate(self, batch: ChangeBatch) -> None:
+        """Send the leader's own decisions to the other bridges (none when alone)."""
+        if (
+            batch.replica
+            or batch.reason not in sync.REPLICATED
+            or self.nodes is None
+            or self.nodes.alone
+            or not self.scope.leader
+        ):
+            return
+        payload = sync.encode(self.node_name, batch, self._store)
+        self.session.publish(self.topics.node_sync, payload, qos=STATE_QOS)
+
+    def nodes_changed(self, owned: frozenset[int], leader: bool) -> None:
+        """Leases moved: send what is this bridge's now, and (leading) say it."""
+        was_leader = self.scope.leader
+        gained = set(owned) - set(self.scope.universes or ())
+        inst = self._store.installation
+        whole = leader and self.nodes is not None and self.nodes.alone and owned >= inst.universes
+        self.scope.set(None if whole else owned, leader)
+        self.renderer.set_outputs(self._outputs_for(inst))
+        if not self.session.online.is_set():
+            return  # all of it goes out on connect
+        if leader and not was_leader:
+            self.publish_discovery(force=True)
+            self._universes_sent.clear()
+            self._info_sent = None
+            self.publish_info()
+            self.state_publisher.publish_all(groups=True)
+        elif gained:
+            self.state_publisher.publish_fixtures(
+                f.id for f in inst.fixtures.values() if f.universe in gained
+            )
+        if leader:
+            self.publish_universes()
+
+    def publish_universes(self) -> None:
+        """Leading: each universe's availability, `online` while a bridge outputs it."""
+        inst = self._store.installation
+        universes = set(inst.universes)
+        if self.nodes is None:
+            held = universes
+        else:
+            held = {u for u in universes if self._universe_holder(u) is not None}
+        for universe in sorted(universes | set(self._universes_sent)):
+            value = "" if universe not in universes else "online" if universe in held else "offline"
+            if self._universes_sent.get(universe) == value:
+                continue
+            if self.session.publish(
+                self.topics.universe_state(universe), value, retain=True, qos=1
+            ):
+                self._universes_sent[universe] = value
+                if not value:
+                    del self._universes_sent[universe]
+
+    def _universe_holder(self, universe: int) -> str | None:
+        assert self.nodes is not None
+        if universe in self.nodes.owned:
+            return self.node_name
+        return self.nodes.view.holder(universe_resource(universe))
 
     def _start_request(self, name: str, payload: bytes) -> None:
         body, transaction = bridge_api.parse_request(name, payload, self._requests)
@@ -362,8 +464,51 @@ class Bridge:
             "database": database,
             "broker": broker,
             "outputs": outputs,
+            "node": self.node_health(),
             "uptime_s": round(time.monotonic() - self._started, 1),
         }
+
+    def node_health(self) -> dict[str, Any]:
+        """This bridge among several: what it sends, what it stands by for, if it leads."""
+        nodes = self.nodes
+        return {
+            "name": self.node_name,
+            "leader": self.scope.leader,
+            "owned": sorted(nodes.owned) if nodes else sorted(self._store.installation.universes),
+            "standby": sorted(nodes.standby()) if nodes else [],
+            "lease": "ok" if nodes is None or nodes.database_ok else "lost",
+        }
+
+    def nodes_info(self) -> list[dict[str, Any]]:
+        """Every bridge that shares the installation, as the last lease round saw it."""
+        if self.nodes is None:
+            return []
+        view = self.nodes.view
+        leader = view.holder(LEADER)
+        result = []
+        for node in view.nodes.values():
+            owned, standby = [], []
+            for resource, lease in view.leases.items():
+                universe = resource_universe(resource)
+                if universe is None:
+                    continue
+                if lease.holder == node.name and lease.live:
+                    owned.append(universe)
+                elif node.name in lease.standbys or universe in node.universes:
+                    standby.append(universe)
+            result.append(
+                {
+                    "name": node.name,
+                    "alive": node.alive,
+                    "leader": node.name == leader,
+                    "owned": sorted(owned),
+                    "standby": sorted(standby),
+                    "heartbeat_age_s": round(node.heartbeat_age_s, 1),
+                    "version": node.version,
+                    "host": node.host,
+                }
+            )
+        return result
 
     def info(self) -> dict[str, Any]:
         inst = self._store.installation
@@ -384,12 +529,19 @@ class Bridge:
             "broker": {"status": health["broker"]["status"]},
             "default_transition": self.settings.default_transition,
             "fps": self.settings.dmx.fps,
+            "node": self.node_name,
+            "leader": self.node_name if self.nodes is None else self.nodes.view.holder(LEADER),
+            "nodes": self.nodes_info(),
         }
 
     def publish_info(self) -> None:
+        if not self.scope.leader:
+            return  # the leading bridge speaks for all of them
         info = self.info()
         for output in info["universes"].values():  # frame counters would republish forever
             output.pop("frames_sent", None)
+        for node in info["nodes"]:  # as would the heartbeat's age
+            node.pop("heartbeat_age_s", None)
         if info["database"]["status"] == "ok":
             # Writes queue for a flush (~50 ms) all the time; as a retained QoS 1 message
             # the flicker would cost a PUBACK a second, and a broker with Nagle on holds the
@@ -405,3 +557,5 @@ class Bridge:
         while True:
             await asyncio.sleep(1.0)
             self.publish_info()
+            if self.scope.leader and self.session.online.is_set():
+                self.publish_universes()

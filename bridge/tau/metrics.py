@@ -46,6 +46,15 @@ class Metrics:
         self.circadian_tick = Gauge(
             "tau_circadian_tick_seconds", "Duration of the last circadian tick", registry=r
         )
+        self.node_leader = Gauge(
+            "tau_node_leader", "1 while this bridge leads (several bridges)", registry=r
+        )
+        self.universe_owned = Gauge(
+            "tau_universe_owned",
+            "1 while this bridge outputs the universe, 0 while it stands by",
+            ["universe"],
+            registry=r,
+        )
         self._pending: deque[tuple[int, float]] = deque(maxlen=10_000)
         self._last_frame = 0
         self._last_sent_at = 0.0

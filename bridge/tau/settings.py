@@ -77,7 +77,9 @@ class MqttSettings(_Strict):
     tls: TlsSettings | None = None
     base_topic: str = "tau"
     discovery_prefix: str = "homeassistant"
-    client_id: str | None = Field(None, description="stable id; default tau-<base_topic>-<node name>")
+    client_id: str | None = Field(
+        None, description="stable id; default tau-<base_topic>-<node name>"
+    )
     keepalive_s: int = Field(30, ge=5, le=3600)
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
     transport: Literal["tcp", "websockets"] = "tcp"

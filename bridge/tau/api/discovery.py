@@ -81,6 +81,7 @@ def _light(
     modes: list[str],
     kelvin_range: tuple[int, int] | None,
     device: dict[str, Any],
+    universe: int | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "name": None,  # the entity takes the device's name
@@ -97,6 +98,10 @@ def _light(
         "device": device,
         "origin": ORIGIN,
     }
+    if universe is not None:
+        # A fixture is there while the bridges are and some bridge outputs its universe.
+        payload["availability"].append({"topic": topics.universe_state(universe)})
+        payload["availability_mode"] = "all"
     if "color_temp" in modes and kelvin_range is not None:
         payload["color_temp_kelvin"] = True
         payload["min_kelvin"], payload["max_kelvin"] = kelvin_range
@@ -113,6 +118,7 @@ def fixture_light(topics: Topics, fixture: Fixture) -> dict[str, Any]:
         list(model.color_modes),
         (model.min_kelvin, model.max_kelvin),
         fixture_device(topics, fixture),
+        fixture.universe,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tau.api.topics import Topics
@@ -68,10 +68,20 @@ BIG_GROUP_DELAY_S = 0.1
 
 
 class StatePublisher:
-    def __init__(self, store: StateStore, topics: Topics, publish: Publish) -> None:
+    """Subscribe it to the batches this bridge speaks for (`Scope.narrowed`); `mine`
+    picks this bridge's fixtures when everything is re-published."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        topics: Topics,
+        publish: Publish,
+        mine: Callable[[Iterable[int]], frozenset[int]] = frozenset,
+    ) -> None:
         self._store = store
         self._topics = topics
         self._publish = publish
+        self._mine = mine
         self._fixtures: set[int] = set()
         self._groups: set[int] = set()
         self._slow_groups: set[int] = set()
@@ -104,11 +114,17 @@ class StatePublisher:
         self._slow_groups = set()
         self.flush()
 
-    def publish_all(self) -> None:
+    def publish_all(self, groups: bool = True) -> None:
+        """Every state this bridge speaks for: its fixtures and (`groups`) every group."""
         inst = self._store.installation
-        self._fixtures |= set(inst.fixtures)
-        self._groups |= set(inst.groups) | self._slow_groups
-        self._slow_groups = set()
+        self._fixtures |= self._mine(inst.fixtures)
+        if groups:
+            self._groups |= set(inst.groups) | self._slow_groups
+            self._slow_groups = set()
+        self.flush()
+
+    def publish_fixtures(self, fixture_ids: Iterable[int]) -> None:
+        self._fixtures |= set(fixture_ids)
         self.flush()
 
     def flush(self) -> None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from tau.api.topics import Topics
 from tau.core.extension import EXTERNAL
 
-# kind of message: "fixture_set", "group_set", "request", "ha_status", "input_topic"
-# (an extension's external topic) or the kind an extension gave its pattern
+# kind of message: "fixture_set", "group_set", "request", "ha_status", "bridge_state"
+# (the bridges' own availability), "node_sync" (the leading bridge's changes),
+# "input_topic" (an extension's external topic) or the kind an extension gave its pattern
 RouteKind = str
 
 # (number of levels, first level) -> [(levels with None for `+`, kind)]
@@ -51,6 +52,8 @@ def subscriptions(topics: Topics, owned: Patterns, input_topics: list[str]) -> l
         f"{base}/group/+/set",
         *(f"{base}/{t}" for t in extension_topics),
         f"{base}/bridge/request/#",
+        topics.bridge_state,
+        topics.node_sync,
         topics.ha_status,
         *sorted(set(input_topics)),
     ]
@@ -74,6 +77,10 @@ def route(
             return Route("group_set", slug)
         case ["bridge", "request", *rest]:  # no name at all is an unknown request too
             return Route("request", "/".join(rest))
+        case ["bridge", "state"]:
+            return Route("bridge_state", "")
+        case ["bridge", "nodes", "sync"]:
+            return Route("node_sync", "")
     for levels, kind in owned.get((len(parts), parts[0]), ()):
         name = None
         for want, got in zip(levels, parts, strict=True):

@@ -30,6 +30,15 @@ class Topics:
     def bridge_log(self) -> str:
         return f"{self.base}/bridge/log"
 
+    def universe_state(self, universe: int) -> str:
+        """`online` while some bridge outputs the universe (availability of its fixtures)."""
+        return f"{self.base}/bridge/universe/{universe}/state"
+
+    @property
+    def node_sync(self) -> str:
+        """Changes the leading bridge made, for the others to apply (several bridges)."""
+        return f"{self.base}/bridge/nodes/sync"
+
     def request(self, name: str) -> str:
         return f"{self.base}/bridge/request/{name}"
 

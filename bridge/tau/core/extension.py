@@ -52,6 +52,9 @@ class Context:
     bus: Bus
     # (topic under the base topic, payload): sent at once, not retained
     publish: Callable[[str, str], None]
+    # Whether this bridge does the work done once (several bridges share an
+    # installation; a bridge alone always leads): timers check it before acting.
+    leads: Callable[[], bool] = lambda: True
 
 
 class Extension:

@@ -570,9 +570,10 @@ class MqttSession:
         if gone:
             await client.unsubscribe(gone)
 
-    async def stop(self) -> None:
-        """Say `offline` (a clean stop sends no last will) and disconnect."""
-        if self.connected.is_set():
+    async def stop(self, announce: bool = True) -> None:
+        """Say `offline` (a clean stop sends no last will) and disconnect; `announce=False`
+        when other bridges stay online (their `online` stands)."""
+        if announce and self.connected.is_set():
             try:
                 await asyncio.wait_for(
                     self._publish_acked(self._availability, b"offline"), timeout=2

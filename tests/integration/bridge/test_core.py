@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -84,7 +85,15 @@ def _check_light_config(cfg: dict[str, Any], base: str) -> None:
     assert cfg["state_topic"].startswith(base + "/")
     assert cfg["unique_id"] and cfg["default_entity_id"].startswith("light.")
     assert "object_id" not in cfg
-    assert cfg["availability"] == [{"topic": f"{base}/bridge/state"}]
+    if cfg["state_topic"].startswith(f"{base}/fixture/"):
+        # the bridges, and whichever of them outputs the fixture's universe
+        assert cfg["availability"][0] == {"topic": f"{base}/bridge/state"}
+        assert re.fullmatch(
+            re.escape(base) + r"/bridge/universe/\d+/state", cfg["availability"][1]["topic"]
+        )
+        assert len(cfg["availability"]) == 2 and cfg["availability_mode"] == "all"
+    else:
+        assert cfg["availability"] == [{"topic": f"{base}/bridge/state"}]
     assert cfg["brightness"] is True and cfg["brightness_scale"] == 255
     modes = cfg["supported_color_modes"]
     assert modes and set(modes) <= {"brightness", "color_temp", "rgb", "rgbw"}

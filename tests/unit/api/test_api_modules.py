@@ -62,11 +62,17 @@ def test_discovery_for_fixtures_groups_circadian_and_switch_triggers() -> None:
     assert ceiling["command_topic"] == "home/tau/fixture/ceiling/set"
     assert ceiling["supported_color_modes"] == ["color_temp"]
     assert (ceiling["min_kelvin"], ceiling["max_kelvin"]) == (2700, 6500)
-    assert ceiling["availability"] == [{"topic": "home/tau/bridge/state"}]
+    assert ceiling["availability"] == [
+        {"topic": "home/tau/bridge/state"},
+        {"topic": f"home/tau/bridge/universe/{inst.fixtures[2].universe}/state"},
+    ]
+    assert ceiling["availability_mode"] == "all"
     assert "color_temp" not in ceiling and "color_mode" not in ceiling  # removed in HA 2025.3
     study = payloads["homeassistant/light/home_tau/group_10/config"]
     assert study["supported_color_modes"] == ["color_temp"]  # union, brightness dropped
     assert (study["min_kelvin"], study["max_kelvin"]) == (3000, 5000)  # intersection
+    assert study["availability"] == [{"topic": "home/tau/bridge/state"}]
+    assert "availability_mode" not in study
     assert len(study["group"]) == 3
     assert "homeassistant/switch/home_tau/group_10_circadian/config" in payloads
     trigger = payloads["homeassistant/device_automation/home_tau/switch_5_single/config"]

@@ -29,6 +29,9 @@ INPUTS = frozenset({"zigbee2mqtt/remote/action"})
         ("tau/bridge/request/group/members/add", Route("request", "group/members/add")),
         ("tau/bridge/request", Route("request", "")),
         ("homeassistant/status", Route("ha_status", "")),
+        ("tau/bridge/state", Route("bridge_state", "")),
+        ("tau/bridge/nodes/sync", Route("node_sync", "")),
+        ("tau/bridge/universe/3/state", None),  # our own availability topic
         ("zigbee2mqtt/remote/action", Route("input_topic", "zigbee2mqtt/remote/action")),
         ("tau/fixture/desk", None),  # our own state topic
         ("tau/group/kitchen/circadian", None),
@@ -49,6 +52,8 @@ def test_subscriptions_keep_their_order_and_add_inputs_once() -> None:
         "tau/scene/+/set",
         "tau/switch/+/action",
         "tau/bridge/request/#",
+        "tau/bridge/state",
+        "tau/bridge/nodes/sync",
         "homeassistant/status",
         "a/y",
         "b/x",

@@ -6,7 +6,7 @@ from tau.dmx.drivers.artnet import ArtNetOutput
 from tau.dmx.drivers.base import Output, OutputStatus
 from tau.dmx.drivers.enttec_pro import EnttecProOutput
 from tau.dmx.drivers.open_dmx import OpenDmxOutput
-from tau.dmx.drivers.sacn import SacnOutput
+from tau.dmx.drivers.sacn import SacnOutput, stable_cid
 from tau.dmx.drivers.virtual import VirtualOutput
 from tau.settings import ArtNetOutput as ArtNetConfig
 from tau.settings import EnttecProOutput as EnttecProConfig
@@ -27,8 +27,11 @@ __all__ = [
 ]
 
 
-def build_output(universe: int, config: UniverseOutput, fps: float = 44.0) -> Output:
-    """The driver a universe's configuration names; nothing is opened yet."""
+def build_output(
+    universe: int, config: UniverseOutput, fps: float = 44.0, node: str | None = None
+) -> Output:
+    """The driver a universe's configuration names; nothing is opened yet. `node` (the
+    bridge's node name, by default the host name) makes each bridge its own sACN source."""
     if isinstance(config, EnttecProConfig):
         return EnttecProOutput(universe, config.port, fps=fps)
     if isinstance(config, OpenDmxConfig):
@@ -43,6 +46,7 @@ def build_output(universe: int, config: UniverseOutput, fps: float = 44.0) -> Ou
             sacn_universe=config.universe,
             priority=config.priority,
             source_name=config.source_name,
+            cid=stable_cid(config.source_name, node),
         )
     if isinstance(config, VirtualConfig):
         return VirtualOutput(universe)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -44,6 +45,14 @@ class Output(ABC):
         self.universe = universe
         self.last_frame: bytes = BLACK
         self.last_send_t: float = 0.0
+        #: Returns the monotonic time from which this output must send nothing (None:
+        #: no limit). Set by whoever holds the right to send this universe for a limited
+        #: time (a lease, when several bridges share an installation): a frame after it
+        #: is dropped here, however late the event loop gets round to giving it up.
+        self.send_until: Callable[[], float | None] | None = None
+        #: The universe goes to another sender: `close()` tells receivers nothing (no
+        #: sACN stream termination), so they hold the last look until it takes over.
+        self.handing_over = False
 
     @abstractmethod
     async def open(self) -> None: ...
@@ -63,8 +72,12 @@ class Output(ABC):
         """Output `frame` (exactly 512 slot bytes, no start code)."""
         if len(frame) != SLOTS:
             raise ValueError(f"a DMX frame has {SLOTS} slots, got {len(frame)}")
+        now = time.monotonic()
         self.last_frame = bytes(frame)
-        self.last_send_t = time.monotonic()
+        until = self.send_until() if self.send_until is not None else None
+        if until is not None and now >= until:
+            return
+        self.last_send_t = now
         self._write(self.last_frame)
 
     def keepalive_due(self, now: float) -> float | None:

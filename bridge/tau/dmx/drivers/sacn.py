@@ -111,7 +111,8 @@ class SacnOutput(UdpOutput):
 
     async def close(self) -> None:
         # Receivers drop a terminated source at once instead of holding its last look
-        # for the 2.5 s data-loss timeout.
-        for _ in range(TERMINATION_PACKETS):
+        # for the 2.5 s data-loss timeout; unless another bridge takes the universe
+        # over, when holding the look until its first packet is exactly what is wanted.
+        for _ in range(0 if self.handing_over else TERMINATION_PACKETS):
             self._sendto(self._packet(self.last_frame, terminated=True))
         await super().close()

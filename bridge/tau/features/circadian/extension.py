@@ -47,7 +47,10 @@ class CircadianExtension(Extension):
         self._suspend_timeout_s = ctx.settings.circadian.suspend_timeout_s
         self._engine = engine
         self._clock = clock
-        self._scheduler = CircadianScheduler(self.tick, ctx.settings.circadian.tick_seconds)
+        self._leads = ctx.leads
+        self._scheduler = CircadianScheduler(
+            self._scheduled_tick, ctx.settings.circadian.tick_seconds
+        )
         self.last_tick_s = 0.0
 
     def events(self) -> Iterable[EventHandler]:
@@ -95,6 +98,10 @@ class CircadianExtension(Extension):
         self._clock.set(when)
         self.tick()
         return {"now": self._clock.now().isoformat()}
+
+    def _scheduled_tick(self) -> None:
+        if self._leads():  # the leading bridge ticks; the others adopt its changes
+            self.tick()
 
     def tick(self) -> None:
         """One circadian tick: move every active fixture toward the profile."""

@@ -1,0 +1,1 @@
+"""Several bridges sharing one installation: leases, leadership (README "Several bridges")."""

@@ -1,0 +1,324 @@
+"""This bridge among several: which universes it sends and whether it leads.
+
+Every node ticks every `lease_s / 8` on a connection of its own (`tau.db.leases.tick`):
+heartbeat, renew, acquire, release, read the view. The rules:
+
+- A node wants the leader lease, a lease for every universe it has an output for,
+  and one for every universe of the installation that no node (alive or not) has an
+  output for (a `virtual` universe: a single node owns everything, as before).
+- Only a node listed as a standby at the holder's last renewal may take an expired
+  lease: a node that joined later cannot know whether the holder, cut off from the
+  database, is still sending. The holder lists the living nodes that want the same
+  resource; a device universe (USB) has no standbys: it belongs to the node it is
+  plugged into. A lease that is free (released by a clean stop) goes to anyone.
+- A holder that cannot renew gives a resource up on its own clock, a quarter lease
+  before the database lets a standby take it, but only when it listed a standby for
+  it: with nobody to take over, a node rides out a database outage as one bridge
+  always has. `Output.send_until` backs this up frame by frame.
+- A returning node never takes back a held lease.
+
+`on_change(owned universes, leader)` runs in the event loop after every change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from tau import __version__
+from tau.db import leases
+from tau.db.connect import explain, plain_dsn, reason
+from tau.db.leases import LEADER, Registration, View, resource_universe, universe_resource
+from tau.errors import ConfigurationError, DatabaseError
+
+log = logging.getLogger("tau.nodes")
+
+# Outputs that drive a line plugged into this computer: never failed over.
+DEVICE_DRIVERS = frozenset({"enttec_pro", "open_dmx"})
+
+OnChange = Callable[[frozenset[int], bool], None]
+
+
+@dataclass(slots=True)
+class _Held:
+    deadline: float  # monotonic: give it up by then unless renewed (if it has standbys)
+    standbys: set[str] = field(default_factory=set)  # listed in any tick since the last success
+
+
+class Cluster:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        configured: Mapping[int, str],
+        installation_universes: Callable[[], frozenset[int]],
+        lease_s: float = 2.0,
+        http: str | None = None,
+    ) -> None:
+        self._url = url
+        self.name = name
+        self.configured = dict(configured)  # universe -> driver
+        self._installation_universes = installation_universes
+        self.lease_s = lease_s
+        self.tick_s = lease_s / 8
+        self.margin_s = lease_s / 4
+        self._http = http
+        self._conn: asyncpg.Connection | None = None
+        self._held: dict[str, _Held] = {}
+        self._wanted: dict[str, list[str]] = {}
+        self._listeners: list[OnChange] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()  # one tick at a time
+        self._reported: dict[str, str | None] = {}  # resource -> holder last logged
+        self.view = View({}, {})
+        self.database_ok = False
+        self.last_tick_t = 0.0
+        self._lost_at: float | None = None
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def owned(self) -> frozenset[int]:
+        return frozenset(u for r in self._held if (u := resource_universe(r)) is not None)
+
+    @property
+    def leader(self) -> bool:
+        return LEADER in self._held
+
+    @property
+    def peers(self) -> list[str]:
+        """Other nodes alive at the last tick."""
+        return [n.name for n in self.view.nodes.values() if n.alive and n.name != self.name]
+
+    @property
+    def alone(self) -> bool:
+        return not self.peers
+
+    def standby(self) -> frozenset[int]:
+        """Universes this node wants and another node holds."""
+        return frozenset(
+            u
+            for r in self._wanted
+            if r not in self._held and (u := resource_universe(r)) is not None
+        )
+
+    def deadline(self, universe: int) -> float | None:
+        """When this node must stop sending `universe` unless the lease is renewed
+        (None: no limit, since nobody could take it over)."""
+        held = self._held.get(universe_resource(universe))
+        if held is None or not self._may_give_up(universe_resource(universe), held):
+            return None
+        return held.deadline
+
+    def add_listener(self, on_change: OnChange) -> None:
+        self._listeners.append(on_change)
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Register (waiting out a crashed predecessor's heartbeat) and take a first
+        round of leases before the first frame; then keep ticking."""
+        try:
+            self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            raise DatabaseError(explain(exc, self._url)) from None
+        me = Registration(
+            self.name, socket.gethostname(), os.getpid(), __version__, self.configured, self._http
+        )
+        give_up = time.monotonic() + self.lease_s + 1.0
+        while (other := await leases.register(self._conn, me, self.lease_s)) is not None:
+            if time.monotonic() > give_up:
+                raise ConfigurationError(
+                    f"node name {self.name!r} is in use by a running bridge on {other.host} "
+                    f"(pid {other.pid}): give each bridge its own TAU_NODE__NAME"
+                )
+            await asyncio.sleep(self.tick_s)
+        await self._tick()
+        self._tasks = [
+            asyncio.create_task(self._run(), name="node-leases"),
+            asyncio.create_task(self._watch(), name="node-deadlines"),
+        ]
+
+    async def refresh(self) -> None:
+        """Tick now (after an installation reload: new universes are owned at once)."""
+        try:
+            async with asyncio.timeout(self.margin_s):
+                await self._tick()
+        except Exception as exc:  # noqa: BLE001 - the loop retries
+            self._lost_database(exc)
+
+    async def stop(self) -> None:
+        """Release every lease at once (the caller stopped sending first)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=2)
+            await asyncio.wait_for(leases.stop(self._conn, self.name), timeout=2)
+            log.info("event=node_stopped node=%s released=%d", self.name, len(self._held))
+        except Exception as exc:  # noqa: BLE001 - the leases then expire by themselves
+            log.warning(
+                "event=node_stop_unrecorded node=%s error=%s: leases expire in %.1f s",
+                self.name,
+                reason(exc),
+                self.lease_s,
+            )
+        finally:
+            self._held.clear()
+            if self._conn is not None:
+                self._conn.terminate()
+
+    # --------------------------------------------------------------------- loop
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                async with asyncio.timeout(self.margin_s):
+                    await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported, then retried next tick
+                self._lost_database(exc)
+
+    async def _watch(self) -> None:
+        """Give leases up on time even while a tick hangs on a database that went silent."""
+        while True:
+            await asyncio.sleep(self.tick_s / 4)
+            self._check_deadlines()
+
+    async def _tick(self) -> None:
+        async with self._lock:
+            await self._tick_once()
+
+    async def _tick_once(self) -> None:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=self.margin_s)
+        wanted = self._compute_wanted()
+        for resource, held in self._held.items():
+            held.standbys |= set(wanted.get(resource, ()))
+        sent = time.monotonic()
+        got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted)
+        self.view, self._wanted = view, wanted
+        self.last_tick_t = time.monotonic()
+        if self._lost_at is not None:
+            log.info(
+                "event=node_database_ok node=%s after=%.1fs",
+                self.name,
+                self.last_tick_t - self._lost_at,
+            )
+            self._lost_at = None
+        self.database_ok = True
+        before = (self.owned, self.leader)
+        deadline = sent + self.lease_s - self.margin_s
+        self._held = {r: _Held(deadline, set(wanted.get(r, ()))) for r in got}
+        self._report(view)
+        if (self.owned, self.leader) != before:
+            self._changed(before)
+
+    def _compute_wanted(self) -> dict[str, list[str]]:
+        """resource -> the living nodes that could take it over from this one."""
+        view = self.view
+        others = [n for n in view.nodes.values() if n.alive and n.name != self.name]
+        wanted: dict[str, list[str]] = {LEADER: [n.name for n in others]}
+        for universe, driver in self.configured.items():
+            if driver in DEVICE_DRIVERS:
+                wanted[universe_resource(universe)] = []
+            else:
+                wanted[universe_resource(universe)] = [
+                    n.name
+                    for n in others
+                    if (d := n.universes.get(universe)) is not None and d not in DEVICE_DRIVERS
+                ]
+        with_output = {u for n in view.nodes.values() for u in n.universes}
+        for universe in self._installation_universes() - with_output - set(self.configured):
+            wanted[universe_resource(universe)] = [n.name for n in others]
+        return wanted
+
+    def _may_give_up(self, resource: str, held: _Held) -> bool:
+        universe = resource_universe(resource)
+        device = universe is not None and self.configured.get(universe) in DEVICE_DRIVERS
+        return bool(held.standbys) and not device
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        lost = [r for r, h in self._held.items() if now >= h.deadline and self._may_give_up(r, h)]
+        if not lost:
+            return
+        before = (self.owned, self.leader)
+        for resource in lost:
+            standbys = sorted(self._held.pop(resource).standbys)
+            log.warning(
+                "event=lease_given_up node=%s resource=%s standbys=%s: the database has not "
+                "confirmed this node's lease for %.1f s, so it stops here before a standby "
+                "may take over",
+                self.name,
+                resource,
+                ",".join(standbys),
+                self.lease_s - self.margin_s,
+            )
+        self._changed(before)
+
+    def _lost_database(self, exc: BaseException) -> None:
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            log.warning(
+                "event=node_database_lost node=%s error=%s: keeping what no standby could "
+                "take over; giving up the rest before their leases expire",
+                self.name,
+                reason(exc) if not isinstance(exc, TimeoutError) else "no answer in time",
+            )
+        self.database_ok = False
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    def _changed(self, before: tuple[frozenset[int], bool]) -> None:
+        owned, leader = self.owned, self.leader
+        gained, lost = sorted(owned - before[0]), sorted(before[0] - owned)
+        if gained or lost or leader != before[1]:
+            log.info(
+                "event=node_changed node=%s leader=%s owns=%s gained=%s lost=%s",
+                self.name,
+                leader,
+                sorted(owned),
+                gained,
+                lost,
+            )
+        for listener in self._listeners:
+            try:
+                listener(owned, leader)
+            except Exception:
+                log.exception("event=node_listener_failed node=%s", self.name)
+
+    def _report(self, view: View) -> None:
+        """Say once who holds what this node wants and does not hold."""
+        for resource in self._wanted:
+            holder = None if resource in self._held else view.holder(resource)
+            if self._reported.get(resource, "-") == holder:
+                continue
+            self._reported[resource] = holder
+            if holder is None:
+                continue
+            universe = resource_universe(resource)
+            if universe is not None and self.configured.get(universe) in DEVICE_DRIVERS:
+                log.error(
+                    "event=device_universe_taken node=%s universe=%d owner=%s: universe %d "
+                    "is a USB device universe on this node, but node %r outputs it; a device "
+                    "universe belongs to the node it is plugged into: remove it from "
+                    "TAU_DMX__UNIVERSES on one of them",
+                    self.name,
+                    universe,
+                    holder,
+                    universe,
+                    holder,
+                )
+            else:
+                log.info(
+                    "event=node_standby node=%s resource=%s owner=%s", self.name, resource, holder
+                )
