@@ -26,6 +26,7 @@ from typing import Any
 
 from testkit.bridge import BridgeError, BridgeProcess
 from testkit.db import fetch
+from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
 
 
@@ -104,11 +105,32 @@ class Cluster:
     # -- lifecycle
 
     def start(self, names: Sequence[str] | None = None, timeout: float = 60) -> None:
-        """Start the nodes (all by default) at once; return when each heartbeats."""
+        """Start the nodes (all by default) at once; return when each heartbeats in
+        `bridge_nodes` and has said `online` (it publishes that once subscribed)."""
         chosen = list(names or self.bridges)
-        for name in chosen:
-            self.bridges[name].start()
-        self.wait_alive(chosen, timeout)
+        state = self.topic("bridge", "state")
+        with MqttProbe(self.mqtt.host, self.mqtt.port) as probe:
+            probe.subscribe(state)
+            for name in chosen:
+                self.bridges[name].start()
+            self.wait_alive(chosen, timeout)
+            # Live (not retained) `online` publishes: one per node started, all sharing
+            # the topic, so count them.
+            deadline = time.monotonic() + timeout
+            while len(self._onlines(probe, state)) < len(chosen):
+                for name in chosen:
+                    if not self.bridges[name].running:
+                        self.bridges[name].fail("exited before going online")
+                if time.monotonic() > deadline:
+                    self.bridges[chosen[0]].fail(
+                        f"{len(self._onlines(probe, state))} of {len(chosen)} nodes online "
+                        f"on {state} after {timeout} s"
+                    )
+                time.sleep(0.05)
+
+    @staticmethod
+    def _onlines(probe: MqttProbe, topic: str) -> list[Message]:
+        return [m for m in probe.messages(topic) if m.payload == b"online" and not m.retain]
 
     def wait_alive(self, names: Sequence[str], timeout: float = 60) -> None:
         """Each node's `bridge_nodes` row carries its current pid and an unexpired heartbeat."""

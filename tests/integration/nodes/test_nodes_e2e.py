@@ -66,16 +66,25 @@ def packets_after(rig: Rig, t: float) -> list[ArtDmx]:
     return [p for p in rig.artnet.snapshot() if p.t >= t]
 
 
-def set_everywhere(rig: Rig, value: int) -> None:
+def set_everywhere(rig: Rig, value: int) -> float:
+    """Every universe at `value`; returns when it was seen (later frames must keep it)."""
     rig.set("group", "everywhere", {"state": "ON", "brightness": value})
     rig.wait_slots(everywhere(value))
+    seen = time.monotonic()
     time.sleep(0.2)  # every node (not only the owners watched) has applied it
+    return seen
 
 
 def assert_takeover(
-    rig: Rig, old_source: str, cut_at: float, value: int, record: Callable[[str, float], None]
+    rig: Rig,
+    old_source: str,
+    cut_at: float,
+    value: int,
+    since: float,
+    record: Callable[[str, float], None],
 ) -> ArtDmx:
-    """A new sender on universe 3 within the limit, with the last levels, after the old one."""
+    """A new sender on universe 3 within the limit, with the last levels (set at `since`),
+    no other level in any frame since, and the old sender silent before the new one."""
     first_new = rig.artnet.wait_for_packet(
         lambda p: p.t >= cut_at and p.source != old_source, timeout=TAKEOVER_LIMIT_S + 3
     )
@@ -83,8 +92,10 @@ def assert_takeover(
     assert first_new.t - cut_at <= TAKEOVER_LIMIT_S
     assert [first_new.slot(c) for c in CHANNELS] == [value] * 3, "not the last levels"
     time.sleep(1.0)  # a second of the new owner's output
-    window = packets_after(rig, cut_at - 1.0)
-    black = [p for p in window if any(p.slot(c) != value for c in CHANNELS)]
+    window = packets_after(rig, since)
+    black = [
+        (p.t, p.source, p.data[:3]) for p in window if any(p.slot(c) != value for c in CHANNELS)
+    ]
     assert black == [], f"frames other than the last levels around the takeover: {black[:3]}"
     old = [p.t for p in window if p.source == old_source]
     assert not old or max(old) < first_new.t, "the old owner sent after the new one started"
@@ -173,7 +184,7 @@ def test_kill_of_the_network_owner_hands_over_without_black_or_overlap(
 ) -> None:
     rig.revive()
     owner, standbys = rig.standbys_settled("universe:3")
-    set_everywhere(rig, 123)
+    since = set_everywhere(rig, 123)
     old_source = rig.artnet.snapshot()[-1].source
     assert sources(rig.artnet.snapshot()) == [old_source], "a standby sent before any failover"
 
@@ -181,7 +192,7 @@ def test_kill_of_the_network_owner_hands_over_without_black_or_overlap(
     killed_at = rig.cluster[owner].killed_at
     assert killed_at is not None
     assert_takeover(
-        rig, old_source, killed_at, 123, lambda n, v: report(record_property, f"kill_{n}", v)
+        rig, old_source, killed_at, 123, since, lambda n, v: report(record_property, f"kill_{n}", v)
     )
     new_owner = rig.cluster.wait_holder("universe:3", lambda h: h != owner)
     assert new_owner in standbys
@@ -298,16 +309,16 @@ def test_a_node_cut_from_the_database_stops_sending_before_the_standby_starts(
 ) -> None:
     rig.revive()
     owner, standbys = rig.standbys_settled("universe:3")
-    set_everywhere(rig, 201)
+    since = set_everywhere(rig, 201)
     old_source = rig.artnet.snapshot()[-1].source
     proxy = rig.proxies[owner]
     cut_at = time.monotonic()
     proxy.blackhole()
     try:
         first_new = assert_takeover(
-            rig, old_source, cut_at, 201, lambda n, v: report(record_property, f"cut_{n}", v)
+            rig, old_source, cut_at, 201, since, lambda n, v: report(record_property, f"cut_{n}", v)
         )
-        old = [p.t for p in packets_after(rig, cut_at - 1.0) if p.source == old_source]
+        old = [p.t for p in packets_after(rig, since) if p.source == old_source]
         if old:
             report(record_property, "cut_gap_s", first_new.t - max(old))
         new_owner = rig.cluster.wait_holder("universe:3", lambda h: h != owner)
