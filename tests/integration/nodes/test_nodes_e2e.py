@@ -104,6 +104,22 @@ def assert_takeover(
     return first_new
 
 
+# ------------------------------------------------------------------------ start
+
+
+def test_three_nodes_starting_together_settle_without_an_error(rig: Rig) -> None:
+    # Whoever ticks first holds the universes no node row has outputs for yet as
+    # virtual ones; it must hand them to their device nodes without a false alarm.
+    expected = {"universe:1": "alpha", "universe:2": "bravo", "universe:4": "charlie"}
+    rig.cluster.wait_leases(
+        lambda ls: all(r in ls and ls[r].holder == h for r, h in expected.items()),
+        what=f"device and single-node universes with their nodes {expected}",
+    )
+    for bridge in rig.cluster:
+        errors = [line for line in bridge.log_text().splitlines() if " ERROR " in line]
+        assert errors == [], f"{bridge.name}: {errors}"
+
+
 # ------------------------------------------------------------------------ commands
 
 
