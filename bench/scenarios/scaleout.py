@@ -73,13 +73,17 @@ def run(bench: Bench) -> list[Row]:
             sent = commands(bench, pub, topic, count, receivers, first)
             packets = {u: rx.snapshot() for u, rx in receivers.items()}
             with stage(bench, f"{NAME}: kill -9 of alpha"):
-                failover = kill_alpha(cluster, receivers, first, sent[-1][1])
+                failover = kill_alpha(cluster, receivers, first, sent[-1])
         finally:
             pub.close()
             bench.stop_bridges()
         errors = [e for rx in receivers.values() for e in rx.errors]
     _, spreads, missing = match(sent, packets, first)
-    return rows(spreads, missing, failover, errors)
+    per_node = {  # command → the last of a node's own universes: which node trails
+        name: Stats.of(match(sent, {u: packets[u] for u in own}, first)[0])
+        for name, own in OWN.items()
+    }
+    return rows(spreads, missing, failover, errors, per_node)
 
 
 def start(bench: Bench, cluster: Cluster) -> None:
@@ -133,9 +137,14 @@ def commands(
 
 
 def kill_alpha(
-    cluster: Cluster, receivers: dict[int, ArtNetReceiver], first: dict[int, int], value: int
+    cluster: Cluster,
+    receivers: dict[int, ArtNetReceiver],
+    first: dict[int, int],
+    last: tuple[float, int],
 ) -> dict[str, Any]:
-    """Kill -9 of alpha; per universe of alpha, the first packet of the new sender."""
+    """Kill -9 of alpha; per universe of alpha, the first packet of the new sender, and
+    every packet since the last command's level arrived checked for that level."""
+    sent, value = last
     alpha = cluster["alpha"]
     old = {u: receivers[u].snapshot()[-1].source for u in OWN["alpha"]}
     alpha.kill()
@@ -150,7 +159,9 @@ def kill_alpha(
             continue
         new = next(p for p in rx.snapshot() if p.source != old[u])
         takeover[u] = new.t - killed
-        window = [p for p in rx.snapshot() if p.t >= killed - 1.0]
+        packets = rx.snapshot()
+        since = next(p.t for p in packets if p.t >= sent and p.slot(first[u]) == value)
+        window = [p for p in packets if p.t >= since]
         wrong += sum(1 for p in window if p.slot(first[u]) != value)
         overlap += sum(1 for p in window if p.source == old[u] and p.t >= new.t)
     times = sorted(t for t in takeover.values() if t is not None)
@@ -166,7 +177,11 @@ def kill_alpha(
 
 
 def rows(
-    spreads: list[float], missing: int, failover: dict[str, Any], errors: list[str]
+    spreads: list[float],
+    missing: int,
+    failover: dict[str, Any],
+    errors: list[str],
+    per_node: dict[str, Stats],
 ) -> list[Row]:
     stats = Stats.of(spreads)
     slowest = failover["slowest_s"]
@@ -179,9 +194,15 @@ def rows(
             throughput=f"{RATE:.0f} cmd/s × {FIXTURES} fixtures",
             target=f"p99 ≤ {FRAME_MS:.0f} ms",
             met=stats.p99 is not None and stats.p99 <= FRAME_MS and not missing,
-            notes=f"n={stats.n}; missing {missing}"
+            notes=f"n={stats.n}; missing {missing}; command → a node's universes p50/p99: "
+            + ", ".join(f"{n} {s.p50 or 0:.0f}/{s.p99 or 0:.0f} ms" for n, s in per_node.items())
             + (f"; Art-Net errors {len(errors)}" if errors else ""),
-            data={"stats": asdict(stats), "missing": missing, "receiver_errors": errors[:5]},
+            data={
+                "stats": asdict(stats),
+                "missing": missing,
+                "per_node": {n: asdict(s) for n, s in per_node.items()},
+                "receiver_errors": errors[:5],
+            },
         ),
         Row(
             NAME,
