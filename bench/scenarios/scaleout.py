@@ -23,9 +23,9 @@ from typing import Any
 from testkit.cluster import Cluster, Node
 from testkit.receivers import ArtNetReceiver
 
-from bench.harness import Bench, Row, Stats, percentile, run_async, stage
+from bench.harness import Bench, Recorder, Row, Stats, percentile, run_async, stage
 from bench.installation import build
-from bench.scenarios.group import match
+from bench.scenarios.group import match, root_commands
 
 NAME = "scaleout"
 FIXTURES = 3000
@@ -108,7 +108,7 @@ def start(bench: Bench, cluster: Cluster) -> None:
 
 def commands(
     bench: Bench,
-    pub: Any,
+    pub: Recorder,
     topic: str,
     count: int,
     receivers: dict[int, ArtNetReceiver],
@@ -119,19 +119,7 @@ def commands(
     for u, rx in receivers.items():
         if not rx.wait_for(lambda rx=rx, u=u: any(p.slot(first[u]) == 1 for p in rx.packets), 30):
             raise TimeoutError(f"universe {u} never showed the warm-up command")
-    sent: list[tuple[float, int]] = []
-    with stage(bench, f"{NAME}: {count} root commands at {RATE:.0f}/s"):
-        begin = time.monotonic()
-        for i in range(count):
-            due = begin + i / RATE
-            while (now := time.monotonic()) < due:
-                time.sleep(min(due - now, 0.005))
-            value = 2 + (i * 37) % 253
-            sent.append((time.monotonic(), value))
-            pub.publish(topic, json.dumps({"state": "ON", "brightness": value}), qos=1)
-        last = sent[-1][1]
-        for u, rx in receivers.items():
-            rx.wait_for(lambda rx=rx, u=u: any(p.slot(first[u]) == last for p in rx.packets), 5)
+    sent = root_commands(bench, pub, topic, count, RATE, receivers, first)
     time.sleep(0.3)  # every node has applied the last command, not only the owners watched
     return sent
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 from testkit.bridge import BridgeProcess
+from testkit.db import fetch as sql
 from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
 
@@ -67,20 +68,6 @@ def _in_thread(coro_fn: Callable[[], Any], timeout: float = 60) -> Any:
     # A worker thread keeps asyncio.run away from any loop pytest-asyncio runs here.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(lambda: asyncio.run(coro_fn())).result(timeout)
-
-
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    """Run one statement; returns the rows as dicts."""
-
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    result: list[dict[str, Any]] = _in_thread(run)
-    return result
 
 
 def sql_script(url: str, script: str) -> None:

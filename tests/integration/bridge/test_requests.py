@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from typing import Any
 
-import asyncpg
 import pytest
+from testkit.db import fetch as sql
 from testkit.mqtt import MqttProbe
 
 _ids = itertools.count(1)
@@ -27,17 +26,6 @@ def request(probe: MqttProbe, bridge, name: str, body: dict[str, Any]) -> dict[s
         timeout=5,
         after=mark,
     )
-
-
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture
