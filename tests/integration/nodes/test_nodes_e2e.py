@@ -192,6 +192,25 @@ def test_a_device_universe_on_two_nodes_is_refused_with_the_owner_named(
         assert widget.errors == []
 
 
+def test_a_command_right_after_a_leader_only_change_holds_on_every_node(rig: Rig) -> None:
+    # The leader handles the circadian switch and syncs its absolute states to the other
+    # nodes; a light command sent right after it reaches every node directly. Whatever
+    # arrives first, every universe must end up with the group on, at the same level.
+    rig.set("group", "circ", "OFF")
+    rig.wait_slots({3: {CIRC_CHANNEL: 0}, 4: {CIRC_CHANNEL: 0}})
+    time.sleep(0.3)
+    rig.probe.publish(rig.topic("group", "circ", "circadian", "set"), "ON")
+    rig.set("group", "circ", "ON")
+    time.sleep(1.0)  # the leader's sync has arrived everywhere by now
+    levels = {u: rig.slot(u, CIRC_CHANNEL) for u in (3, 4)}
+    assert levels[3] == levels[4] and levels[3], f"circ group on universes 3/4: {levels}"
+    states = {
+        slug: rig.probe.messages(rig.topic("fixture", slug))[-1].json()["state"]
+        for slug in ("circ-3", "circ-4")
+    }
+    assert states == {"circ-3": "ON", "circ-4": "ON"}
+
+
 # ----------------------------------------------------------------------- failover
 
 
