@@ -453,7 +453,6 @@ class Bench:
         wait_online: bool = True,
         timeout: float = 60,
     ) -> BridgeProcess:
-        extra = {"TAU_LOG_LEVEL": "WARNING", **self._loop_env(), **(env or {})}
         bridge = BridgeProcess(
             database_url=database_url,
             mqtt=self.mqtt,
@@ -461,16 +460,24 @@ class Bench:
             universes=universes,
             fps=fps,
             default_transition=default_transition,
-            env=extra,
+            env={**self.bridge_env(), **(env or {})},
             name=f"bridge{len(self._bridges) + 1}",
         )
-        self._bridges.append(bridge)
+        self.adopt(bridge)
         if start:
             bridge.start()
             if wait_online:
                 bridge.wait_online(timeout)
             self.profile(bridge)
         return bridge
+
+    def bridge_env(self) -> dict[str, str]:
+        """The environment every bench bridge runs with (quiet log, the chosen event loop)."""
+        return {"TAU_LOG_LEVEL": "WARNING", **self._loop_env()}
+
+    def adopt(self, bridge: BridgeProcess) -> None:
+        """A bridge built elsewhere (testkit.cluster) that `stop_bridges` stops and clears."""
+        self._bridges.append(bridge)
 
     def profile(self, bridge: BridgeProcess) -> None:
         """With `--profile`, sample `bridge` until the scenario stops it (call after a

@@ -9,6 +9,8 @@
 
 Each instance gets its own base topic and discovery prefix (`tau-<hex8>`,
 `ha-<hex8>`), so retained messages never leak between tests sharing a broker.
+Several nodes of one installation (testkit/cluster.py) pass the same `base_topic`
+and `discovery_prefix` and each its own `node` (TAU_NODE__NAME).
 """
 
 from __future__ import annotations
@@ -49,19 +51,28 @@ class BridgeProcess:
         default_transition: float | None = None,
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = ("run", "--no-view"),
-        name: str = "bridge",
+        name: str | None = None,
+        node: str | None = None,
+        lease_s: float | None = None,
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.database_url = database_url
         self.mqtt = mqtt
         self.base_topic = base_topic or f"tau-{suffix}"
         self.discovery_prefix = discovery_prefix or f"ha-{suffix}"
-        self.name = name
+        self.name = name or node or "bridge"
+        self.node = node
         self.args = args
-        self.log_path = log_dir / f"{name}-{suffix}.log"
+        self.killed_at: float | None = None  # monotonic time of the last kill()
+        self.log_path = log_dir / f"{self.name}-{suffix}.log"
         self.starts = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self.env = self._environment(universes, fps, default_transition, env or {})
+        node_env = {"TAU_NODE__NAME": node} if node is not None else {}
+        if lease_s is not None:
+            node_env["TAU_NODE__LEASE_S"] = str(lease_s)
+        self.env = self._environment(
+            universes, fps, default_transition, {**node_env, **(env or {})}
+        )
 
     def _environment(
         self,
@@ -164,7 +175,10 @@ class BridgeProcess:
         return self._stop(signal.SIGTERM, timeout)
 
     def kill(self) -> int:
-        """SIGKILL, like a power cut: no flush, no LWT sent by the bridge itself."""
+        """SIGKILL, like a power cut: no flush, no LWT sent by the bridge itself.
+
+        `killed_at` keeps the monotonic time the signal was sent."""
+        self.killed_at = time.monotonic()
         return self._stop(signal.SIGKILL, 10)
 
     def restart(self, *, wait: bool = True, timeout: float = 30) -> None:

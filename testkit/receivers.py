@@ -2,7 +2,10 @@
 
 Each binds a UDP socket on 127.0.0.1 (ephemeral port), decodes every datagram
 field by field in a thread, records valid packets with their arrival time and
-records anything malformed in `errors` (tests assert it stays empty).
+their sender's address ("host:port": each bridge process sends from its own
+socket, so two senders on one universe are told apart) and records anything
+malformed in `errors` (tests assert it stays empty). sACN packets also carry the
+sender's CID and source name.
 
     with ArtNetReceiver() as rx:
         config = {"driver": "artnet", "host": "127.0.0.1", "port": rx.port, "universe": 3}
@@ -39,6 +42,16 @@ class ArtDmx:
     physical: int
     port_address: int  # 15 bits: net << 8 | sub-net << 4 | universe
     data: bytes  # the slots as sent (even length 2-512)
+    source: str = ""  # the sender's "host:port"
+
+    @property
+    def slots(self) -> bytes:
+        """All 512 slots (a shorter packet leaves the rest at 0, as a receiver reads it)."""
+        return self.data.ljust(512, b"\x00")
+
+    def slot(self, channel: int) -> int:
+        """Value of 1-based DMX `channel`."""
+        return self.data[channel - 1] if channel <= len(self.data) else 0
 
     @property
     def net(self) -> int:
@@ -64,13 +77,27 @@ class E131:
     options: int
     universe: int
     data: bytes  # 512 slots, start code stripped
+    source: str = ""  # the sender's "host:port"
+
+    @property
+    def slots(self) -> bytes:
+        return self.data
+
+    def slot(self, channel: int) -> int:
+        """Value of 1-based DMX `channel`."""
+        return self.data[channel - 1]
+
+    @property
+    def sender(self) -> tuple[uuid.UUID, str]:
+        """What identifies an sACN source to a receiver: its CID and source name."""
+        return self.cid, self.source_name
 
     @property
     def terminated(self) -> bool:
         return bool(self.options & 0x40)
 
 
-def decode_artdmx(datagram: bytes, t: float) -> ArtDmx:
+def decode_artdmx(datagram: bytes, t: float, source: str = "") -> ArtDmx:
     if len(datagram) < 18:
         raise MalformedError(f"ArtDmx too short: {len(datagram)} bytes")
     if datagram[:8] != ARTNET_ID:
@@ -90,7 +117,7 @@ def decode_artdmx(datagram: bytes, t: float) -> ArtDmx:
         raise MalformedError(f"Length {length}: must be even, 2-512")
     if len(datagram) != 18 + length:
         raise MalformedError(f"Length {length} but {len(datagram) - 18} data bytes")
-    return ArtDmx(t, sequence, physical, net << 8 | sub_uni, bytes(datagram[18:]))
+    return ArtDmx(t, sequence, physical, net << 8 | sub_uni, bytes(datagram[18:]), source)
 
 
 def _flags_length(datagram: bytes, offset: int, expect: int, layer: str) -> None:
@@ -101,7 +128,7 @@ def _flags_length(datagram: bytes, offset: int, expect: int, layer: str) -> None
         raise MalformedError(f"{layer} length {value & 0xFFF}, expected {expect}")
 
 
-def decode_e131(datagram: bytes, t: float) -> E131:
+def decode_e131(datagram: bytes, t: float, source: str = "") -> E131:
     n = len(datagram)
     if n < 126:
         raise MalformedError(f"E1.31 packet too short: {n} bytes")
@@ -144,14 +171,14 @@ def decode_e131(datagram: bytes, t: float) -> E131:
     if datagram[125] != 0:
         raise MalformedError(f"start code {datagram[125]:#x}")
     data = bytes(datagram[126:]).ljust(512, b"\x00")
-    return E131(t, cid, name, priority, sync, sequence, options, universe, data)
+    return E131(t, cid, name, priority, sync, sequence, options, universe, data, source)
 
 
 P = TypeVar("P")
 
 
 class _Receiver(Generic[P]):
-    def __init__(self, decode: Callable[[bytes, float], P]) -> None:
+    def __init__(self, decode: Callable[[bytes, float, str], P]) -> None:
         self._decode = decode
         self.packets: list[P] = []
         self.errors: list[str] = []
@@ -188,11 +215,11 @@ class _Receiver(Generic[P]):
             ready, _, _ = select.select([self._sock], [], [], 0.05)
             if not ready:
                 continue
-            datagram = self._sock.recv(65535)
+            datagram, (host, port) = self._sock.recvfrom(65535)
             now = time.monotonic()
             with self._cond:
                 try:
-                    self.packets.append(self._decode(datagram, now))
+                    self.packets.append(self._decode(datagram, now, f"{host}:{port}"))
                 except (MalformedError, UnicodeDecodeError) as exc:
                     self.errors.append(str(exc))
                 self._cond.notify_all()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench.scenarios import baseline, group, persistence, scale, single, throughput
+from bench.scenarios import baseline, group, persistence, scale, scaleout, single, throughput
 
 SCENARIOS: dict[str, ModuleType] = {
-    m.NAME: m for m in (baseline, single, group, throughput, scale, persistence)
+    m.NAME: m for m in (baseline, single, group, throughput, scale, scaleout, persistence)
 }
 # Latencies are reported against the baseline measured in the same run.
 NEEDS_BASELINE = {"single", "group"}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import asdict
 
 from testkit.receivers import ArtDmx, ArtNetReceiver
 
-from bench.harness import Bench, Row, Stats, percentile, run_async, stage, versus
+from bench.harness import Bench, Recorder, Row, Stats, percentile, run_async, stage, versus
 from bench.installation import build
 
 NAME = "group"
@@ -40,24 +41,7 @@ def run(bench: Bench) -> list[Row]:
         pub = bench.recorder("group-pub")
         try:
             topic = bridge.topic("group", layout.root or "", "set")
-            sent: list[tuple[float, int]] = []
-            with stage(bench, f"group: {count} root commands at {RATE:.0f}/s"):
-                start = time.monotonic()
-                for i in range(count):
-                    due = start + i / RATE
-                    while (now := time.monotonic()) < due:
-                        time.sleep(min(due - now, 0.005))
-                    value = 2 + (i * 37) % 253
-                    sent.append((time.monotonic(), value))
-                    pub.publish(topic, json.dumps({"state": "ON", "brightness": value}), qos=1)
-                last = sent[-1][1]
-                for u, rx in receivers.items():
-                    rx.wait_for(
-                        lambda rx=rx, u=u: any(
-                            p.data[first[u] - 1] == last for p in rx.packets[-5:]
-                        ),
-                        5,
-                    )
+            sent = root_commands(bench, pub, topic, count, RATE, receivers, first)
             packets = {u: rx.snapshot() for u, rx in receivers.items()}
             errors = [e for rx in receivers.values() for e in rx.errors]
         finally:
@@ -95,6 +79,35 @@ def run(bench: Bench) -> list[Row]:
             },
         )
     ]
+
+
+def root_commands(
+    bench: Bench,
+    pub: Recorder,
+    topic: str,
+    count: int,
+    rate: float,
+    receivers: Mapping[int, ArtNetReceiver],
+    first: Mapping[int, int],
+) -> list[tuple[float, int]]:
+    """`count` commands to a root group at `rate`/s, each with a new level; returns
+    (sent time, level) of each once every receiver shows the last level."""
+    sent: list[tuple[float, int]] = []
+    with stage(bench, f"{bench.scenario}: {count} root commands at {rate:.0f}/s"):
+        start = time.monotonic()
+        for i in range(count):
+            due = start + i / rate
+            while (now := time.monotonic()) < due:
+                time.sleep(min(due - now, 0.005))
+            value = 2 + (i * 37) % 253
+            sent.append((time.monotonic(), value))
+            pub.publish(topic, json.dumps({"state": "ON", "brightness": value}), qos=1)
+        last = sent[-1][1]
+        for u, rx in receivers.items():
+            rx.wait_for(
+                lambda rx=rx, u=u: any(p.slot(first[u]) == last for p in rx.packets[-5:]), 5
+            )
+    return sent
 
 
 def match(

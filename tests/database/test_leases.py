@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 import pytest_asyncio
+from testkit.proxy import TcpProxy
 
 from tau.db import leases
 from tau.db.leases import Registration, universe_resource
 from tau.nodes.cluster import Cluster
-from tests.reliability.helpers import TcpProxy
 
 LEASE_S = 1.0
 NETWORK = "artnet"

@@ -7,12 +7,11 @@ never to its internals.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,123 +321,3 @@ def _create_from_init_sql(admin_url: str, name: str, *, seeds: bool) -> str:
         for path in sorted((REPO / "database" / "seeds").glob("0*.sql")):
             sql_script(url, path.read_text())
     return url
-
-
-class TcpProxy:
-    """A TCP forwarder the test can cut, stall or make short-lived.
-
-    - `cut()` closes every forwarded connection and the listening socket (new
-      connections are refused, as by a host that is down) until `restore()` listens
-      again on the same port; the broker behind it keeps running, with its sessions.
-    - `stall(direction)` stops forwarding on the connections open now, without closing
-      them (a frozen peer, a dead network path): what they carry from then on is never
-      delivered. "up" is client -> target, "down" target -> client, "both" both. New
-      connections forward normally. `resume()` lets stalled connections flow again
-      (a peer that only read slowly); `drop_stalled()` closes them.
-    - `lifetime_s`: every connection is closed this long after it was accepted (a
-      broker that drops the client right after accepting it).
-    - `accepted` lists the monotonic times of the connections accepted.
-    """
-
-    def __init__(self, target: tuple[str, int], *, lifetime_s: float | None = None) -> None:
-        self.target = target
-        self.lifetime_s = lifetime_s
-        self.accepted: list[float] = []
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._gates: dict[tuple[int, str], threading.Event] = {}
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._listener.getsockname()[1])
-        self._listen(self._listener)
-
-    def _listen(self, listener: socket.socket) -> None:
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # closed by cut()
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self.accepted.append(time.monotonic())
-                self._open |= {client, upstream}
-                self._pairs.append((client, upstream))
-                up, down = threading.Event(), threading.Event()
-                up.set()
-                down.set()
-                self._gates[(id(client), "up")] = up
-                self._gates[(id(client), "down")] = down
-            threading.Thread(target=self._pump, args=(client, upstream, up), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, down), daemon=True).start()
-            if self.lifetime_s is not None:
-                timer = threading.Timer(self.lifetime_s, self._drop, (client, upstream))
-                timer.daemon = True
-                timer.start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, gate: threading.Event) -> None:
-        try:
-            while chunk := src.recv(65536):
-                gate.wait()
-                if src not in self._open:
-                    return  # dropped while stalled: what it carried is lost
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            self._drop(src, dst)
-
-    def _drop(self, *socks: socket.socket) -> None:
-        for sock in socks:
-            with self._lock:
-                self._open.discard(sock)
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def stall(self, direction: str = "both") -> None:
-        with self._lock:
-            for client, _ in self._pairs:
-                for way in ("up", "down"):
-                    if direction in (way, "both"):
-                        self._gates[(id(client), way)].clear()
-
-    def resume(self) -> None:
-        with self._lock:
-            gates = list(self._gates.values())
-        for gate in gates:
-            gate.set()
-
-    def drop_stalled(self) -> None:
-        with self._lock:
-            stalled = [
-                pair
-                for pair in self._pairs
-                if any(not self._gates[(id(pair[0]), w)].is_set() for w in ("up", "down"))
-            ]
-        for client, upstream in stalled:
-            self._drop(client, upstream)
-        self.resume()  # wakes the pumps, which find their sockets gone
-
-    def cut(self) -> None:
-        with suppress(OSError):  # wakes the blocked accept(); close() alone would not
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        with self._lock:
-            socks = list(self._open)
-        self._drop(*socks)
-
-    def restore(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._listen(self._listener)
-
-    def close(self) -> None:
-        self.cut()
-        self.resume()

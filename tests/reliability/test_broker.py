@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 from testkit.enttec import EnttecEmulator
+from testkit.proxy import TcpProxy
 from testkit.services import MqttServer
 
 from tests.reliability.helpers import (
     FIXTURES,
     GROUPS,
     QUIET_ENV,
-    TcpProxy,
     catalogue,
     connected_probe,
     retained_states,

@@ -17,12 +17,12 @@ import urllib.request
 from typing import Any
 
 import pytest
+from testkit.proxy import TcpProxy
 from testkit.services import MqttServer, free_port
 
 from tests.reliability.helpers import (
     FIXTURES,
     QUIET_ENV,
-    TcpProxy,
     catalogue,
     connected_probe,
     request,

@@ -414,7 +414,11 @@ class Cluster:
             if holder is None:
                 continue
             universe = resource_universe(resource)
-            if universe is not None and self.configured.get(universe) in DEVICE_DRIVERS:
+            owner = view.nodes.get(holder)
+            # A holder without an output there holds it as a virtual universe (it ticked
+            # before this node registered its device): no conflict, it lets go next tick.
+            configured = owner is not None and universe in owner.universes
+            if configured and self.configured.get(universe or -1) in DEVICE_DRIVERS:
                 log.error(
                     "event=device_universe_taken node=%s universe=%d owner=%s: universe %d "
                     "is a USB device universe on this node, but node %r outputs it; a device "
