@@ -265,7 +265,7 @@ class App:
             renderer,
             writer,
             bus,
-            lambda ctx: build_extensions(ctx, circadian, clock),
+            lambda ctx, host: build_extensions(ctx, host, circadian, clock),
             outputs,
             metrics,
             scope,

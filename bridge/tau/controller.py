@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,14 +21,19 @@ import asyncpg
 
 from tau.api import requests as bridge_api
 from tau.api import sync
-from tau.api.discovery import discovery_payloads
-from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher
+from tau.api.publisher import STATE_QOS, StatePublisher
 from tau.api.router import Route, patterns, route, subscriptions
-from tau.api.status import BridgeStatus, UniverseAvailability
+from tau.api.status import BridgeStatus
 from tau.core.bus import Bus
 from tau.core.commands import check_size, parse_light_command
-from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
-from tau.core.extension import Context, Extension
+from tau.core.events import (
+    HomeAssistantOnline,
+    InstallationReloaded,
+    MqttConnected,
+    MqttDisconnected,
+    NodeChanged,
+)
+from tau.core.extension import Context, Extension, TriggerTypes
 from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
 from tau.core.scope import Scope
@@ -91,7 +95,7 @@ class Bridge:
         renderer: Renderer,
         writer: StateWriter,
         bus: Bus,
-        extensions: Callable[[Context], list[Extension]],
+        extensions: Callable[[Context, Any], list[Extension]],
         outputs_for: Callable[[Installation], dict[int, Any]],
         metrics: Metrics,
         scope: Scope | None = None,
@@ -122,6 +126,7 @@ class Bridge:
             self._on_connect,
             self.on_message,
             on_reconnect=metrics.mqtt_reconnects.inc,
+            on_disconnect=lambda: self._bus.publish(MqttDisconnected()),
         )
         self._bus = bus
         changes = sync.SharedChanges(
@@ -130,9 +135,14 @@ class Bridge:
             lambda op: self.session.publish(self.topics.node_sync, op, qos=1),
             lambda: self.nodes is not None and not self.nodes.alone,
         )
-        self.extensions = extensions(
-            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader, changes)
+        self.state_publisher = StatePublisher(
+            store, self.topics, self.session.publish, self.scope.fixtures
         )
+        self.extensions = extensions(
+            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader, changes),
+            self,
+        )
+        self.status = next(e for e in self.extensions if isinstance(e, BridgeStatus))
         self._everywhere = EVERY_NODE.union(*(ext.everywhere for ext in self.extensions))
         self._owner: dict[str, Extension] = {}  # message kind -> extension
         for ext in self.extensions:
@@ -145,14 +155,6 @@ class Bridge:
         self._patterns = patterns(ext.topics for ext in self.extensions)
         self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
         self._external: dict[str, Extension] = {}
-        self.state_publisher = StatePublisher(
-            store, self.topics, self.session.publish, self.scope.fixtures
-        )
-        self.discovery = DiscoveryPublisher(self.session.publish)
-        self.availability = UniverseAvailability(self.topics, self.session.publish)
-        self.status = BridgeStatus(
-            settings, self.topics, store, renderer, writer, self.session, self.scope, nodes
-        )
         self._reload_lock = asyncio.Lock()
         self._reloads_begun = 0
         self._reloaded = asyncio.Condition()  # notified with _last_reload, a begun count
@@ -179,7 +181,6 @@ class Bridge:
 
     async def start(self) -> None:
         self._spawn(self.session.run(), "mqtt-session")
-        self._spawn(self._info_loop(), "bridge-info")
 
     async def stop(self) -> None:
         # With other bridges still up, their `online` stands: no `offline` from this one.
@@ -227,10 +228,6 @@ class Bridge:
         self.renderer.set_patch(patches(inst))
         if first:
             return
-        if self.scope.leader:
-            self._clear_stale_topics(old, inst)
-            self.publish_discovery()
-            self.publish_universes()
         self.state_publisher.publish_all(groups=self.scope.leader)
         self._spawn(self.session.sync_subscriptions(), "resubscribe")
         log.info(
@@ -241,43 +238,20 @@ class Bridge:
             len(inst.switches),
         )
 
-    def _clear_stale_topics(self, old: Installation, new: Installation) -> None:
-        """Renamed or deleted objects leave no retained state behind."""
-        stale = {self.topics.fixture(s) for s in old.fixture_by_slug} - {
-            self.topics.fixture(s) for s in new.fixture_by_slug
-        }
-        stale |= {self.topics.group(s) for s in old.group_by_slug} - {
-            self.topics.group(s) for s in new.group_by_slug
-        }
-        old_circ = {
-            self.topics.circadian(g.slug) for g in old.groups.values() if g.circadian_profile_id
-        }
-        new_circ = {
-            self.topics.circadian(g.slug) for g in new.groups.values() if g.circadian_profile_id
-        }
-        for topic in sorted(stale | (old_circ - new_circ)):
-            self.session.publish(topic, b"", retain=True, qos=1)
-
-    def publish_discovery(self, force: bool = False) -> int:
-        inst = self._store.installation
-        triggers = {k: v for ext in self.extensions for k, v in ext.device_triggers(inst).items()}
-        payloads = discovery_payloads(self.topics, inst, triggers)
-        return self.discovery.sync(payloads, force=force)
+    def device_triggers(self, installation: Installation) -> dict[int, TriggerTypes]:
+        """Every extension's Home Assistant device triggers, for discovery."""
+        return {k: v for e in self.extensions for k, v in e.device_triggers(installation).items()}
 
     # ------------------------------------------------------------------- MQTT
     def _subscriptions(self) -> list[str]:
         return subscriptions(self.topics, self._patterns, sorted(self._external))
 
     async def _on_connect(self) -> None:
-        sent = 0
-        if self.scope.leader:
-            sent = self.publish_discovery(force=True)
-            self.publish_universes(force=True)
+        # Everything goes out before `online`: the states here, discovery, availability
+        # and info from the extensions that react to the event.
         self.state_publisher.publish_all(groups=self.scope.leader)
-        self.status.forget_sent()
-        self.publish_info()
         self._bus.publish(MqttConnected())
-        log.info("event=mqtt_online discovery=%d", sent)
+        log.info("event=mqtt_online")
 
     def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         """Handle one inbound message, synchronously: its frame and state are queued
@@ -314,7 +288,6 @@ class Bridge:
             case "ha_status":
                 if payload.strip().lower() == b"online":
                     self._bus.publish(HomeAssistantOnline())
-                    self._spawn(self._republish_for_ha(), "ha-birth")
             case "bridge_state":
                 # Another bridge's last will: this one is still here.
                 if payload == b"offline" and self.session.online.is_set():
@@ -342,15 +315,6 @@ class Bridge:
         """An extension's message under the base topic: at once, QoS 0, not retained."""
         self.session.publish(f"{self.topics.base}/{topic}", payload, qos=STATE_QOS)
 
-    async def _republish_for_ha(self) -> None:
-        # HA's documentation asks for a short random delay so a restart of HA is not
-        # met by every integration at the same instant.
-        await asyncio.sleep(random.uniform(0.1, 0.6))
-        if self.scope.leader:
-            self.publish_discovery(force=True)
-            self.publish_universes(force=True)
-        self.state_publisher.publish_all(groups=self.scope.leader)
-
     # ------------------------------------------------------------ several bridges
     def nodes_changed(self, owned: frozenset[int], leader: bool) -> None:
         """Leases moved: send what is this bridge's now, and (leading) say it."""
@@ -360,24 +324,14 @@ class Bridge:
         # Owning every universe, nothing needs narrowing (a bridge alone, always).
         self.scope.set(None if owned >= inst.universes else owned, leader)
         self.renderer.set_outputs(self._outputs_for(inst))
-        if not self.session.online.is_set():
-            return  # all of it goes out on connect
-        if leader and not was_leader:
-            self.publish_discovery(force=True)
-            self.publish_universes(force=True)
-            self.status.forget_sent()
-            self.publish_info()
-            self.state_publisher.publish_all(groups=True)
-        elif gained:
-            self.state_publisher.publish_fixtures(
-                f.id for f in inst.fixtures.values() if f.universe in gained
-            )
-        if leader:
-            self.publish_universes()
-
-    def publish_universes(self, force: bool = False) -> None:
-        """Leading: each universe's availability, `online` while a bridge outputs it."""
-        self.availability.sync(self._store.installation.universes, self.nodes, force)
+        if self.session.online.is_set():  # else all of it goes out on connect
+            if leader and not was_leader:
+                self.state_publisher.publish_all(groups=True)
+            elif gained:
+                self.state_publisher.publish_fixtures(
+                    f.id for f in inst.fixtures.values() if f.universe in gained
+                )
+        self._bus.publish(NodeChanged(owned, leader, frozenset(gained), leader and not was_leader))
 
     def _start_request(self, name: str, payload: bytes) -> None:
         body, transaction = bridge_api.parse_request(name, payload, self._requests)
@@ -385,7 +339,7 @@ class Bridge:
 
     async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
         try:
-            data = await bridge_api.handle_request(self, name, body, self._requests)
+            data = await bridge_api.handle_request(name, body, self._requests)
             reply: dict[str, Any] = {"status": "ok", "data": data}
             self._count("request", self.topics.request(name), b"")
         except TauError as exc:
@@ -431,19 +385,5 @@ class Bridge:
     def health(self) -> dict[str, Any]:
         return self.status.health()
 
-    def info(self) -> dict[str, Any]:
-        return self.status.info()
-
     def node_health(self) -> dict[str, Any]:
         return self.status.node_health()
-
-    def publish_info(self) -> None:
-        if self.scope.leader:  # the leading bridge speaks for all of them
-            self.status.publish_info()
-
-    async def _info_loop(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self.publish_info()
-            if self.scope.leader and self.session.online.is_set():
-                self.publish_universes()

@@ -7,6 +7,8 @@ Bodies are validated with pydantic; database refusals are relayed verbatim.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, Protocol
 
@@ -14,7 +16,7 @@ import asyncpg
 from pydantic import Field, ValidationError, model_validator
 
 from tau.core.commands import describe_problems, load_json
-from tau.core.extension import ExtensionRequest, RequestBody
+from tau.core.extension import Extension, ExtensionRequest, RequestBody
 from tau.core.scenes import capture
 from tau.core.state import StateStore
 from tau.db import admin
@@ -106,16 +108,11 @@ class BridgeHost(Protocol):
     def store(self) -> StateStore: ...
     async def reload(self) -> None: ...
     async def changed_installation(self) -> None: ...
-    def health(self) -> dict[str, Any]: ...
     @property
     def renderer(self) -> Renderer: ...
 
 
 Handler = Callable[[BridgeHost, Any], Awaitable[Any]]
-
-
-async def _health(host: BridgeHost, _body: Empty) -> Any:
-    return host.health()
 
 
 async def _reload(host: BridgeHost, _body: Empty) -> Any:
@@ -228,7 +225,6 @@ async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
 
 
 HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
-    "health_check": (Empty, _health),
     "reload": (Empty, _reload),
     "fixture/add": (FixtureAdd, _fixture_add),
     "fixture/remove": (ByRef, _fixture_remove),
@@ -246,18 +242,14 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
 
 
 def parse_request(
-    name: str, payload: bytes, extension_requests: Mapping[str, ExtensionRequest]
+    name: str, payload: bytes, requests: Mapping[str, ExtensionRequest]
 ) -> tuple[Any, str | int | None]:
-    """Validate a request body; returns (body, transaction). `extension_requests` are
-    the requests extensions answer (e.g. `circadian/tick`)."""
-    model: type[RequestBody]
-    if name in HANDLERS:
-        model = HANDLERS[name][0]
-    elif name in extension_requests:
-        model = extension_requests[name][0]
-    else:
-        known = ", ".join(sorted([*HANDLERS, *extension_requests]))
+    """Validate a request body; returns (body, transaction). `requests` are the ones
+    the extensions answer (these built-in ones, `circadian/tick`, ...)."""
+    if name not in requests:
+        known = ", ".join(sorted(requests))
         raise InvalidCommandError(f"unknown request {name[:80]!r}; known requests: {known}")
+    model = requests[name][0]
     data: Any = {} if not payload.strip() else load_json(payload)
     if not isinstance(data, dict):
         raise InvalidCommandError("request body must be a JSON object")
@@ -279,13 +271,29 @@ CHANGES_INSTALLATION = frozenset(
 )
 
 
-async def handle_request(
-    host: BridgeHost, name: str, body: Any, extension_requests: Mapping[str, ExtensionRequest]
-) -> Any:
-    if name in extension_requests:
-        return extension_requests[name][1](body)
-    _, handler = HANDLERS[name]
-    result = await handler(host, body)
-    if name in CHANGES_INSTALLATION:
-        await host.changed_installation()
-    return result
+async def handle_request(name: str, body: Any, requests: Mapping[str, ExtensionRequest]) -> Any:
+    """Run a validated request's handler (a plain function or a coroutine function)."""
+    result = requests[name][1](body)
+    return await result if inspect.isawaitable(result) else result
+
+
+class BridgeRequests(Extension):
+    """The built-in requests (create, rename and remove fixtures, groups and scenes,
+    reload, read a universe's frame) as an extension of the running bridge."""
+
+    name = "requests"
+
+    def __init__(self, host: BridgeHost) -> None:
+        self._host = host
+
+    def requests(self) -> Mapping[str, ExtensionRequest]:
+        return {
+            name: (model, functools.partial(self._run, name, handler))
+            for name, (model, handler) in HANDLERS.items()
+        }
+
+    async def _run(self, name: str, handler: Handler, body: Any) -> Any:
+        result = await handler(self._host, body)
+        if name in CHANGES_INSTALLATION:
+            await self._host.changed_installation()
+        return result

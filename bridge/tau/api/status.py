@@ -1,21 +1,26 @@
 """What a bridge says about itself: health (`/healthz`, the `health_check` request),
 `<base>/bridge/info`, and which universes some bridge outputs (fixture availability).
 
-With several bridges, health is each bridge's own; info and availability are the
+`BridgeStatus` is an extension: it answers `health_check`, publishes `bridge/info`
+when it changes (on connect, when leading begins, when an output changes state,
+else checked every second) and announces `OutputStatusChanged` on the bus. With
+several bridges, health is each bridge's own; info and availability are the
 leader's, for all of them (`tau.nodes.cluster`'s last view).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tau import __version__
 from tau.api.publisher import stable_json
+from tau.core.events import MqttConnected, NodeChanged, OutputStatusChanged
+from tau.core.extension import Context, EventHandler, Extension, ExtensionRequest, RequestBody
 from tau.core.scope import Scope
-from tau.core.state import StateStore
 from tau.core.topics import Topics
 from tau.db.leases import LEADER, View, universe_resource
 from tau.db.nodes_cli import build_view
@@ -23,7 +28,6 @@ from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
-from tau.settings import Settings
 
 Publish = Callable[..., bool]
 
@@ -33,21 +37,22 @@ def nodes_info(view: View, installation: Iterable[int]) -> dict[str, Any]:
     return dataclasses.asdict(build_view(view, sorted(installation)))
 
 
-class BridgeStatus:
+class BridgeStatus(Extension):
+    name = "status"
+
     def __init__(
         self,
-        settings: Settings,
-        topics: Topics,
-        store: StateStore,
+        ctx: Context,
         renderer: Renderer,
         writer: StateWriter,
         session: MqttSession,
         scope: Scope,
         nodes: Cluster | None,
     ) -> None:
-        self._settings = settings
-        self._topics = topics
-        self._store = store
+        self._settings = ctx.settings
+        self._topics = ctx.topics
+        self._store = ctx.store
+        self._bus = ctx.bus
         self._renderer = renderer
         self._writer = writer
         self._session = session
@@ -55,6 +60,45 @@ class BridgeStatus:
         self._nodes = nodes
         self._started = time.monotonic()
         self._info_sent: str | None = None
+        self._outputs: dict[int, str] = {}  # universe -> output state last announced
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------- the extension
+    def requests(self) -> Mapping[str, ExtensionRequest]:
+        return {"health_check": (RequestBody, lambda _body: self.health())}
+
+    def events(self) -> Iterable[EventHandler]:
+        return [
+            (MqttConnected, self._republish),
+            (NodeChanged, lambda e: self._republish(e) if e.became_leader else None),
+            (OutputStatusChanged, lambda _e: self.publish_info()),
+        ]
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="bridge-info")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.check_outputs()
+            self.publish_info()
+
+    def check_outputs(self) -> None:
+        """Announce each universe's output that changed state since the last look."""
+        for universe, status in self._renderer.status().items():
+            state = str(status["state"])
+            if self._outputs.get(universe, "ok") != state:
+                self._bus.publish(OutputStatusChanged(universe, state, str(status["detail"])))
+            self._outputs[universe] = state
+
+    def _republish(self, _event: object) -> None:
+        self.forget_sent()
+        self.publish_info()
 
     def health(self) -> dict[str, Any]:
         outputs = {str(u): s for u, s in self._renderer.status().items()}
@@ -120,7 +164,9 @@ class BridgeStatus:
         self._info_sent = None
 
     def publish_info(self) -> None:
-        """`<base>/bridge/info`, retained, when it changed."""
+        """`<base>/bridge/info`, retained, when it changed (the leader's, for all)."""
+        if not self._scope.leader:
+            return
         info = self.info()
         for output in info["universes"].values():  # frame counters would republish forever
             output.pop("frames_sent", None)

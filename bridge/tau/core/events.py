@@ -7,7 +7,11 @@
 - `InstallationReloaded`: the controller, after the model was (re)read.
   Subscribers: extensions (circadian, switches).
 - `MqttConnected`: the controller, each time the broker session is
-  (re)established and subscribed.
+  (re)established and subscribed. `MqttDisconnected`: when it is lost.
+- `OutputStatusChanged`: the bridge status, when a universe's output changes state
+  (ok, reconnecting, failed).
+- `NodeChanged`: the controller, when this bridge's universes or its leading change
+  (several bridges; a bridge alone owns everything and leads from the start).
 - `HomeAssistantOnline`: the controller, on `<discovery_prefix>/status` =
   `online`.
 """
@@ -43,6 +47,28 @@ class InstallationReloaded:
 @dataclass(slots=True, frozen=True)
 class MqttConnected:
     """The broker session is up and subscribed."""
+
+
+@dataclass(slots=True, frozen=True)
+class MqttDisconnected:
+    """The broker session was lost; the bridge reconnects by itself."""
+
+
+@dataclass(slots=True, frozen=True)
+class OutputStatusChanged:
+    universe: int
+    state: str  # ok | reconnecting | failed
+    detail: str
+
+
+@dataclass(slots=True, frozen=True)
+class NodeChanged:
+    """What this bridge sends and whether it leads, now."""
+
+    owned: frozenset[int]
+    leader: bool
+    gained: frozenset[int]  # universes it did not own before
+    became_leader: bool  # it did not lead before
 
 
 @dataclass(slots=True, frozen=True)

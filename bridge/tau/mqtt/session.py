@@ -93,6 +93,7 @@ class MqttSession:
         on_message: MessageHandler,
         probe_topic: str | None = None,
         on_reconnect: Callable[[], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -120,6 +121,7 @@ class MqttSession:
         self.reconnects = 0
         self.last_error: str | None = None
         self.on_reconnect = on_reconnect  # e.g. a metrics counter
+        self._on_disconnect = on_disconnect  # a connection that was up is over
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -380,8 +382,11 @@ class MqttSession:
         """The current connection is over: its late packets are dropped, nothing is sent."""
         self._generation += 1
         self._current = None
+        was_up = self.connected.is_set() or self.online.is_set()
         self.connected.clear()
         self.online.clear()
+        if was_up and self._on_disconnect is not None:
+            self._on_disconnect()
 
     async def sync_subscriptions(self) -> None:
         """Subscribe to what is wanted now (switch input topics come and go with reloads).

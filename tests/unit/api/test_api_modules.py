@@ -10,7 +10,7 @@ import pytest
 
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import DiscoveryPublisher, StatePublisher
-from tau.api.requests import parse_request
+from tau.api.requests import BridgeRequests, parse_request
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
@@ -121,7 +121,12 @@ async def test_state_publisher_sends_a_commanded_group_before_its_members() -> N
 
 
 def test_requests_validate_strictly_and_keep_the_transaction() -> None:
-    extension_requests = {"circadian/tick": (RequestBody, lambda _b: {})}
+    # the built-in requests are an extension's like any other (no bridge needed to parse)
+    extension_requests = {
+        **BridgeRequests(None).requests(),  # type: ignore[arg-type]
+        "circadian/tick": (RequestBody, lambda _b: {}),
+    }
+    assert "health_check" not in extension_requests  # the status extension's
     body, transaction = parse_request(
         "group/add", b'{"name": "Den", "slug": "den", "transaction": 7}', extension_requests
     )

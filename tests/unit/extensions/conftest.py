@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tau.api.host import Host
 from tau.controller import Bridge
 from tau.core.bus import Bus
 from tau.core.events import ChangeBatch
@@ -58,9 +59,9 @@ def rig() -> Any:
     batches: list[ChangeBatch] = []
     bus.subscribe(ChangeBatch, "test", batches.append)
 
-    def extensions(ctx: Context) -> list[Extension]:
+    def extensions(ctx: Context, host: Host) -> list[Extension]:
         return [
-            *build_extensions(ctx, circadian, circadian_clock),
+            *build_extensions(ctx, host, circadian, circadian_clock),
             AutoOffExtension(ctx, clock),  # <- the one line that adds the feature
         ]
 

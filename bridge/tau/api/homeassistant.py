@@ -1,0 +1,156 @@
+"""Home Assistant's side of the bridge, as an extension: discovery configs, the
+retained topics a removed or renamed object leaves behind, each universe's
+availability, and everything again when Home Assistant starts.
+
+With several bridges the leader does all of it, for all of them; each bridge
+re-publishes the states it speaks for when Home Assistant starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from tau.api.discovery import discovery_payloads
+from tau.api.publisher import DiscoveryPublisher, Publish, StatePublisher
+from tau.api.status import UniverseAvailability
+from tau.core.events import (
+    HomeAssistantOnline,
+    InstallationReloaded,
+    MqttConnected,
+    MqttDisconnected,
+    NodeChanged,
+)
+from tau.core.extension import Context, EventHandler, Extension, TriggerTypes
+from tau.core.model import Installation
+from tau.nodes.cluster import Cluster
+
+log = logging.getLogger("tau.homeassistant")
+
+# Availability is re-checked this often against the leases (a node that died).
+AVAILABILITY_EVERY_S = 1.0
+
+
+class HomeAssistantExtension(Extension):
+    name = "homeassistant"
+
+    def __init__(
+        self,
+        ctx: Context,
+        publish: Publish,
+        triggers: Callable[[Installation], Mapping[int, TriggerTypes]],
+        states: StatePublisher,
+        nodes: Cluster | None,
+    ) -> None:
+        self._store = ctx.store
+        self._leads = ctx.leads
+        self._topics = ctx.topics
+        self._publish = publish
+        self._triggers = triggers
+        self._states = states
+        self._nodes = nodes
+        self.discovery = DiscoveryPublisher(publish)
+        self.availability = UniverseAvailability(self._topics, publish)
+        self._connected = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def events(self) -> Iterable[EventHandler]:
+        return [
+            (MqttConnected, self._on_connected),
+            (MqttDisconnected, self._on_disconnected),
+            (InstallationReloaded, self._on_reloaded),
+            (NodeChanged, self._on_node_changed),
+            (HomeAssistantOnline, self._on_ha_online),
+        ]
+
+    async def start(self) -> None:
+        self._spawn(self._availability_loop())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ----------------------------------------------------------------- publishing
+    def publish_discovery(self, force: bool = False) -> int:
+        inst = self._store.installation
+        payloads = discovery_payloads(self._topics, inst, dict(self._triggers(inst)))
+        return self.discovery.sync(payloads, force=force)
+
+    def publish_universes(self, force: bool = False) -> None:
+        self.availability.sync(self._store.installation.universes, self._nodes, force)
+
+    def _everything(self) -> None:
+        sent = self.publish_discovery(force=True)
+        self.publish_universes(force=True)
+        log.info("event=discovery_published configs=%d", sent)
+
+    # --------------------------------------------------------------------- events
+    def _on_connected(self, _event: MqttConnected) -> None:
+        self._connected = True
+        if self._leads():
+            self._everything()
+
+    def _on_disconnected(self, _event: MqttDisconnected) -> None:
+        self._connected = False
+
+    def _on_reloaded(self, event: InstallationReloaded) -> None:
+        if event.first or not self._leads():
+            return  # (offline, what it publishes waits in the outbox)
+        self._clear_stale_topics(event.previous, event.installation)
+        self.publish_discovery()
+        self.publish_universes()
+
+    def _on_node_changed(self, event: NodeChanged) -> None:
+        if not self._connected or not event.leader:
+            return
+        if event.became_leader:
+            self._everything()
+        else:
+            self.publish_universes()
+
+    def _on_ha_online(self, _event: HomeAssistantOnline) -> None:
+        self._spawn(self._republish_for_ha())
+
+    async def _republish_for_ha(self) -> None:
+        # HA's documentation asks for a short random delay so a restart of HA is not
+        # met by every integration at the same instant.
+        await asyncio.sleep(random.uniform(0.1, 0.6))
+        if self._leads():
+            self._everything()
+        self._states.publish_all(groups=self._leads())
+
+    async def _availability_loop(self) -> None:
+        while True:
+            await asyncio.sleep(AVAILABILITY_EVERY_S)
+            if self._connected and self._leads():
+                self.publish_universes()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro, name=f"{self.name}-task")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        with contextlib.suppress(asyncio.CancelledError):
+            if task.exception() is not None:
+                log.error("event=homeassistant_task_failed error=%r", task.exception())
+
+    def _clear_stale_topics(self, old: Installation, new: Installation) -> None:
+        """Renamed or deleted objects leave no retained state behind."""
+        topics = self._topics
+        stale = {topics.fixture(s) for s in old.fixture_by_slug} - {
+            topics.fixture(s) for s in new.fixture_by_slug
+        }
+        stale |= {topics.group(s) for s in old.group_by_slug} - {
+            topics.group(s) for s in new.group_by_slug
+        }
+        old_circ = {topics.circadian(g.slug) for g in old.groups.values() if g.circadian_profile_id}
+        new_circ = {topics.circadian(g.slug) for g in new.groups.values() if g.circadian_profile_id}
+        for topic in sorted(stale | (old_circ - new_circ)):
+            self._publish(topic, b"", retain=True, qos=1)
