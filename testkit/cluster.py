@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit.bridge import BridgeError, BridgeProcess
-from testkit.db import fetch
+from testkit.db import sql
 from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
 
@@ -155,14 +155,14 @@ class Cluster:
 
     def alive(self) -> dict[str, int | None]:
         """Node name -> pid of every node whose heartbeat has not expired."""
-        rows = fetch(
+        rows = sql(
             self.database_url,
             "SELECT name, pid FROM bridge_nodes WHERE expires_at > now() AND stopped_at IS NULL",
         )
         return {r["name"]: r["pid"] for r in rows}
 
     def leases(self) -> dict[str, Lease]:
-        rows = fetch(
+        rows = sql(
             self.database_url,
             "SELECT resource, holder, standbys, "
             "extract(epoch FROM expires_at - now())::float8 AS expires_in FROM bridge_leases",

@@ -55,6 +55,20 @@ def run_async(factory: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
         return pool.submit(asyncio.run, main()).result(timeout)
 
 
+def sql(url: str, query: str, *args: object) -> list[dict[str, Any]]:
+    """Run one statement on a connection of its own; the rows as dicts. Safe to call
+    from a test that runs inside an event loop (the work happens in `run_async`)."""
+
+    async def fetch() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            return [dict(r) for r in await conn.fetch(query, *args)]
+        finally:
+            await conn.close()
+
+    return run_async(fetch, timeout=60)
+
+
 def tool(name: str) -> str:
     """A PostgreSQL client program (psql, pg_dump): PATH first, then the server's bin dir."""
     found = shutil.which(name)
@@ -154,16 +168,3 @@ def _drop_templates() -> None:
         with contextlib.suppress(Exception):
             psql(admin_url, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _templates.clear()
-
-
-def fetch(url: str, query: str, *args: Any, timeout: float = 30) -> list[dict[str, Any]]:
-    """Rows of one query on a fresh connection to `url`, as dicts (from sync code)."""
-
-    async def main() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=10)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    return run_async(main, timeout)

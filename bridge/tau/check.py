@@ -18,7 +18,7 @@ import asyncpg
 from tau.db.connect import explain, invalid_dsn, plain_dsn, redact
 from tau.dmx.drivers import build_output
 from tau.errors import ConfigurationError, TauError
-from tau.mqtt.session import client_options, explain_connect_error
+from tau.mqtt.client import client_options, explain_connect_error
 from tau.settings import Settings, config_file, load_settings
 
 

@@ -1,5 +1,5 @@
 """The `tau` command line: run, db (migrations, url, seed, dump, restore), check, fixtures,
-fixture, group, patch, --version."""
+fixture, group, patch, nodes, --version."""
 
 from __future__ import annotations
 
@@ -44,9 +44,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
 
+    from tau.db import nodes_cli
     from tau.fixtures.cli import add_parsers
 
     add_parsers(sub)
+    nodes_cli.add_parser(sub)
     return parser
 
 
@@ -117,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             from tau.fixtures.cli import run_command
 
             return run_command(args)
+        if args.command == "nodes":
+            from tau.db import nodes_cli
+
+            return nodes_cli.run_command(args)
     except TauError as exc:
         report(exc)
         return 2

@@ -20,22 +20,21 @@ from typing import Any
 
 import asyncpg
 
-from tau import __version__
 from tau.api import requests as bridge_api
 from tau.api import sync
 from tau.api.discovery import discovery_payloads
-from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher, stable_json
+from tau.api.publisher import STATE_QOS, DiscoveryPublisher, StatePublisher
 from tau.api.router import Route, patterns, route, subscriptions
-from tau.api.topics import Topics
+from tau.api.status import BridgeStatus, UniverseAvailability
 from tau.core.bus import Bus
 from tau.core.commands import check_size, parse_light_command
-from tau.core.events import ChangeBatch, HomeAssistantOnline, InstallationReloaded, MqttConnected
+from tau.core.events import HomeAssistantOnline, InstallationReloaded, MqttConnected
 from tau.core.extension import Context, Extension
 from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
 from tau.core.scope import Scope
 from tau.core.state import StateStore
-from tau.db.leases import LEADER, resource_universe, universe_resource
+from tau.core.topics import Topics
 from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
@@ -58,8 +57,11 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
 # How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
 RELOAD_WAIT_S = 2.0
 
-# Messages every bridge handles (several bridges); the rest only the leader does.
-EVERY_NODE = frozenset({"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync"})
+# Messages every bridge handles (several bridges), with the kinds extensions declare
+# `everywhere`; the rest only the leader does.
+EVERY_NODE = frozenset(
+    {"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync", "node_database"}
+)
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -96,7 +98,7 @@ class Bridge:
         nodes: Cluster | None = None,
     ) -> None:
         self.settings = settings
-        self.topics = Topics(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
+        self.topics = Topics.of(settings)
         self._pool = pool
         self._store = store
         self.renderer = renderer
@@ -105,8 +107,13 @@ class Bridge:
         self._metrics = metrics
         self.scope = scope or Scope(lambda: store.installation)
         self.nodes = nodes
+        if nodes is not None:  # tell the others when this bridge loses PostgreSQL
+            nodes.report_database = lambda lost: self.session.publish(
+                self.topics.node_database,
+                sync.database_report(self.node_name, lost),
+                qos=STATE_QOS,
+            )
         self.node_name = settings.node.name
-        self._universes_sent: dict[int, str] = {}  # universe -> availability published
         self.session = MqttSession(
             settings.mqtt,
             settings.client_id,
@@ -117,9 +124,16 @@ class Bridge:
             on_reconnect=metrics.mqtt_reconnects.inc,
         )
         self._bus = bus
-        self.extensions = extensions(
-            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader)
+        changes = sync.SharedChanges(
+            store,
+            self.node_name,
+            lambda op: self.session.publish(self.topics.node_sync, op, qos=1),
+            lambda: self.nodes is not None and not self.nodes.alone,
         )
+        self.extensions = extensions(
+            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader, changes)
+        )
+        self._everywhere = EVERY_NODE.union(*(ext.everywhere for ext in self.extensions))
         self._owner: dict[str, Extension] = {}  # message kind -> extension
         for ext in self.extensions:
             for kind in ext.topics.values():
@@ -134,15 +148,16 @@ class Bridge:
         self.state_publisher = StatePublisher(
             store, self.topics, self.session.publish, self.scope.fixtures
         )
-        bus.subscribe(ChangeBatch, "node-sync", self._replicate)
         self.discovery = DiscoveryPublisher(self.session.publish)
+        self.availability = UniverseAvailability(self.topics, self.session.publish)
+        self.status = BridgeStatus(
+            settings, self.topics, store, renderer, writer, self.session, self.scope, nodes
+        )
         self._reload_lock = asyncio.Lock()
         self._reloads_begun = 0
         self._reloaded = asyncio.Condition()  # notified with _last_reload, a begun count
         self._last_reload = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._info_sent: str | None = None
-        self._started = time.monotonic()
         self.rejected = 0  # for the terminal view
         self.recent: list[tuple[float, str, str]] = []  # for the terminal view
         self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
@@ -257,10 +272,9 @@ class Bridge:
         sent = 0
         if self.scope.leader:
             sent = self.publish_discovery(force=True)
-            self._universes_sent.clear()
-            self.publish_universes()
+            self.publish_universes(force=True)
         self.state_publisher.publish_all(groups=self.scope.leader)
-        self._info_sent = None
+        self.status.forget_sent()
         self.publish_info()
         self._bus.publish(MqttConnected())
         log.info("event=mqtt_online discovery=%d", sent)
@@ -271,7 +285,7 @@ class Bridge:
         found = route(self.topics, topic, self._external, self._patterns)
         if found is None:
             return
-        if found.kind not in EVERY_NODE and not self.scope.leader:
+        if found.kind not in self._everywhere and not self.scope.leader:
             return  # the leading bridge handles it (several bridges)
         try:
             self._dispatch(found, topic, payload)
@@ -282,7 +296,7 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if found.kind not in ("ha_status", "bridge_state", "node_sync"):
+        if found.kind not in ("ha_status", "bridge_state", "node_sync", "node_database"):
             check_size(payload)
         inst = self._store.installation
         match found.kind:
@@ -305,10 +319,12 @@ class Bridge:
                 # Another bridge's last will: this one is still here.
                 if payload == b"offline" and self.session.online.is_set():
                     self.session.publish(self.topics.bridge_state, "online", retain=True, qos=1)
-            case "node_sync":
-                message = sync.decode(payload)
-                if message.node != self.node_name and not self.scope.leader:
-                    sync.apply(self._store, message)
+            case "node_sync":  # the leader's decision, this bridge's own included
+                sync.apply(self._store, sync.decode(payload))
+            case "node_database":
+                report = sync.decode_report(payload)
+                if self.nodes is not None:
+                    self.nodes.peer_database(report.node, report.lost, report.at)
             case "input_topic":
                 self._external[topic].on_message(found.kind, found.name, payload)
                 self._count(found.kind, topic, payload)
@@ -332,38 +348,24 @@ class Bridge:
         await asyncio.sleep(random.uniform(0.1, 0.6))
         if self.scope.leader:
             self.publish_discovery(force=True)
-            self._universes_sent.clear()
-            self.publish_universes()
+            self.publish_universes(force=True)
         self.state_publisher.publish_all(groups=self.scope.leader)
 
     # ------------------------------------------------------------ several bridges
-    def _replicate(self, batch: ChangeBatch) -> None:
-        """Send the leader's own decisions to the other bridges (none when alone)."""
-        if (
-            batch.replica
-            or batch.reason not in sync.REPLICATED
-            or self.nodes is None
-            or self.nodes.alone
-            or not self.scope.leader
-        ):
-            return
-        payload = sync.encode(self.node_name, batch, self._store)
-        self.session.publish(self.topics.node_sync, payload, qos=STATE_QOS)
-
     def nodes_changed(self, owned: frozenset[int], leader: bool) -> None:
         """Leases moved: send what is this bridge's now, and (leading) say it."""
         was_leader = self.scope.leader
         gained = set(owned) - set(self.scope.universes or ())
         inst = self._store.installation
-        whole = leader and self.nodes is not None and self.nodes.alone and owned >= inst.universes
-        self.scope.set(None if whole else owned, leader)
+        # Owning every universe, nothing needs narrowing (a bridge alone, always).
+        self.scope.set(None if owned >= inst.universes else owned, leader)
         self.renderer.set_outputs(self._outputs_for(inst))
         if not self.session.online.is_set():
             return  # all of it goes out on connect
         if leader and not was_leader:
             self.publish_discovery(force=True)
-            self._universes_sent.clear()
-            self._info_sent = None
+            self.publish_universes(force=True)
+            self.status.forget_sent()
             self.publish_info()
             self.state_publisher.publish_all(groups=True)
         elif gained:
@@ -373,30 +375,9 @@ class Bridge:
         if leader:
             self.publish_universes()
 
-    def publish_universes(self) -> None:
+    def publish_universes(self, force: bool = False) -> None:
         """Leading: each universe's availability, `online` while a bridge outputs it."""
-        inst = self._store.installation
-        universes = set(inst.universes)
-        if self.nodes is None:
-            held = universes
-        else:
-            held = {u for u in universes if self._universe_holder(u) is not None}
-        for universe in sorted(universes | set(self._universes_sent)):
-            value = "" if universe not in universes else "online" if universe in held else "offline"
-            if self._universes_sent.get(universe) == value:
-                continue
-            if self.session.publish(
-                self.topics.universe_state(universe), value, retain=True, qos=1
-            ):
-                self._universes_sent[universe] = value
-                if not value:
-                    del self._universes_sent[universe]
-
-    def _universe_holder(self, universe: int) -> str | None:
-        assert self.nodes is not None
-        if universe in self.nodes.owned:
-            return self.node_name
-        return self.nodes.view.holder(universe_resource(universe))
+        self.availability.sync(self._store.installation.universes, self.nodes, force)
 
     def _start_request(self, name: str, payload: bytes) -> None:
         body, transaction = bridge_api.parse_request(name, payload, self._requests)
@@ -448,110 +429,17 @@ class Bridge:
 
     # ------------------------------------------------------------ health, info
     def health(self) -> dict[str, Any]:
-        outputs = {str(u): s for u, s in self.renderer.status().items()}
-        outputs_ok = all(s.get("state") == "ok" for s in outputs.values())
-        database = {
-            "status": "ok" if self.writer.healthy else "down",
-            "queued_writes": self.writer.queued,
-            "last_error": self.writer.last_error,
-        }
-        broker = {
-            "status": "connected" if self.session.connected.is_set() else "disconnected",
-            "reconnects": self.session.reconnects,
-        }
-        return {
-            "healthy": self.session.connected.is_set() and outputs_ok,
-            "database": database,
-            "broker": broker,
-            "outputs": outputs,
-            "node": self.node_health(),
-            "uptime_s": round(time.monotonic() - self._started, 1),
-        }
-
-    def node_health(self) -> dict[str, Any]:
-        """This bridge among several: what it sends, what it stands by for, if it leads."""
-        nodes = self.nodes
-        return {
-            "name": self.node_name,
-            "leader": self.scope.leader,
-            "owned": sorted(nodes.owned) if nodes else sorted(self._store.installation.universes),
-            "standby": sorted(nodes.standby()) if nodes else [],
-            "lease": "ok" if nodes is None or nodes.database_ok else "lost",
-        }
-
-    def nodes_info(self) -> list[dict[str, Any]]:
-        """Every bridge that shares the installation, as the last lease round saw it."""
-        if self.nodes is None:
-            return []
-        view = self.nodes.view
-        leader = view.holder(LEADER)
-        result = []
-        for node in view.nodes.values():
-            owned, standby = [], []
-            for resource, lease in view.leases.items():
-                universe = resource_universe(resource)
-                if universe is None:
-                    continue
-                if lease.holder == node.name and lease.live:
-                    owned.append(universe)
-                elif node.name in lease.standbys or universe in node.universes:
-                    standby.append(universe)
-            result.append(
-                {
-                    "name": node.name,
-                    "alive": node.alive,
-                    "leader": node.name == leader,
-                    "owned": sorted(owned),
-                    "standby": sorted(standby),
-                    "heartbeat_age_s": round(node.heartbeat_age_s, 1),
-                    "version": node.version,
-                    "host": node.host,
-                }
-            )
-        return result
+        return self.status.health()
 
     def info(self) -> dict[str, Any]:
-        inst = self._store.installation
-        health = self.health()
-        return {
-            "version": __version__,
-            "base_topic": self.topics.base,
-            "discovery_prefix": self.topics.discovery_prefix,
-            "counts": {
-                "fixtures": len(inst.fixtures),
-                "groups": len(inst.groups),
-                "scenes": len(inst.scenes),
-                "switches": len(inst.switches),
-                "fixture_models": len(inst.fixture_models),
-            },
-            "universes": health["outputs"],
-            "database": health["database"],
-            "broker": {"status": health["broker"]["status"]},
-            "default_transition": self.settings.default_transition,
-            "fps": self.settings.dmx.fps,
-            "node": self.node_name,
-            "leader": self.node_name if self.nodes is None else self.nodes.view.holder(LEADER),
-            "nodes": self.nodes_info(),
-        }
+        return self.status.info()
+
+    def node_health(self) -> dict[str, Any]:
+        return self.status.node_health()
 
     def publish_info(self) -> None:
-        if not self.scope.leader:
-            return  # the leading bridge speaks for all of them
-        info = self.info()
-        for output in info["universes"].values():  # frame counters would republish forever
-            output.pop("frames_sent", None)
-        for node in info["nodes"]:  # as would the heartbeat's age
-            node.pop("heartbeat_age_s", None)
-        if info["database"]["status"] == "ok":
-            # Writes queue for a flush (~50 ms) all the time; as a retained QoS 1 message
-            # the flicker would cost a PUBACK a second, and a broker with Nagle on holds the
-            # next command back behind it (~40 ms). The count matters during an outage.
-            info["database"].pop("queued_writes", None)
-        text = stable_json(info)
-        if text != self._info_sent and self.session.publish(
-            self.topics.bridge_info, text, retain=True, qos=1
-        ):
-            self._info_sent = text
+        if self.scope.leader:  # the leading bridge speaks for all of them
+            self.status.publish_info()
 
     async def _info_loop(self) -> None:
         while True:

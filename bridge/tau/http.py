@@ -74,7 +74,7 @@ class HttpServer:
 
     def _respond(self, parts: list[str]) -> tuple[str, str, bytes]:
         if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
-            return "405 Method Not Allowed", "text/plain", b"only GET\n"
+            return "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n"
         path = parts[1].split("?", 1)[0]
         if path == "/healthz":
             health = self._health()

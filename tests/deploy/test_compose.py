@@ -43,7 +43,10 @@ ALLOWED = {
     "demo": {"TAU_OWNER_PASSWORD"},
     "mqtt": {"MQTT_PASSWORD", "MQTT_HA_PASSWORD"},
     "bridge": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"},
+    "bridge-a": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"},
+    "bridge-b": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"},
 }
+NODES = ("bridge-a", "bridge-b")
 
 
 def example_env() -> dict[str, str]:
@@ -148,7 +151,7 @@ def raw() -> dict[str, Any]:
 
 
 def test_resolved_file_is_valid_with_and_without_the_demo(tmp_path: Path) -> None:
-    for profiles in ((), ("demo",)):
+    for profiles in ((), ("demo",), ("nodes",), ("demo", "nodes")):
         data = resolve(real_env(), profiles)
         _schema_check(data, tmp_path)
         assert data["name"] == "tau"
@@ -192,16 +195,20 @@ def test_the_database_starts_with_the_schema_the_catalogue_and_the_roles(
     assert "./config/roles.sql:/tau/roles.sql:ro" in raw["services"]["database"]["volumes"]
 
 
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return dict(environment)
+
+
 def test_each_service_receives_only_its_own_secrets() -> None:
-    data = resolve(real_env(), ("demo",))
+    data = resolve(real_env(), ("demo", "nodes"))
     for name, service in data["services"].items():
         text = json.dumps(service)
         seen = {secret for secret, value in SECRETS.items() if value in text}
         assert seen <= ALLOWED[name], f"{name} gets {sorted(seen - ALLOWED[name])}"
-    bridge = data["services"]["bridge"]
-    environment = bridge["environment"]
-    if isinstance(environment, list):
-        environment = dict(item.split("=", 1) for item in environment)
+    environment = _environment(data["services"]["bridge"])
     url = environment["TAU_DATABASE_URL"]
     assert url == f"postgresql://tau_daemon:{SECRETS['TAU_DAEMON_PASSWORD']}@database:5432/tau"
     assert environment["TAU_MQTT__PASSWORD"] == SECRETS["MQTT_PASSWORD"]
@@ -209,6 +216,51 @@ def test_each_service_receives_only_its_own_secrets() -> None:
     assert "TAU_MIGRATION_DATABASE_URL" not in environment
     migrate = json.dumps(data["services"]["migrate"])
     assert f"postgresql://tau_owner:{SECRETS['TAU_OWNER_PASSWORD']}@database:5432/tau" in migrate
+
+
+def test_the_nodes_profile_runs_two_bridges_on_one_installation() -> None:
+    from tau.settings import DmxSettings
+
+    default = resolve(real_env())
+    data = resolve(real_env(), ("nodes",))
+    assert set(data["services"]) == set(default["services"]) | set(NODES)
+    single = data["services"]["bridge"]
+    nodes = [data["services"][name] for name in NODES]
+    names = [_environment(node)["TAU_NODE__NAME"] for node in nodes]
+    assert names == list(NODES)  # distinct, and the same as the services' names
+    # One bridge is named by its host name, as before; pinned, so it outlives re-creation.
+    assert "TAU_NODE__NAME" not in _environment(single)
+    assert single["hostname"] == "bridge" and "hostname" not in nodes[0]
+    shared = _environment(single)
+    for node in nodes:
+        environment = _environment(node)
+        # the same database, broker, account and base topic: only the node's own differs
+        mine = {k: environment.pop(k) for k in ("TAU_NODE__NAME", "TAU_DMX__UNIVERSES")}
+        assert environment == shared, mine["TAU_NODE__NAME"]
+        assert "TAU_MQTT__BASE_TOPIC" not in environment  # from the one shared tau.env
+        for key in ("env_file", "depends_on", "networks", "group_add", "image"):
+            assert node[key] == single[key], key
+    outputs = [
+        DmxSettings.model_validate({"universes": json.loads(_environment(n)["TAU_DMX__UNIVERSES"])})
+        for n in nodes
+    ]
+    network = [
+        {u: o for u, o in out.universes.items() if o.driver in ("artnet", "sacn")}
+        for out in outputs
+    ]
+    both = set(network[0]) & set(network[1])
+    assert both, "a network universe on both nodes: one owns it, the other stands by"
+    assert all(network[0][u] == network[1][u] for u in both)  # the same receiver
+    # The USB widget's universe is on bridge-a only (commented until its device is mapped).
+    text = COMPOSE.read_text()
+    block = text.split("\n  bridge-a:\n", 1)[1].split("\n  bridge-b:\n", 1)[0]
+    usb = re.search(r"# TAU_DMX__UNIVERSES: '(.*)'", block)
+    assert usb, "bridge-a shows its USB universe"
+    with_widget = DmxSettings.model_validate({"universes": json.loads(usb.group(1))})
+    devices = {u for u, o in with_widget.universes.items() if o.driver == "enttec_pro"}
+    assert devices and not devices & set(outputs[1].universes)
+    assert "#   - /dev/serial/by-id/" in block
+    assert "docker compose --profile nodes up -d --scale bridge=0" in text
 
 
 def test_no_service_reads_the_whole_env_file(raw: dict[str, Any]) -> None:

@@ -18,12 +18,12 @@ import pytest
 from testkit.services import free_port
 
 from tau.embedded import (
-    _answers,
     embedded_database_url,
     ensure_broker,
     find_mosquitto,
     stop_embedded_database,
 )
+from tau.embedded.broker import _answers
 from tau.settings import MqttSettings, Settings
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,6 @@ never to its internals.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import threading
 import time
@@ -20,7 +18,7 @@ from typing import Any
 
 import asyncpg
 from testkit.bridge import BridgeProcess
-from testkit.db import fetch as sql
+from testkit.db import run_async, sql
 from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
 
@@ -64,12 +62,6 @@ QUIET_ENV = {"TAU_CIRCADIAN__TICK_SECONDS": "3600"}
 # --------------------------------------------------------------------------- SQL
 
 
-def _in_thread(coro_fn: Callable[[], Any], timeout: float = 60) -> Any:
-    # A worker thread keeps asyncio.run away from any loop pytest-asyncio runs here.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(coro_fn())).result(timeout)
-
-
 def sql_script(url: str, script: str) -> None:
     """Run a multi-statement script (no parameters)."""
 
@@ -80,7 +72,7 @@ def sql_script(url: str, script: str) -> None:
         finally:
             await conn.close()
 
-    _in_thread(run)
+    run_async(run, timeout=60)
 
 
 def drop_database(admin_url: str, name: str) -> None:

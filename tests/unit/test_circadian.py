@@ -23,6 +23,7 @@ from tau.features.circadian.profile import (
     SunCalendar,
     interpolate,
     parse_at,
+    parse_keyframe,
     resolve_keyframes,
     target_at,
     validate_profile,
@@ -122,6 +123,22 @@ def test_validate_profile_reports_bad_keyframes(frame: object, fragment: str) ->
     assert len(problems) == 1
     assert problems[0].startswith("profile 'evening' keyframe 1: ")
     assert fragment in problems[0]
+
+
+def test_a_keyframe_reports_every_problem_it_has_in_one_line() -> None:
+    frame = {"at": "dusk", "brightness": "20", "kelvin": 500, "note": "ignored"}
+    problems = validate_profile(CircadianProfile(3, "evening", (frame,)), LONDON)
+    assert problems == [
+        "profile 'evening' keyframe 1: 'at' must be HH:MM (24 h) or sunrise/sunset/noon with "
+        "an optional ±HH:MM offset, got 'dusk'; 'brightness' must be a number, got '20'; "
+        "'kelvin' must be within 1000..20000, got 500"
+    ]
+
+
+def test_keyframe_body_normalises_at_and_ignores_other_keys() -> None:
+    frame = parse_keyframe({"at": " Sunset-01:00 ", "brightness": 40, "kelvin": 2700.4, "x": 1})
+    assert (frame.anchor, frame.offset_s, frame.at) == ("sunset", -3600, "sunset-01:00")
+    assert (frame.brightness_pct, frame.kelvin) == (40.0, 2700)
 
 
 def test_validate_profile_rejects_empty_and_unknown_timezone() -> None:

@@ -23,6 +23,7 @@ async def test_head_healthz_has_no_body_and_get_has_it() -> None:
     try:
         got = await _ask(server.port, "GET")
         head = await _ask(server.port, "HEAD")
+        post = await _ask(server.port, "POST")
     finally:
         await server.stop()
     get_head, get_body = got.split(b"\r\n\r\n", 1)
@@ -31,3 +32,5 @@ async def test_head_healthz_has_no_body_and_get_has_it() -> None:
     assert head_body == b""
     assert head_head == get_head  # same status and Content-Length
     assert head_head.startswith(b"HTTP/1.1 200 OK")
+    assert post.startswith(b"HTTP/1.1 405 Method Not Allowed")
+    assert post.endswith(b"only GET and HEAD\n")

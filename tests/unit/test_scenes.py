@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from tau.core.commands import LightCommand
+from tau.core.installation import installation_from_rows
 from tau.core.lights import FixtureState, apply_command
 from tau.core.model import FixtureModel, Installation, Scene, SceneValue
 from tau.core.scenes import capture, recall_targets, scenes_of_group
+from tau.db.loader import InstallationRows
 
 
 def test_capture_keeps_the_visible_colour_and_the_level_of_members_that_are_off() -> None:
@@ -71,3 +76,24 @@ def test_scenes_of_group_are_ordered_by_id() -> None:
     )
     assert [s.id for s in scenes_of_group(inst, 1)] == [2, 9]
     assert scenes_of_group(inst, 3) == []
+
+
+def _rows(color: object) -> InstallationRows:
+    model = {"id": 1, "manufacturer": "Acme", "model": "RGB", "channels": '["red","green","blue"]',
+             "min_kelvin": 2000, "max_kelvin": 6500, "dimming_curve": "linear", "min_level": 0,
+             "heads": "[]"}  # fmt: skip
+    fixture = {"id": 1, "name": "Strip", "slug": "strip", "fixture_model_id": 1, "universe": 1,
+               "start_channel": 1}  # fmt: skip
+    value = {"scene_id": 3, "fixture_id": 1, "is_on": True, "brightness": 90, "kelvin": None,
+             "color": color}  # fmt: skip
+    scene = {"id": 3, "name": "Red", "slug": "red", "group_id": None}
+    return InstallationRows([model], [fixture], [], [], [], [], [], [scene], [value], [], [])  # type: ignore[list-item]
+
+
+def test_stored_scene_colours_are_read_through_the_rgb_model() -> None:
+    for stored in ('{"r": 255, "g": 0, "b": 12}', {"r": 255.0, "g": 0, "b": 12}):
+        inst = installation_from_rows(_rows(stored))
+        assert inst.scenes[3].values == (SceneValue(1, True, 90, None, (255, 0, 12)),)
+    assert installation_from_rows(_rows(None)).scenes[3].values[0].color is None
+    with pytest.raises(ValidationError, match="r"):
+        installation_from_rows(_rows({"r": 256, "g": 0, "b": 0}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 
 import pytest
@@ -293,6 +294,18 @@ def test_validate_switch_reports_bad_mappings() -> None:
         "scene_index:<n> or none"
     ]
     assert Harness(switch).problems == validate_switch(switch)
+
+
+def test_validate_switch_reports_each_table_and_the_double_tap_window() -> None:
+    model = SwitchModel(2, "Acme", "Pad", "keypad", ("1_single",), {"1_single": "scene_index:0"})
+    switch = make_switch(model, mapping={"double": 3, "hold": "step:8"})  # type: ignore[dict-item]
+    switch = dataclasses.replace(switch, double_tap_ms=150)
+    assert validate_switch(switch) == [
+        "switch 'sw1' mapping 'double': Input should be a valid string",
+        "switch 'sw1' model action_map '1_single': intent 'scene_index:0': scene_index "
+        "counts from 1",
+        "switch 'sw1': double_tap_ms must be 200..900",
+    ]
 
 
 # --- engine: intents to commands ------------------------------------------------------

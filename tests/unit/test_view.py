@@ -14,10 +14,10 @@ from rich.logging import RichHandler
 
 from tau.core.lights import FixtureState
 from tau.core.model import Fixture, FixtureModel
-from tau.view import (
+from tau.view import DownTimes
+from tau.view.render import (
     DROP_ORDER,
     SWATCH,
-    DownTimes,
     UniverseView,
     ViewData,
     fixture_state_text,

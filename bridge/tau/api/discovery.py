@@ -16,9 +16,9 @@ import re
 from typing import Any
 
 from tau import __version__
-from tau.api.topics import Topics
 from tau.core.lights import group_color_modes, group_kelvin_range
 from tau.core.model import Fixture, FixtureModel, Group, Installation, Scene, Switch
+from tau.core.topics import Topics
 
 TriggerTypes = list[tuple[str, str, str]]  # (action, type, subtype)
 

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tau.api.topics import Topics
 from tau.core.events import ChangeBatch
 from tau.core.lights import FixtureState, GroupLight
 from tau.core.model import Installation
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from tau.api.topics import Topics
 from tau.core.extension import EXTERNAL
+from tau.core.topics import Topics
 
 # kind of message: "fixture_set", "group_set", "request", "ha_status", "bridge_state"
 # (the bridges' own availability), "node_sync" (the leading bridge's changes),
+# "node_database" (a bridge that lost PostgreSQL),
 # "input_topic" (an extension's external topic) or the kind an extension gave its pattern
 RouteKind = str
 
@@ -54,6 +55,7 @@ def subscriptions(topics: Topics, owned: Patterns, input_topics: list[str]) -> l
         f"{base}/bridge/request/#",
         topics.bridge_state,
         topics.node_sync,
+        topics.node_database,
         topics.ha_status,
         *sorted(set(input_topics)),
     ]
@@ -81,6 +83,8 @@ def route(
             return Route("bridge_state", "")
         case ["bridge", "nodes", "sync"]:
             return Route("node_sync", "")
+        case ["bridge", "nodes", "database"]:
+            return Route("node_database", "")
     for levels, kind in owned.get((len(parts), parts[0]), ()):
         name = None
         for want, got in zip(levels, parts, strict=True):

@@ -1,113 +1,187 @@
-"""The leading bridge's own changes, for the other bridges (`<base>/bridge/nodes/sync`).
+"""The leader's decisions, applied by every bridge in the broker's order
+(`<base>/bridge/nodes/sync`).
 
-Light commands reach every bridge from the broker and each applies them itself (so
-each renders its universes in the same frame). What only the leader decides (a
-circadian tick, a recalled scene, a switch action, the Circadian switch, a timeout)
-it sends here as absolute states, and the others adopt them as they are: no bridge
-recomputes the leader's decisions, so none can decide differently.
+Light commands, scene recalls and the Circadian switch reach every bridge from the
+broker, and each applies them itself, so each renders its universes in the same
+frame. What only the leader decides (a wall switch's press classified into an
+action, a circadian tick, a suspension timing out) must change every bridge's state
+too, and in the same order relative to those commands on all of them; otherwise a
+command that overtakes the leader's change on one bridge would be undone there. So
+while other bridges are up, the leader does not apply its decisions itself: it
+publishes each as an operation on the sync topic, and every bridge, the leader
+included, applies it when the broker delivers it. A bridge alone applies at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Annotated
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tau.core.events import ChangeBatch
-from tau.core.lights import FixtureState, GroupState
-from tau.core.state import StateStore
+from tau.core.commands import LightCommand
+from tau.core.state import StateStore, Target
 from tau.errors import InvalidCommandError
 
-# Reasons of the changes only the leader makes; the rest every bridge makes itself.
-REPLICATED = frozenset({"circadian", "scene", "switch", "circadian_switch", "circadian_timeout"})
 
-Rgb = tuple[
-    Annotated[int, Field(ge=0, le=255)],
-    Annotated[int, Field(ge=0, le=255)],
-    Annotated[int, Field(ge=0, le=255)],
-]
-# is_on, brightness, kelvin, colour, colour mode, suspended, suspended at, source
-WireFixture = tuple[bool, int, int | None, Rgb | None, str, bool, float | None, str]
-# circadian enabled, suspended, suspended at
-WireGroup = tuple[bool, bool, float | None]
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WireCommand(_Strict):
+    state: Literal["ON", "OFF", "TOGGLE"] | None = None
+    brightness: int | None = Field(None, ge=0, le=255)
+    brightness_step: int | None = Field(None, ge=-255, le=255)
+    brightness_move: int | None = None
+    kelvin: int | None = Field(None, gt=0)
+    mired_step: int | None = None
+    color: tuple[int, int, int] | None = None
+    transition_s: float | None = Field(None, ge=0)
+
+    def command(self) -> LightCommand:
+        return LightCommand(**self.model_dump())
+
+
+class CommandOp(_Strict):
+    op: Literal["command"]
+    node: str
+    target: tuple[Literal["fixture", "group"], int]
+    command: WireCommand
+    reason: str
+
+
+class ApplyManyOp(_Strict):
+    op: Literal["apply_many"]
+    node: str
+    items: list[tuple[int, WireCommand]]
+    reason: str
+    transition_s: float | None = Field(None, ge=0)
+
+
+class CircadianOp(_Strict):
+    op: Literal["circadian"]
+    node: str
+    items: list[tuple[int, int, int]]
+    transition_s: float = Field(ge=0)
+
+
+class ExpireOp(_Strict):
+    op: Literal["expire"]
+    node: str
+    timeout_s: float = Field(gt=0)
 
 
 class SyncMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    operation: Annotated[
+        CommandOp | ApplyManyOp | CircadianOp | ExpireOp, Field(discriminator="op")
+    ]
+
+
+class DatabaseReport(_Strict):
+    """`<base>/bridge/nodes/database`: a bridge's connection to PostgreSQL, lost or back."""
 
     node: str
-    reason: str
-    transition_s: float = Field(ge=0)
-    changed: list[int]
-    fixtures: dict[int, WireFixture]
-    groups: dict[int, WireGroup]
-    commanded_groups: list[int] = []
+    lost: bool
+    at: float  # the sender's wall clock (seconds since the epoch)
 
 
-def encode(node: str, batch: ChangeBatch, store: StateStore) -> str:
-    known = store.fixtures()
-    fixtures = {
-        fid: (
-            (s := known[fid]).is_on,
-            s.brightness,
-            s.kelvin,
-            s.color,
-            s.color_mode,
-            s.circadian_suspended,
-            s.suspended_at,
-            s.source,
-        )
-        for fid in sorted(batch.fixture_ids)
-        if fid in known
-    }
-    flags = store.groups()
-    groups = {
-        gid: ((g := flags[gid]).circadian_enabled, g.circadian_suspended, g.suspended_at)
-        for gid in sorted(batch.group_ids)
-        if gid in flags
-    }
-    message = {
-        "node": node,
-        "reason": batch.reason,
-        "transition_s": batch.targets[0].transition_s if batch.targets else 0.0,
-        "changed": [t.fixture_id for t in batch.targets],
-        "fixtures": fixtures,
-        "groups": groups,
-        "commanded_groups": sorted(batch.commanded_groups),
-    }
-    return json.dumps(message, separators=(",", ":"))
+def database_report(node: str, lost: bool) -> str:
+    return json.dumps({"node": node, "lost": lost, "at": time.time()})
 
 
-def decode(payload: bytes) -> SyncMessage:
+def decode_report(payload: bytes) -> DatabaseReport:
     try:
-        return SyncMessage.model_validate_json(payload)
+        return DatabaseReport.model_validate_json(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InvalidCommandError(f"not a bridge sync message ({where}: {first['msg']})") from None
+        raise InvalidCommandError(
+            f"not a bridge database report ({where}: {first['msg']})"
+        ) from None
 
 
-def apply(store: StateStore, message: SyncMessage) -> ChangeBatch | None:
-    fixtures = {
-        fid: FixtureState(on, level, kelvin, colour, mode, suspended, at, source)
-        for fid, (
-            on,
-            level,
-            kelvin,
-            colour,
-            mode,
-            suspended,
-            at,
-            source,
-        ) in message.fixtures.items()
-    }
-    groups = {gid: GroupState(*flags) for gid, flags in message.groups.items()}
-    return store.apply_replica(
-        message.reason,
-        fixtures,
-        groups,
-        message.changed,
-        message.transition_s,
-        message.commanded_groups,
-    )
+def _wire(command: LightCommand) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(command).items() if v is not None}
+
+
+def decode(payload: bytes) -> CommandOp | ApplyManyOp | CircadianOp | ExpireOp:
+    try:
+        data = json.loads(payload)
+        return SyncMessage.model_validate({"operation": data}).operation
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"][1:])
+            detail = f"{where}: {first['msg']}"
+        else:
+            detail = "not JSON"
+        raise InvalidCommandError(f"not a bridge sync message ({detail})") from None
+
+
+def apply(store: StateStore, op: CommandOp | ApplyManyOp | CircadianOp | ExpireOp) -> None:
+    match op:
+        case CommandOp():
+            store.command(op.target, op.command.command(), reason=op.reason)
+        case ApplyManyOp():
+            items = [(fid, cmd.command()) for fid, cmd in op.items]
+            store.apply_many(items, op.reason, op.transition_s)
+        case CircadianOp():
+            store.apply_circadian(op.items, op.transition_s)
+        case ExpireOp():
+            store.expire_suspensions(op.timeout_s)
+
+
+class SharedChanges:
+    """The changes the leader's own decisions make (`Context.changes`): straight into
+    the store while this bridge is alone, else through the sync topic (see above)."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        node: str,
+        publish: Callable[[str], object],
+        shared: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._node = node
+        self._publish = publish
+        self._shared = shared
+
+    def _send(self, op: dict[str, Any]) -> None:
+        self._publish(json.dumps({**op, "node": self._node}, separators=(",", ":")))
+
+    def command(self, target: Target, command: LightCommand, reason: str) -> None:
+        if not self._shared():
+            self._store.command(target, command, reason=reason)
+            return
+        self._store.resolve(target)  # an unknown target is refused here, not on arrival
+        wire = {"target": list(target), "command": _wire(command), "reason": reason}
+        self._send({"op": "command", **wire})
+
+    def apply_many(
+        self, items: Sequence[tuple[int, LightCommand]], reason: str, transition_s: float | None
+    ) -> None:
+        if not self._shared():
+            self._store.apply_many(items, reason, transition_s)
+            return
+        wire = [[fid, _wire(cmd)] for fid, cmd in items]
+        self._send(
+            {"op": "apply_many", "items": wire, "reason": reason, "transition_s": transition_s}
+        )
+
+    def apply_circadian(self, items: Iterable[tuple[int, int, int]], transition_s: float) -> None:
+        if not self._shared():
+            self._store.apply_circadian(items, transition_s)
+            return
+        self._send(
+            {"op": "circadian", "items": [list(i) for i in items], "transition_s": transition_s}
+        )
+
+    def expire_suspensions(self, timeout_s: float) -> None:
+        if not self._shared():
+            self._store.expire_suspensions(timeout_s)
+            return
+        self._send({"op": "expire", "timeout_s": timeout_s})

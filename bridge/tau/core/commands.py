@@ -54,7 +54,9 @@ class LightCommand:
         return self.kelvin is not None or self.mired_step is not None or self.color is not None
 
 
-class _Rgb(BaseModel):
+class Rgb(BaseModel):
+    """An rgb colour `{"r", "g", "b"}` (0-255 each), in commands and stored scene values."""
+
     model_config = ConfigDict(extra="ignore", strict=True)
     r: int = Field(ge=0, le=255)
     g: int = Field(ge=0, le=255)
@@ -75,7 +77,7 @@ class _LightPayload(BaseModel):
     color_temp: int | None = Field(None, ge=50, le=MAX_KELVIN)
     color_temp_kelvin: int | None = Field(None, ge=MIN_KELVIN, le=MAX_KELVIN)
     color_temp_step: int | None = Field(None, ge=-1000, le=1000)
-    color: _Rgb | None = None
+    color: Rgb | None = None
     transition: float | None = Field(None, ge=0, le=3600)
     color_mode: str | None = None  # HA may echo it; informational only
 
@@ -162,14 +164,28 @@ def _bare_number(text: str) -> LightCommand:
     return LightCommand(state="ON" if level > 0 else "OFF", brightness=level if level else None)
 
 
-def describe_problems(exc: ValidationError, whole: str = "payload") -> str:
-    """A payload model's validation errors as one line: `key: problem; ...`."""
-    parts = []
+def problems(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str]]:
+    """(location, message) of each validation error of a payload model: an unknown key
+    is named so, and a validator's own message is kept without pydantic's prefix."""
+    found = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or whole
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{loc}: {msg}")
-    return "; ".join(parts)
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+        found.append((tuple(err["loc"]), msg))
+    return found
+
+
+def describe_problems(
+    exc: ValidationError, whole: str = "payload", template: str = "{loc}: {msg}"
+) -> str:
+    """A payload model's validation errors as one line: `key: problem; ...` (`template`
+    places the dotted key and the problem; `whole` names a problem of the whole value)."""
+    return "; ".join(
+        template.format(loc=".".join(str(p) for p in loc) or whole, msg=msg)
+        for loc, msg in problems(exc)
+    )
 
 
 def _state(raw: str | None) -> State | None:

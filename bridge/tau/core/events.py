@@ -29,7 +29,6 @@ class ChangeBatch:
     group_ids: frozenset[int]  # groups whose derived light or flags may have changed
     targets: tuple[LightTarget, ...]  # for the renderer; one frame
     commanded_groups: frozenset[int] = frozenset()  # groups a command addressed directly
-    replica: bool = False  # made by the leading bridge, applied here (several bridges)
 
 
 @dataclass(slots=True, frozen=True)

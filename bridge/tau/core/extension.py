@@ -13,15 +13,17 @@ Adding a feature is one file with an `Extension` subclass and one line in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from tau.core.bus import Bus
+from tau.core.commands import LightCommand
 from tau.core.model import Installation
-from tau.core.state import StateStore
+from tau.core.state import StateStore, Target
+from tau.core.topics import Topics
 from tau.settings import Settings
 
 # (action, Home Assistant trigger type, subtype) of one switch action
@@ -43,6 +45,22 @@ class RequestBody(BaseModel):
 ExtensionRequest = tuple[type[RequestBody], Callable[[Any], Any]]
 
 
+class Changes(Protocol):
+    """How a decision only the leader makes (a timer, a classified press) changes state.
+
+    A bridge alone applies it to the store at once; with other bridges up, every bridge
+    applies it in the broker's order (`tau.api.sync`)."""
+
+    def command(self, target: Target, command: LightCommand, reason: str) -> object: ...
+    def apply_many(
+        self, items: Sequence[tuple[int, LightCommand]], reason: str, transition_s: float | None
+    ) -> object: ...
+    def apply_circadian(
+        self, items: Iterable[tuple[int, int, int]], transition_s: float
+    ) -> object: ...
+    def expire_suspensions(self, timeout_s: float) -> object: ...
+
+
 @dataclass(slots=True, frozen=True)
 class Context:
     """What every extension may use."""
@@ -55,6 +73,17 @@ class Context:
     # Whether this bridge does the work done once (several bridges share an
     # installation; a bridge alone always leads): timers check it before acting.
     leads: Callable[[], bool] = lambda: True
+    # Where the leader's own decisions go (default: the store itself).
+    changes: Changes | None = field(default=None)
+
+    @property
+    def decide(self) -> Changes:
+        return self.changes if self.changes is not None else self.store
+
+    @property
+    def topics(self) -> Topics:
+        """The topic layout (as the bridge derives it from the same settings)."""
+        return Topics.of(self.settings)
 
 
 class Extension:
@@ -64,6 +93,10 @@ class Extension:
     # Topic patterns under the base topic ("scene/+/set": `+` is the object's slug)
     # -> the kind of message (the label in logs and metrics).
     topics: ClassVar[Mapping[str, str]] = {}
+    # Message kinds every bridge handles itself when several share an installation (a
+    # change that follows from the message alone, like a scene recall); the others go
+    # to the leader only, whose decisions reach the store through `Context.decide`.
+    everywhere: ClassVar[frozenset[str]] = frozenset()
 
     def on_message(self, kind: str, name: str, payload: bytes) -> None:
         """A message on one of `topics` (`name` = the `+` level) or on an external topic

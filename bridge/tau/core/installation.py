@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tau.core.commands import Rgb
 from tau.core.lights import FixtureState, GroupState
 from tau.core.model import (
     CircadianProfile,
@@ -70,10 +71,12 @@ def model_channels(
 
 
 def _rgb(value: Any) -> tuple[int, int, int] | None:
+    """A stored `color` (scene values, fixture state): `Rgb`, or None when there is none."""
     data = _json(value)
-    if not isinstance(data, dict):
+    if data is None:
         return None
-    return (int(data["r"]), int(data["g"]), int(data["b"]))
+    rgb = Rgb.model_validate(data, strict=False)  # the database allows 255.0
+    return (rgb.r, rgb.g, rgb.b)
 
 
 Row = Mapping[str, Any]

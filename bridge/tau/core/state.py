@@ -266,36 +266,6 @@ class StateStore:
         if groups or fixtures:
             self._emit("circadian_timeout", fixtures, 0.0, None, groups)
 
-    def apply_replica(
-        self,
-        reason: str,
-        fixtures: Mapping[int, FixtureState],
-        groups: Mapping[int, GroupState],
-        changed: Iterable[int],
-        transition_s: float,
-        commanded_groups: Iterable[int] = (),
-    ) -> ChangeBatch | None:
-        """Adopt what the leading bridge decided (a circadian tick, a scene, a switch):
-        its states as they are, its changed fixtures moving in one frame."""
-        fixtures = {fid: s for fid, s in fixtures.items() if fid in self._fixtures}
-        groups = {gid: g for gid, g in groups.items() if gid in self._groups}
-        self._fixtures.update(fixtures)
-        self._groups.update(groups)
-        self._moving.difference_update(fixtures)
-        moved = sorted(fid for fid in changed if fid in fixtures)
-        if not fixtures and not groups:
-            return None
-        batch = ChangeBatch(
-            reason=reason,
-            fixture_ids=frozenset(fixtures),
-            group_ids=frozenset(groups),
-            targets=tuple(self._target(fid, transition_s) for fid in moved),
-            commanded_groups=frozenset(commanded_groups) & frozenset(groups),
-            replica=True,
-        )
-        self._bus.publish(batch)
-        return batch
-
     # ---------------------------------------------------------------- internals
     def _check_supported(self, target: Target, members: list[int], command: LightCommand) -> None:
         if not command.sets_colour:

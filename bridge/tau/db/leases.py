@@ -159,58 +159,63 @@ def _universes_json(universes: Mapping[int, str]) -> str:
     return json.dumps({str(u): d for u, d in sorted(universes.items())})
 
 
+# One statement, so PostgreSQL runs and commits it without waiting on the client in
+# between: a node cut off mid-round never leaves row locks behind for its standbys
+# to queue on (they would, until the server noticed the dead connection).
+_ROUND = """
+WITH beat AS (
+    UPDATE bridge_nodes
+       SET heartbeat_at = now(), expires_at = now() + $2 * interval '1 second',
+           stopped_at = NULL
+     WHERE name = $1
+    RETURNING name
+), released AS (
+    DELETE FROM bridge_leases WHERE holder = $1 AND NOT (resource = ANY($3::text[]))
+    RETURNING resource
+), held AS (
+    INSERT INTO bridge_leases AS l
+           (resource, holder, acquired_at, renewed_at, expires_at, standbys)
+    SELECT r, $1, now(), now(), now() + $2 * interval '1 second',
+           COALESCE(string_to_array(NULLIF(s, ''), ','), '{}')
+      FROM unnest($3::text[], $4::text[]) AS w(r, s)
+     WHERE EXISTS (SELECT 1 FROM bridge_nodes WHERE name = $1)
+    ON CONFLICT (resource) DO UPDATE
+       SET holder = EXCLUDED.holder,
+           acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()
+                              THEN l.acquired_at ELSE now() END,
+           renewed_at = now(),
+           expires_at = EXCLUDED.expires_at,
+           standbys = EXCLUDED.standbys
+     WHERE l.holder = EXCLUDED.holder
+        OR (l.expires_at <= now()
+            AND (($5 AND EXCLUDED.holder = ANY (l.standbys))
+                 OR NOT EXISTS (SELECT 1 FROM bridge_nodes n
+                                 WHERE n.name = l.holder AND n.stopped_at IS NULL)))
+    RETURNING resource
+)
+SELECT (SELECT count(*) FROM beat) AS beat,
+       (SELECT count(*) FROM released) AS released,
+       ARRAY(SELECT resource FROM held) AS held
+"""
+
+
 async def tick(
     conn: asyncpg.Connection,
     name: str,
     lease_s: float,
     wanted: Mapping[str, Sequence[str]],
+    takeover: bool = True,
 ) -> tuple[frozenset[str], View]:
     """One round: heartbeat, renew and acquire `wanted` (resource -> the standbys this
-    node sees for it), release the rest; returns what this node holds and the view."""
+    node sees for it), release the rest; returns what this node holds and the view.
+    Without `takeover`, an expired lease of another node is left alone (a free one, or
+    one of a node that stopped or was forgotten, is still taken)."""
     resources = sorted(wanted)
     standbys = [",".join(sorted(wanted[r])) for r in resources]
-    async with conn.transaction():
-        beat = await conn.execute(
-            "UPDATE bridge_nodes SET heartbeat_at = now(), "
-            "expires_at = now() + $2 * interval '1 second', stopped_at = NULL WHERE name = $1",
-            name,
-            lease_s,
-        )
-        if beat == "UPDATE 0":
-            raise LookupError(f"node {name!r} is not registered (forgotten while running?)")
-        await conn.execute(
-            "DELETE FROM bridge_leases WHERE holder = $1 AND NOT (resource = ANY($2::text[]))",
-            name,
-            resources,
-        )
-        held = await conn.fetch(
-            """
-            INSERT INTO bridge_leases AS l
-                   (resource, holder, acquired_at, renewed_at, expires_at, standbys)
-            SELECT r, $1, now(), now(), now() + $2 * interval '1 second',
-                   COALESCE(string_to_array(NULLIF(s, ''), ','), '{}')
-              FROM unnest($3::text[], $4::text[]) AS w(r, s)
-            ON CONFLICT (resource) DO UPDATE
-               SET holder = EXCLUDED.holder,
-                   acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()
-                                      THEN l.acquired_at ELSE now() END,
-                   renewed_at = now(),
-                   expires_at = EXCLUDED.expires_at,
-                   standbys = EXCLUDED.standbys
-             WHERE l.holder = EXCLUDED.holder
-                OR (l.expires_at <= now()
-                    AND (EXCLUDED.holder = ANY (l.standbys)
-                         OR NOT EXISTS (SELECT 1 FROM bridge_nodes n
-                                         WHERE n.name = l.holder AND n.stopped_at IS NULL)))
-            RETURNING resource
-            """,
-            name,
-            lease_s,
-            resources,
-            standbys,
-        )
-        view = await read_view(conn)
-    return frozenset(r["resource"] for r in held), view
+    row = await conn.fetchrow(_ROUND, name, lease_s, resources, standbys, takeover)
+    if row is None or not row["beat"]:
+        raise LookupError(f"node {name!r} is not registered (forgotten while running?)")
+    return frozenset(row["held"]), await read_view(conn)
 
 
 async def update_universes(

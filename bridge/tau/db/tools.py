@@ -14,17 +14,21 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
 from tau.db.connect import explain, plain_dsn, redact
 from tau.db.files import SEEDS_DIR
+from tau.db.migrate import resolve_database_url
 from tau.errors import DatabaseError
 
 # A checkout (or the Docker image's /app) keeps the seeds next to the package.
 CATALOGUE = ("02-fixture-models.sql", "03-switch-models.sql")
 DEMO = "04-test-fixtures.sql"
+T = TypeVar("T")
 
 
 def _configured_url() -> str | None:
@@ -135,3 +139,25 @@ def restore(path: str) -> int:
     _run([*args, "-d", dsn, "-f", path], "restore", dsn)
     print(f"restored {path} into {redact(dsn)}", file=sys.stderr)  # noqa: T201
     return 0
+
+
+def with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on one connection to the database Tau uses (for one CLI command);
+    an unreachable server or a missing schema is a `DatabaseError` saying what to do."""
+    url = resolve_database_url()
+
+    async def main() -> T:
+        try:
+            conn = await asyncpg.connect(plain_dsn(url), timeout=10)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            raise DatabaseError(explain(exc, url)) from None
+        try:
+            return await work(conn)
+        except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
+            raise DatabaseError(
+                "the database has no Tau schema, or an older one: run `tau db upgrade`"
+            ) from None
+        finally:
+            await conn.close()
+
+    return asyncio.run(main())

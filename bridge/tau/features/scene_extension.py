@@ -1,14 +1,16 @@
 """The scenes extension: `scene/<slug>/set` recalls a scene in one frame.
 
 `ON` recalls with the default transition; `{"state": "ON", "transition": s}`
-with its own. Storing a scene is a bridge request (`scene/store`).
+(`SceneRecall`) with its own. Storing a scene is a bridge request (`scene/store`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tau.core.commands import decode_text, load_json
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from tau.core.commands import decode_text, describe_problems, load_json
 from tau.core.extension import Context, Extension
 from tau.core.scenes import recall_targets
 from tau.errors import InvalidCommandError, UnknownTargetError
@@ -17,6 +19,8 @@ from tau.errors import InvalidCommandError, UnknownTargetError
 class ScenesExtension(Extension):
     name = "scenes"
     topics = {"scene/+/set": "scene_set"}
+
+    everywhere = frozenset({"scene_set"})  # a recall follows from the scene alone
 
     def __init__(self, ctx: Context) -> None:
         self._store = ctx.store
@@ -36,16 +40,39 @@ class ScenesExtension(Extension):
         )
 
 
+class SceneRecall(BaseModel):
+    """The JSON form of a recall: `{"state": "ON", "transition": seconds}`, both optional."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    state: str = "ON"
+    transition: float | None = None
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _on(cls, value: Any) -> str:
+        if value != "ON":
+            raise ValueError(f"a scene can only be recalled (state ON), got {value!r:.20}")
+        return "ON"
+
+    @field_validator("transition", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number of seconds, got {value!r:.20}")
+        if not 0 <= value <= 3600:
+            raise ValueError(f"must be within 0..3600 seconds, got {value!r:.20}")
+        return float(value)
+
+
+_FORMS = 'send ON or {"state": "ON", "transition": s}'
+
+
 def _scene_transition(data: Any) -> float | None:
-    if not isinstance(data, dict) or set(data) - {"state", "transition"}:
-        raise InvalidCommandError('scene payload must be ON or {"state": "ON", "transition": s}')
-    if data.get("state", "ON") != "ON":
-        raise InvalidCommandError("a scene can only be recalled (state ON)")
-    transition = data.get("transition")
-    if transition is None:
-        return None
-    if isinstance(transition, bool) or not isinstance(transition, int | float):
-        raise InvalidCommandError("transition must be a number of seconds")
-    if not 0 <= transition <= 3600:
-        raise InvalidCommandError("transition must be within 0..3600 seconds")
-    return float(transition)
+    try:
+        return SceneRecall.model_validate(data).transition
+    except ValidationError as exc:
+        problems = describe_problems(exc)
+        raise InvalidCommandError(f"invalid scene payload: {problems}; {_FORMS}") from None

@@ -15,6 +15,12 @@ heartbeat, renew, acquire, release, read the view. The rules:
   before the database lets a standby take it, but only when it listed a standby for
   it: with nobody to take over, a node rides out a database outage as one bridge
   always has. `Output.send_until` backs this up frame by frame.
+- Nor does it give up while every standby it listed says, over MQTT, that it has lost
+  the database too (`peer_database`: a report at most a quarter lease old, by both
+  clocks): when PostgreSQL is away for everyone, nobody could take over, and the
+  universes keep being sent. A node that gets the database back says so and takes no
+  expired lease of another node for one lease, by when every holder that counted on
+  its report has stopped (or renewed, if it got the database back too).
 - A returning node never takes back a held lease.
 
 `on_change(owned universes, leader)` runs in the event loop after every change.
@@ -81,6 +87,11 @@ class Cluster:
         self.database_ok = False
         self.last_tick_t = 0.0
         self._lost_at: float | None = None
+        self._takeover_after = 0.0  # monotonic: no expired lease of another node before
+        # peer -> (monotonic time its report arrived, it has lost the database)
+        self._peer_reports: dict[str, tuple[float, bool]] = {}
+        # Called each round with this node's own database state, to tell the others.
+        self.report_database: Callable[[bool], object] = lambda _lost: None
 
     # ------------------------------------------------------------------ queries
     @property
@@ -111,10 +122,38 @@ class Cluster:
     def deadline(self, universe: int) -> float | None:
         """When this node must stop sending `universe` unless the lease is renewed
         (None: no limit, since nobody could take it over)."""
-        held = self._held.get(universe_resource(universe))
-        if held is None or not self._may_give_up(universe_resource(universe), held):
+        resource = universe_resource(universe)
+        held = self._held.get(resource)
+        if held is None or not self._may_give_up(resource, held):
             return None
-        return held.deadline
+        return self._effective_deadline(held, time.monotonic())
+
+    def peer_database(self, node: str, lost: bool, sent_at: float) -> None:
+        """Another node's report of its database connection (`sent_at`: its wall clock)."""
+        if node == self.name or abs(time.time() - sent_at) > self.margin_s:
+            return  # late (queued while the broker was away) or a clock too far off
+        self._peer_reports[node] = (time.monotonic(), lost)
+
+    def peer_lost_until(self, node: str) -> float | None:
+        """Until when (monotonic) a report says `node` has lost the database; None if no
+        report says so."""
+        report = self._peer_reports.get(node)
+        if report is None or not report[1]:
+            return None
+        return report[0] + self.margin_s
+
+    def _effective_deadline(self, held: _Held, now: float) -> float:
+        """The lease's own deadline, or later while every standby has reported, within the
+        last quarter lease, that it lost the database too (nobody could take over)."""
+        if now < held.deadline:
+            return held.deadline
+        until = float("inf")
+        for standby in held.standbys:
+            lost_until = self.peer_lost_until(standby)
+            if lost_until is None:
+                return held.deadline
+            until = min(until, lost_until)
+        return max(held.deadline, until)
 
     def add_listener(self, on_change: OnChange) -> None:
         self._listeners.append(on_change)
@@ -124,12 +163,10 @@ class Cluster:
         """Register (waiting out a crashed predecessor's heartbeat) and take a first
         round of leases before the first frame; then keep ticking."""
         try:
-            self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=5)
+            self._conn = await self._connect(5)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             raise DatabaseError(explain(exc, self._url)) from None
-        me = Registration(
-            self.name, socket.gethostname(), os.getpid(), __version__, self.configured, self._http
-        )
+        me = self._registration()
         give_up = time.monotonic() + self.lease_s + 1.0
         while (other := await leases.register(self._conn, me, self.lease_s)) is not None:
             if time.monotonic() > give_up:
@@ -144,6 +181,25 @@ class Cluster:
             asyncio.create_task(self._watch(), name="node-deadlines"),
         ]
 
+    def _registration(self) -> Registration:
+        return Registration(
+            self.name, socket.gethostname(), os.getpid(), __version__, self.configured, self._http
+        )
+
+    async def _connect(self, connect_s: float) -> asyncpg.Connection:
+        # Never wait on a lock longer than a round may take: a round that cannot finish
+        # is retried at the next tick, and the deadlines decide meanwhile.
+        wait_ms = str(int(self.margin_s * 1000))
+        return await asyncpg.connect(
+            plain_dsn(self._url),
+            timeout=connect_s,
+            server_settings={
+                "lock_timeout": wait_ms,
+                "idle_in_transaction_session_timeout": wait_ms,
+                "application_name": f"tau node {self.name}"[:63],
+            },
+        )
+
     async def refresh(self) -> None:
         """Tick now (after an installation reload: new universes are owned at once)."""
         try:
@@ -152,6 +208,14 @@ class Cluster:
         except Exception as exc:  # noqa: BLE001 - the loop retries
             self._lost_database(exc)
 
+    async def halt(self) -> None:
+        """Stop renewing and release nothing, as a crash would (tests of failover)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._conn is not None:
+            self._conn.terminate()
+
     async def stop(self) -> None:
         """Release every lease at once (the caller stopped sending first)."""
         for task in self._tasks:
@@ -159,7 +223,7 @@ class Cluster:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
             if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=2)
+                self._conn = await self._connect(2)
             await asyncio.wait_for(leases.stop(self._conn, self.name), timeout=2)
             log.info("event=node_stopped node=%s released=%d", self.name, len(self._held))
         except Exception as exc:  # noqa: BLE001 - the leases then expire by themselves
@@ -188,9 +252,13 @@ class Cluster:
 
     async def _watch(self) -> None:
         """Give leases up on time even while a tick hangs on a database that went silent."""
+        beat = 0
         while True:
             await asyncio.sleep(self.tick_s / 4)
             self._check_deadlines()
+            beat += 1
+            if beat % 4 == 0 and not self.database_ok:
+                self.report_database(True)  # each tick, however long a round hangs
 
     async def _tick(self) -> None:
         async with self._lock:
@@ -198,12 +266,24 @@ class Cluster:
 
     async def _tick_once(self) -> None:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(plain_dsn(self._url), timeout=self.margin_s)
+            self._conn = await self._connect(self.margin_s)
+            if self._lost_at is not None:
+                # Back after an outage: a holder may be sending on the strength of this
+                # node's last "lost" report for a quarter lease yet; take nothing of
+                # another node's before it has surely stopped.
+                self._takeover_after = time.monotonic() + self.lease_s
+                self.report_database(False)
         wanted = self._compute_wanted()
         for resource, held in self._held.items():
             held.standbys |= set(wanted.get(resource, ()))
         sent = time.monotonic()
-        got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted)
+        takeover = sent >= self._takeover_after
+        try:
+            got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted, takeover)
+        except LookupError:  # forgotten (`tau nodes forget`) while cut off: register again
+            log.warning("event=node_reregistered node=%s: its row was gone", self.name)
+            await leases.register(self._conn, self._registration(), self.lease_s)
+            got, view = await leases.tick(self._conn, self.name, self.lease_s, wanted, takeover)
         self.view, self._wanted = view, wanted
         self.last_tick_t = time.monotonic()
         if self._lost_at is not None:
@@ -247,7 +327,11 @@ class Cluster:
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
-        lost = [r for r, h in self._held.items() if now >= h.deadline and self._may_give_up(r, h)]
+        lost = [
+            r
+            for r, h in self._held.items()
+            if self._may_give_up(r, h) and now >= self._effective_deadline(h, now)
+        ]
         if not lost:
             return
         before = (self.owned, self.leader)
@@ -300,9 +384,33 @@ class Cluster:
         """Say once who holds what this node wants and does not hold."""
         for resource in self._wanted:
             holder = None if resource in self._held else view.holder(resource)
-            if self._reported.get(resource, "-") == holder:
+            lease = view.leases.get(resource)
+            orphan = (
+                holder is None
+                and resource not in self._held
+                and lease is not None
+                and self.name not in lease.standbys
+                and lease.holder in view.nodes
+                and not view.nodes[lease.holder].stopped
+            )
+            said = f"orphan:{lease.holder}" if orphan and lease is not None else holder
+            if self._reported.get(resource, "-") == said:
                 continue
-            self._reported[resource] = holder
+            self._reported[resource] = said
+            if orphan and lease is not None:
+                log.warning(
+                    "event=lease_orphaned node=%s resource=%s holder=%s: node %r stopped "
+                    "renewing %s before this node joined as its standby, so it may still be "
+                    "running, cut off from the database; if it is gone for good, run "
+                    "`tau nodes forget %s`",
+                    self.name,
+                    resource,
+                    lease.holder,
+                    lease.holder,
+                    resource,
+                    lease.holder,
+                )
+                continue
             if holder is None:
                 continue
             universe = resource_universe(resource)

@@ -7,16 +7,13 @@ MQTT and SQL, as users do.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import pytest
-from testkit.enttec import EnttecEmulator
+from testkit.db import sql
 from testkit.mqtt import MqttProbe
 
 UNIVERSE_1 = {  # slug -> channels (seeds/04-test-fixtures.sql)
@@ -38,27 +35,6 @@ UNIVERSE_2 = {
     "garden-spot": [30, 31, 32, 33],
 }
 DOWNSTAIRS = ["kitchen-", "dining-", "living-", "hallway-"]
-
-
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            return [dict(r) for r in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
-def widgets(tmp_path) -> Iterator[tuple[EnttecEmulator, EnttecEmulator]]:
-    with (
-        EnttecEmulator(tmp_path / "w1") as one,
-        EnttecEmulator(tmp_path / "w2", serial_number=2) as two,
-    ):
-        yield one, two
-        assert one.errors == [] and two.errors == []
 
 
 @pytest.fixture
@@ -258,6 +234,42 @@ def test_bad_inputs_log_once_and_change_nothing(home, widgets, mqtt_probe) -> No
         assert changes == [], (suffix, [m.topic for m in changes])
     assert one.latest() == before_1 or one.latest().data == before_1.data
     assert (two.latest() is None and before_2 is None) or two.latest().data == before_2.data
+
+
+# every topic kind that takes a payload, with one target that exists
+DECODED_TOPICS = [
+    "fixture/kitchen-ceiling/set",
+    "group/kitchen/set",
+    "scene/evening/set",
+    "group/kitchen/circadian/set",
+    "switch/kitchen-wall/action",
+]
+OVERSIZE = b'{"state":"ON","x":"' + b"a" * 70000 + b'"}'
+
+
+def test_every_topic_refuses_undecodable_payloads_through_the_one_decoder(
+    home, widgets, mqtt_probe
+) -> None:
+    """Invalid UTF-8 and oversize payloads get the light commands' words on every topic;
+    malformed JSON too wherever JSON is accepted (everywhere but the circadian switch)."""
+    log_topic = home.topic("bridge", "log")
+    mqtt_probe.subscribe(log_topic)
+    cases = [(t, b"ON\xff\xfe", "payload is not valid UTF-8") for t in DECODED_TOPICS]
+    cases += [
+        (t, OVERSIZE, "payload is 70021 bytes; the limit is 65536 bytes") for t in DECODED_TOPICS
+    ]
+    cases += [
+        (t, b'{"state": "ON",', "malformed JSON: Expecting property name enclosed in double quotes")
+        for t in DECODED_TOPICS
+        if "circadian" not in t
+    ]
+    for suffix, payload, message in cases:
+        mark = mqtt_probe.mark()
+        topic = home.topic(*suffix.split("/"))
+        mqtt_probe.publish(topic, payload)
+        entry = mqtt_probe.wait_json(log_topic, timeout=3, after=mark)
+        assert entry["topic"] == topic
+        assert entry["message"].startswith(message), (suffix, entry["message"])
 
 
 def test_bad_request_answers_on_the_response_topic(home, mqtt_probe) -> None:

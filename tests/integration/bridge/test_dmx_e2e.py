@@ -10,12 +10,10 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
-from testkit.enttec import EnttecEmulator
 from testkit.mqtt import MqttProbe
 
 MODELS = {  # key: (channels, min K, max K, curve)
@@ -102,16 +100,6 @@ async def _build(url: str) -> None:
         )
     finally:
         await conn.close()
-
-
-@pytest.fixture
-def widgets(tmp_path) -> Iterator[tuple[EnttecEmulator, EnttecEmulator]]:
-    with (
-        EnttecEmulator(tmp_path / "w1") as one,
-        EnttecEmulator(tmp_path / "w2", serial_number=2) as two,
-    ):
-        yield one, two
-        assert one.errors == [] and two.errors == []
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from testkit.db import fetch as sql
+from testkit.db import sql
 from testkit.mqtt import MqttProbe
 
 _ids = itertools.count(1)

@@ -108,27 +108,31 @@ async def test_only_changed_universes_are_sent() -> None:
         assert two.frame_count == before
 
 
-async def test_live_reports_mid_fade_values() -> None:
-    renderer, _, _ = two_universes()
-    assert renderer.live(1) is None
-    async with running(renderer):
-        renderer.apply([target(3, 255, kelvin=2700)])
-        renderer.apply([target(3, 0, kelvin=6500, transition_s=0.4)])
-        await asyncio.sleep(0.2)
-        live = renderer.live(3)
-        assert live is not None
-        assert 60 < live.brightness < 195
-        await asyncio.sleep(0.3)
-        final = renderer.live(3)
-        assert final is not None
-        assert final.brightness == 0
+def test_live_reports_mid_fade_values() -> None:
+    """On the renderer's injected clock: no loop, no waiting, the fade at chosen instants."""
+    now = [100.0]
+    renderer = Renderer({1: VirtualOutput(1)}, FPS, clock=lambda: now[0])
+    renderer.set_patch([fixture_patch(3, ("warm", "cool"))])
+    assert renderer.live(3) is None
+    renderer.apply([target(3, 255, kelvin=2700)])
+    renderer.apply([target(3, 0, kelvin=6500, transition_s=0.4)])
+    start = renderer.live(3)
+    assert start is not None and start.brightness == 255
+    now[0] += 0.2
+    live = renderer.live(3)
+    assert live is not None
+    assert 60 < live.brightness < 195
+    now[0] += 0.2
+    final = renderer.live(3)
+    assert final is not None
+    assert final.brightness == 0
 
 
 async def test_retarget_mid_fade_continues_from_the_current_value() -> None:
     renderer, one, _ = two_universes()
     async with running(renderer):
         renderer.apply([target(1, 255, transition_s=0.5)])
-        await asyncio.sleep(0.25)
+        await _until(renderer, lambda: one.last_frame[0] >= 100)  # under way, not done
         renderer.apply([target(1, 0, transition_s=0.3)])
         await _until(renderer, lambda: one.last_frame[0] == 0)
     values = [f[0] for f in one.history]

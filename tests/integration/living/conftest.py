@@ -79,13 +79,6 @@ def db_run(url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     return run_async(main, timeout=30)
 
 
-def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    async def fetch(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-        return [dict(r) for r in await conn.fetch(query, *args)]
-
-    return db_run(url, fetch)
-
-
 async def add_model(
     conn: asyncpg.Connection, model: str, channels: list[str], lo: int = WARM_K, hi: int = COOL_K
 ) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from testkit.db import sql
 from testkit.enttec import EnttecEmulator
 
 from tests.integration.living.conftest import (
@@ -24,7 +25,6 @@ from tests.integration.living.conftest import (
     add_model,
     mired_blend,
     pct_to_255,
-    sql,
     start_rig,
     warm_cool_bytes,
 )

@@ -10,6 +10,7 @@ import json
 
 import asyncpg
 import pytest
+from testkit.db import sql
 from testkit.enttec import Frame
 
 from tests.integration.living.conftest import (
@@ -17,7 +18,6 @@ from tests.integration.living.conftest import (
     add_fixture,
     add_group,
     add_model,
-    sql,
     start_rig,
     warm_cool_bytes,
 )

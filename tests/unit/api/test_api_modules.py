@@ -11,15 +11,16 @@ import pytest
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import DiscoveryPublisher, StatePublisher
 from tau.api.requests import parse_request
-from tau.api.topics import Topics
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
-from tau.core.extension import RequestBody
+from tau.core.extension import Context, RequestBody
 from tau.core.installation import build_installation
 from tau.core.model import Fixture, FixtureModel, Group, Switch, SwitchModel
 from tau.core.state import StateStore
+from tau.core.topics import Topics
 from tau.errors import InvalidCommandError
+from tau.settings import Settings
 
 TOPICS = Topics("home/tau", "homeassistant")
 DIMMER = FixtureModel(1, "Acme", "Dimmer", ("dimmer",), 2700, 6500, "linear", 0.0)
@@ -51,6 +52,15 @@ def test_topics_are_derived_once_from_the_base_topic() -> None:
     assert TOPICS.node_id == "home_tau"
     assert TOPICS.discovery("light", "fixture_1") == "homeassistant/light/home_tau/fixture_1/config"
     assert TOPICS.ha_status == "homeassistant/status"
+
+
+def test_extensions_read_the_bridges_layout_and_publish_under_the_base_topic() -> None:
+    settings = Settings(mqtt={"base_topic": "home/tau", "discovery_prefix": "ha"})
+    ctx = Context(settings, StateStore(0.0), Bus(), lambda _t, _p: None)
+    assert ctx.topics == Topics.of(settings) == Topics("home/tau", "ha")
+    assert TOPICS.under_base(TOPICS.switch_event("wall")) == "switch/wall/event"
+    with pytest.raises(ValueError, match="not under the base topic"):
+        TOPICS.under_base("home/tauX/switch/wall/event")
 
 
 def test_discovery_for_fixtures_groups_circadian_and_switch_triggers() -> None:
@@ -125,3 +135,43 @@ def test_requests_validate_strictly_and_keep_the_transaction() -> None:
         parse_request("group/add", b'{"name": "x", "slug": "x", "colour": 1}', extension_requests)
     with pytest.raises(InvalidCommandError, match="must be a JSON object"):
         parse_request("group/add", b"[1]", extension_requests)
+
+
+# Home Assistant's MQTT light, JSON schema (components/mqtt/light/schema_json.py): the
+# options it accepts, the shared MQTT entity options, and its colour-mode rules.
+HA_JSON_LIGHT_OPTIONS = {
+    "brightness", "brightness_scale", "color_temp_kelvin", "effect", "effect_list", "flash",
+    "flash_time_long", "flash_time_short", "max_kelvin", "max_mireds", "min_kelvin",
+    "min_mireds", "optimistic", "qos", "retain", "schema", "state_topic", "command_topic",
+    "supported_color_modes", "transition", "white_scale", "name",
+}  # fmt: skip
+HA_ENTITY_OPTIONS = {
+    "availability", "availability_mode", "availability_template", "availability_topic",
+    "default_entity_id", "device", "enabled_by_default", "encoding", "entity_category",
+    "entity_picture", "group", "icon", "json_attributes_template", "json_attributes_topic",
+    "object_id", "origin", "payload_available", "payload_not_available", "platform",
+    "unique_id",
+}  # fmt: skip
+HA_COLOR_MODES = {"onoff", "brightness", "color_temp", "hs", "xy", "rgb", "rgbw", "rgbww", "white"}
+
+
+def test_light_discovery_uses_only_home_assistants_json_schema_options() -> None:
+    lights = {
+        t: p for t, p in discovery_payloads(TOPICS, _installation(), {}).items() if "/light/" in t
+    }
+    assert len(lights) == 4  # three fixtures and the group
+    for topic, payload in lights.items():
+        assert set(payload) <= HA_JSON_LIGHT_OPTIONS | HA_ENTITY_OPTIONS, topic
+        assert payload["schema"] == "json"
+        assert payload["command_topic"].endswith("/set")
+        modes = payload["supported_color_modes"]
+        assert modes and set(modes) <= HA_COLOR_MODES and len(set(modes)) == len(modes)
+        # HA refuses onoff/brightness next to any other mode, and white on its own
+        assert len(modes) == 1 or not {"onoff", "brightness"} & set(modes), topic
+        assert modes != ["white"]
+        assert isinstance(payload["brightness_scale"], int) and payload["brightness_scale"] >= 1
+        if "color_temp" in modes:
+            assert payload["color_temp_kelvin"] is True
+            assert 1000 <= payload["min_kelvin"] < payload["max_kelvin"] <= 20000
+        else:
+            assert "min_kelvin" not in payload and "max_kelvin" not in payload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tau.api.router import Route, patterns, route, subscriptions
-from tau.api.topics import Topics
+from tau.core.topics import Topics
 
 TOPICS = Topics("tau", "homeassistant")
 OWNED = patterns(
@@ -31,6 +31,7 @@ INPUTS = frozenset({"zigbee2mqtt/remote/action"})
         ("homeassistant/status", Route("ha_status", "")),
         ("tau/bridge/state", Route("bridge_state", "")),
         ("tau/bridge/nodes/sync", Route("node_sync", "")),
+        ("tau/bridge/nodes/database", Route("node_database", "")),
         ("tau/bridge/universe/3/state", None),  # our own availability topic
         ("zigbee2mqtt/remote/action", Route("input_topic", "zigbee2mqtt/remote/action")),
         ("tau/fixture/desk", None),  # our own state topic
@@ -54,6 +55,7 @@ def test_subscriptions_keep_their_order_and_add_inputs_once() -> None:
         "tau/bridge/request/#",
         "tau/bridge/state",
         "tau/bridge/nodes/sync",
+        "tau/bridge/nodes/database",
         "homeassistant/status",
         "a/y",
         "b/x",

@@ -119,3 +119,26 @@ async def test_a_switch_on_its_external_topic_commands_and_echoes_the_press(worl
         assert switches.device_triggers(store.installation)[5]
     finally:
         await switches.stop()
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'{"state": "OFF"}', "state: a scene can only be recalled (state ON), got 'OFF'"),
+        (b'{"transition": "slow"}', "transition: must be a number of seconds, got 'slow'"),
+        (b'{"transition": true}', "transition: must be a number of seconds, got True"),
+        (b'{"transition": 3601}', "transition: must be within 0..3600 seconds, got 3601"),
+        (b'{"brightness": 3}', "brightness: unknown key"),
+        (b"[1]", "scene payload must be ON, got '[1]'"),
+        (b"OFF", "scene payload must be ON, got 'OFF'"),
+    ],
+)
+def test_a_bad_scene_payload_names_its_problem_and_changes_nothing(
+    world: Any, payload: bytes, message: str
+) -> None:
+    store, _bus, (_c, scenes, _s), _clock, _published, batches = world
+    before = len(batches)
+    with pytest.raises(InvalidCommandError) as caught:
+        scenes.on_message("scene_set", "dim", payload)
+    assert message in str(caught.value)
+    assert len(batches) == before and not store.fixture(1).is_on

@@ -40,6 +40,7 @@ class ClockBody(RequestBody):
 class CircadianExtension(Extension):
     name = "circadian"
     topics = {"group/+/circadian/set": "circadian_set"}
+    everywhere = frozenset({"circadian_set"})  # the switch's effect follows from it alone
 
     def __init__(self, ctx: Context, engine: CircadianEngine, clock: CircadianClock) -> None:
         self._store = ctx.store
@@ -48,6 +49,7 @@ class CircadianExtension(Extension):
         self._engine = engine
         self._clock = clock
         self._leads = ctx.leads
+        self._decide = ctx.decide
         self._scheduler = CircadianScheduler(
             self._scheduled_tick, ctx.settings.circadian.tick_seconds
         )
@@ -107,10 +109,10 @@ class CircadianExtension(Extension):
         """One circadian tick: move every active fixture toward the profile."""
         started = time.perf_counter()
         if self._suspend_timeout_s is not None:
-            self._store.expire_suspensions(self._suspend_timeout_s)
+            self._decide.expire_suspensions(self._suspend_timeout_s)
         plan = self._engine.tick_plan(self._store.circadian_active)
         if plan:
-            self._store.apply_circadian(
+            self._decide.apply_circadian(
                 ((fid, t.brightness, t.kelvin) for fid, t in plan), self._engine.transition_s
             )
         self.last_tick_s = time.perf_counter() - started

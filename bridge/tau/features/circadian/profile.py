@@ -1,9 +1,10 @@
 """Circadian profiles: keyframes that follow the clock and the sun, interpolated all day.
 
 Pure functions on a profile's keyframes (PRODUCT.md §2): `parse_keyframe` /
-`validate_profile` check them, `resolve_keyframes` places them on a local date
-(sun times from `astral`, cached per date), `interpolate` blends brightness
-linearly in time and colour temperature linearly in mireds, wrapping midnight.
+`validate_profile` check them (each keyframe against the `KeyframeBody` model),
+`resolve_keyframes` places them on a local date (sun times from `astral`, cached
+per date), `interpolate` blends brightness linearly in time and colour
+temperature linearly in mireds, wrapping midnight.
 The engine that applies them to fixtures is `tau.features.circadian.engine`.
 """
 
@@ -19,7 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from astral import Observer
 from astral import sun as astral_sun
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tau.core.commands import describe_problems
 from tau.core.model import CircadianProfile
 from tau.errors import ConfigurationError
 from tau.settings import LocationSettings
@@ -67,8 +70,7 @@ def _hhmm(text: str, *, max_hours: int) -> int:
     return hours * 3600 + minutes * 60
 
 
-def parse_at(at: str) -> tuple[Anchor, int]:
-    """`'06:30'` → ('clock', 23400); `'sunset-01:00'` → ('sunset', -3600)."""
+def _parse_at(at: Any) -> tuple[Anchor, int]:
     match = _AT.match(at.strip().lower()) if isinstance(at, str) else None
     try:
         if match is None:
@@ -80,28 +82,67 @@ def parse_at(at: str) -> tuple[Anchor, int]:
         return anchor, -offset if match["sign"] == "-" else offset
     except ValueError:
         raise ValueError(
-            f"'at' must be HH:MM (24 h) or sunrise/sunset/noon with an optional ±HH:MM offset, "
+            "must be HH:MM (24 h) or sunrise/sunset/noon with an optional ±HH:MM offset, "
             f"got {str(at)[:40]!r}"
         ) from None
 
 
-def _number(raw: Mapping[str, Any], key: str, low: float, high: float) -> float:
-    value = raw.get(key)
+def parse_at(at: str) -> tuple[Anchor, int]:
+    """`'06:30'` → ('clock', 23400); `'sunset-01:00'` → ('sunset', -3600)."""
+    try:
+        return _parse_at(at)
+    except ValueError as exc:
+        raise ValueError(f"'at' {exc}") from None
+
+
+def _number(value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{key!r} must be a number, got {value!r}")
+        raise ValueError(f"must be a number, got {value!r:.40}")
     if not low <= value <= high:
-        raise ValueError(f"{key!r} must be within {low:g}..{high:g}, got {value!r}")
+        raise ValueError(f"must be within {low:g}..{high:g}, got {value!r:.40}")
     return float(value)
 
 
+class KeyframeBody(BaseModel):
+    """One element of a profile's `keyframes`: `{"at", "brightness" (%), "kelvin"}`.
+
+    Other keys are ignored. A missing value is reported as that value being wrong
+    (`'kelvin' must be a number, got None`), with every problem of the keyframe.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    at: str = Field(None, validate_default=True)
+    brightness: float = Field(None, validate_default=True)
+    kelvin: float = Field(None, validate_default=True)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: Any) -> str:
+        _parse_at(value)
+        return str(value).strip().lower()
+
+    @field_validator("brightness", mode="before")
+    @classmethod
+    def _brightness(cls, value: Any) -> float:
+        return _number(value, 0, 100)
+
+    @field_validator("kelvin", mode="before")
+    @classmethod
+    def _kelvin(cls, value: Any) -> float:
+        return _number(value, MIN_KELVIN, MAX_KELVIN)
+
+
 def parse_keyframe(raw: Any) -> Keyframe:
-    """Parse one `{"at", "brightness", "kelvin"}` object; raises ValueError with the reason."""
+    """Parse one `{"at", "brightness", "kelvin"}` object; raises ValueError with the reasons."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"a keyframe must be an object, got {raw!r}")
-    anchor, offset = parse_at(raw.get("at"))  # type: ignore[arg-type]
-    brightness = _number(raw, "brightness", 0, 100)
-    kelvin = _number(raw, "kelvin", MIN_KELVIN, MAX_KELVIN)
-    return Keyframe(anchor, offset, brightness, round(kelvin), str(raw["at"]).strip().lower())
+    try:
+        body = KeyframeBody.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(describe_problems(exc, "keyframe", "'{loc}' {msg}")) from None
+    anchor, offset = _parse_at(body.at)
+    return Keyframe(anchor, offset, body.brightness, round(body.kelvin), body.at)
 
 
 def location_configured(location: LocationSettings | None) -> bool:

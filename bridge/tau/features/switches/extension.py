@@ -30,7 +30,9 @@ class SwitchesExtension(Extension):
 
     def __init__(self, ctx: Context) -> None:
         self._store = ctx.store
+        self._decide = ctx.decide
         self._publish = ctx.publish
+        self._topics = ctx.topics
         self.engine = SwitchEngine(emit=self._emit, recall=self._recall, level_of=self._level_of)
         self._presses = PressTimer(self.engine, self._reemit)
         self._by_input: dict[str, list[int]] = {}
@@ -77,16 +79,17 @@ class SwitchesExtension(Extension):
         if switch is None:
             return
         for action in actions:
-            self._publish(f"switch/{switch.slug}/event", json.dumps({"event_type": action}))
+            topic = self._topics.under_base(self._topics.switch_event(switch.slug))
+            self._publish(topic, json.dumps({"event_type": action}))
 
     def _emit(self, target: Target, command: LightCommand) -> None:
-        self._store.command(target, command, reason="switch")
+        self._decide.command(target, command, reason="switch")
 
     def _recall(self, scene_id: int) -> None:
         scene = self._store.installation.scenes.get(scene_id)
         if scene is None:
             raise UnknownTargetError(f"unknown scene id {scene_id}")
-        self._store.apply_many(recall_targets(scene), "scene", None)
+        self._decide.apply_many(recall_targets(scene), "scene", None)
 
     def _level_of(self, target: Target) -> tuple[bool, int]:
         kind, ident = target

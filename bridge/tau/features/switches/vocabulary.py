@@ -19,9 +19,11 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from tau.core.commands import LightCommand, decode_text, load_json
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
+
+from tau.core.commands import LightCommand, decode_text, load_json, problems
 from tau.core.model import Switch
 from tau.errors import ConfigurationError, InvalidCommandError
 
@@ -214,21 +216,57 @@ def parse_intent(intent: str) -> tuple[str, int | str | None]:
     )
 
 
+def _intent(intent: str) -> str:
+    try:
+        parse_intent(intent)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+    return intent
+
+
+Intent = Annotated[str, AfterValidator(_intent)]
+
+
+class SwitchConfig(BaseModel):
+    """A switch's configuration as the engine needs it: its `mapping` and its model's
+    `action_map` (action -> intent), and the double-tap window."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    mapping: dict[str, Intent]
+    action_map: dict[str, Intent]
+    double_tap_ms: int
+
+    @field_validator("double_tap_ms")
+    @classmethod
+    def _double_tap(cls, value: int) -> int:
+        if not 200 <= value <= 900:
+            raise ValueError("must be 200..900")
+        return value
+
+
+_SOURCE = {"mapping": "mapping", "action_map": "model action_map"}
+
+
 def validate_switch(switch: Switch) -> list[str]:
-    """Configuration problems of one switch, one user-facing line each."""
-    problems = []
-    for source, table in (
-        ("mapping", switch.mapping),
-        ("model action_map", switch.model.action_map),
-    ):
-        for action, intent in table.items():
-            try:
-                parse_intent(intent)
-            except ConfigurationError as exc:
-                problems.append(f"switch {switch.slug!r} {source} {action!r}: {exc}")
-    if not 200 <= switch.double_tap_ms <= 900:
-        problems.append(f"switch {switch.slug!r}: double_tap_ms must be 200..900")
-    return problems
+    """Configuration problems of one switch (`SwitchConfig`), one user-facing line each."""
+    try:
+        SwitchConfig.model_validate(
+            {
+                "mapping": switch.mapping,
+                "action_map": switch.model.action_map,
+                "double_tap_ms": switch.double_tap_ms,
+            }
+        )
+    except ValidationError as exc:
+        lines = []
+        for loc, msg in problems(exc):
+            if len(loc) == 2 and loc[0] in _SOURCE:  # (table, action): an intent
+                lines.append(f"switch {switch.slug!r} {_SOURCE[str(loc[0])]} {loc[1]!r}: {msg}")
+            else:
+                lines.append(f"switch {switch.slug!r}: {'.'.join(map(str, loc))} {msg}")
+        return lines
+    return []
 
 
 # --- payloads -------------------------------------------------------------------------

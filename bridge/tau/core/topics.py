@@ -1,9 +1,15 @@
-"""Topic names in one place."""
+"""Topic names in one place: the layout under the base topic and the discovery prefix.
+
+In `core` so that the API layer (router, publisher, discovery) and the extensions
+(a switch's `event` topic) read the same layout.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from tau.settings import Settings
 
 _NODE_RE = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -12,6 +18,17 @@ _NODE_RE = re.compile(r"[^a-zA-Z0-9_-]")
 class Topics:
     base: str
     discovery_prefix: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Topics:
+        return cls(settings.mqtt.base_topic, settings.mqtt.discovery_prefix)
+
+    def under_base(self, topic: str) -> str:
+        """`<base>/switch/x/event` -> `switch/x/event` (what `Context.publish` takes)."""
+        prefix = self.base + "/"
+        if not topic.startswith(prefix):
+            raise ValueError(f"{topic!r} is not under the base topic {self.base!r}")
+        return topic[len(prefix) :]
 
     @property
     def node_id(self) -> str:
@@ -36,8 +53,13 @@ class Topics:
 
     @property
     def node_sync(self) -> str:
-        """Changes the leading bridge made, for the others to apply (several bridges)."""
+        """The leader's decisions, for every bridge to apply (several bridges)."""
         return f"{self.base}/bridge/nodes/sync"
+
+    @property
+    def node_database(self) -> str:
+        """Bridges that lost PostgreSQL say so here, a few times a second."""
+        return f"{self.base}/bridge/nodes/database"
 
     def request(self, name: str) -> str:
         return f"{self.base}/bridge/request/{name}"

@@ -1,0 +1,170 @@
+"""What a bridge says about itself: health (`/healthz`, the `health_check` request),
+`<base>/bridge/info`, and which universes some bridge outputs (fixture availability).
+
+With several bridges, health is each bridge's own; info and availability are the
+leader's, for all of them (`tau.nodes.cluster`'s last view).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tau import __version__
+from tau.api.publisher import stable_json
+from tau.core.scope import Scope
+from tau.core.state import StateStore
+from tau.core.topics import Topics
+from tau.db.leases import LEADER, View, universe_resource
+from tau.db.nodes_cli import build_view
+from tau.db.writer import StateWriter
+from tau.dmx.render import Renderer
+from tau.mqtt.session import MqttSession
+from tau.nodes.cluster import Cluster
+from tau.settings import Settings
+
+Publish = Callable[..., bool]
+
+
+def nodes_info(view: View, installation: Iterable[int]) -> dict[str, Any]:
+    """Every bridge sharing the installation, as `tau nodes --json` shows them."""
+    return dataclasses.asdict(build_view(view, sorted(installation)))
+
+
+class BridgeStatus:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Topics,
+        store: StateStore,
+        renderer: Renderer,
+        writer: StateWriter,
+        session: MqttSession,
+        scope: Scope,
+        nodes: Cluster | None,
+    ) -> None:
+        self._settings = settings
+        self._topics = topics
+        self._store = store
+        self._renderer = renderer
+        self._writer = writer
+        self._session = session
+        self._scope = scope
+        self._nodes = nodes
+        self._started = time.monotonic()
+        self._info_sent: str | None = None
+
+    def health(self) -> dict[str, Any]:
+        outputs = {str(u): s for u, s in self._renderer.status().items()}
+        outputs_ok = all(s.get("state") == "ok" for s in outputs.values())
+        writer, session = self._writer, self._session
+        database = {
+            "status": "ok" if writer.healthy else "down",
+            "queued_writes": writer.queued,
+            "last_error": writer.last_error,
+        }
+        broker = {
+            "status": "connected" if session.connected.is_set() else "disconnected",
+            "reconnects": session.reconnects,
+        }
+        return {
+            "healthy": session.connected.is_set() and outputs_ok,
+            "database": database,
+            "broker": broker,
+            "outputs": outputs,
+            "node": self.node_health(),
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+
+    def node_health(self) -> dict[str, Any]:
+        """This bridge among several: what it sends, what it stands by for, if it leads."""
+        nodes = self._nodes
+        everything = self._store.installation.universes
+        return {
+            "name": self._settings.node.name,
+            "leader": self._scope.leader,
+            "owned": sorted(nodes.owned if nodes else everything),
+            "standby": sorted(nodes.standby()) if nodes else [],
+            "lease": "ok" if nodes is None or nodes.database_ok else "lost",
+        }
+
+    def info(self) -> dict[str, Any]:
+        inst = self._store.installation
+        health = self.health()
+        name = self._settings.node.name
+        return {
+            "version": __version__,
+            "base_topic": self._topics.base,
+            "discovery_prefix": self._topics.discovery_prefix,
+            "counts": {
+                "fixtures": len(inst.fixtures),
+                "groups": len(inst.groups),
+                "scenes": len(inst.scenes),
+                "switches": len(inst.switches),
+                "fixture_models": len(inst.fixture_models),
+            },
+            "universes": health["outputs"],
+            "database": health["database"],
+            "broker": {"status": health["broker"]["status"]},
+            "default_transition": self._settings.default_transition,
+            "fps": self._settings.dmx.fps,
+            "node": name,
+            "leader": name if self._nodes is None else self._nodes.view.holder(LEADER),
+            "nodes": nodes_info(self._nodes.view, inst.universes)["nodes"] if self._nodes else [],
+        }
+
+    def forget_sent(self) -> None:
+        """The next `publish_info` sends, changed or not (a new session, a new leader)."""
+        self._info_sent = None
+
+    def publish_info(self) -> None:
+        """`<base>/bridge/info`, retained, when it changed."""
+        info = self.info()
+        for output in info["universes"].values():  # frame counters would republish forever
+            output.pop("frames_sent", None)
+        for node in info["nodes"]:  # as would the heartbeat's age
+            node.pop("heartbeat_s", None)
+        if info["database"]["status"] == "ok":
+            # Writes queue for a flush (~50 ms) all the time; as a retained QoS 1 message
+            # the flicker would cost a PUBACK a second, and a broker with Nagle on holds the
+            # next command back behind it (~40 ms). The count matters during an outage.
+            info["database"].pop("queued_writes", None)
+        text = stable_json(info)
+        if text != self._info_sent and self._session.publish(
+            self._topics.bridge_info, text, retain=True, qos=1
+        ):
+            self._info_sent = text
+
+
+class UniverseAvailability:
+    """`<base>/bridge/universe/<n>/state`: `online` while some bridge outputs universe n.
+
+    Home Assistant shows a fixture available while the bridges are online and its
+    universe is (discovery's `availability_mode: all`). Only the leader publishes it,
+    from the leases it saw last; a universe gone from the installation is cleared."""
+
+    def __init__(self, topics: Topics, publish: Publish) -> None:
+        self._topics = topics
+        self._publish = publish
+        self._sent: dict[int, str] = {}
+
+    def sync(self, universes: Iterable[int], nodes: Cluster | None, force: bool = False) -> None:
+        if force:
+            self._sent.clear()
+        wanted = set(universes)
+        for universe in sorted(wanted | set(self._sent)):
+            if universe not in wanted:
+                value = ""
+            elif nodes is None or universe in nodes.owned:
+                value = "online"
+            else:
+                held = nodes.view.holder(universe_resource(universe)) is not None
+                value = "online" if held else "offline"
+            if self._sent.get(universe) == value:
+                continue
+            if self._publish(self._topics.universe_state(universe), value, retain=True, qos=1):
+                self._sent[universe] = value
+                if not value:
+                    del self._sent[universe]
