@@ -54,6 +54,9 @@ class Renderer:
         self._buffers: dict[int, bytearray] = {u: bytearray(SLOTS) for u in outputs}
         self._sent: dict[int, bytes] = {}
         self._dirty: set[int] = set()  # fixtures to re-render at the next frame
+        # Fixtures changed on a universe without an output here (another bridge sends
+        # it): their bytes are rendered when it gets one, or its frame is asked for.
+        self._deferred: set[int] = set()
         self._force: set[int] = set()  # universes to send at the next frame regardless
         self._listeners: list[FrameListener] = []
         self._frame_no = 0
@@ -97,6 +100,7 @@ class Renderer:
         for universe, _ in opening:
             self._buffers.setdefault(universe, bytearray(SLOTS))
             self._sent.pop(universe, None)
+            self._dirty |= self._deferred_on(universe)
         if not self._started:
             return
         for output in closing:
@@ -150,6 +154,9 @@ class Renderer:
 
     def frame(self, universe: int) -> bytes:
         """The universe's current 512 slots (what the next frame sends, if it changed)."""
+        now = self._clock()
+        for fixture_id in self._deferred_on(universe):
+            self._render(self._patches[fixture_id], self._current(fixture_id, now))
         buffer = self._buffers.get(universe)
         return bytes(buffer) if buffer is not None else bytes(SLOTS)
 
@@ -235,10 +242,15 @@ class Renderer:
         self._frame_no += 1
         if not instant:
             self._advance(now)
+        outputs = self._outputs
         for fixture_id in self._dirty:
             patch = self._patches.get(fixture_id)
-            if patch is not None:
+            if patch is None:
+                continue
+            if patch.universe in outputs:
                 self._render(patch, self._current(fixture_id, now))
+            else:
+                self._deferred.add(fixture_id)
         self._dirty.clear()
         sent = set()
         for universe, output in self._outputs.items():
@@ -343,6 +355,17 @@ class Renderer:
             moved = abs(mired(end.kelvin) - mired(start.kelvin)) / span
             steps = max(steps, moved * FULL16 / _STEP_8BIT)
         return fade.duration_s / max(steps, 1.0)
+
+    def _deferred_on(self, universe: int) -> set[int]:
+        """Take the deferred fixtures patched on `universe` (see `_deferred`)."""
+        patches = self._patches
+        mine = {
+            f
+            for f in self._deferred
+            if (p := patches.get(f)) is not None and p.universe == universe
+        }
+        self._deferred -= mine
+        return mine
 
     def _render(self, patch: Patch, level: Level) -> None:
         data = _rendered(patch, level)

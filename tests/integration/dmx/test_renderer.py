@@ -313,3 +313,25 @@ async def test_an_instant_frame_leaves_fades_on_their_slots() -> None:
     assert [f[1] for f in one.history][-1] == 8
     # Frames: about 10 on the 20 fps grid for the fade, plus the four instant ones.
     assert 10 <= len(times) <= 17, len(times)
+
+
+async def test_a_universe_taken_over_starts_from_the_current_levels_not_black() -> None:
+    """Another bridge sends universe 2 at first: its fixtures follow every command but are
+    rendered only once this renderer gets an output there (a standby taking over)."""
+    one, two = VirtualOutput(1, history=500), VirtualOutput(2, history=500)
+    renderer = Renderer({1: one}, FPS)
+    renderer.set_patch(
+        [
+            fixture_patch(1, ("dimmer",), universe=1, start=1),
+            fixture_patch(2, ("dimmer",), universe=2, start=5),
+        ]
+    )
+    async with running(renderer):
+        renderer.apply([target(1, 200), target(2, 100)])
+        await _until(renderer, lambda: one.last_frame[0] == 200)
+        assert renderer.frame(2)[4] == 100  # asked for, rendered on demand
+        renderer.apply([target(2, 60)])  # deferred: no output here for universe 2
+        renderer.set_outputs({1: one, 2: two})  # the lease for universe 2 is ours now
+        await _until(renderer, lambda: two.frame_count >= 1)
+        assert two.history[0][4] == 60  # its first frame: the newest level, no black
+        assert all(frame[4] == 60 for frame in two.history)
