@@ -59,6 +59,18 @@ async def eventually(check: Callable[[], bool], within_s: float) -> float:
     return time.monotonic() - start
 
 
+def _proxied(url: str) -> tuple[TcpProxy, str]:
+    host_port = url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    proxy = TcpProxy((host, int(port)))
+    return proxy, url.replace(host_port, f"127.0.0.1:{proxy.port}")
+
+
+def _cut(proxy: TcpProxy) -> None:
+    proxy.stall("both")  # the connection open now goes silent ...
+    proxy.cut()  # ... and new ones are refused
+
+
 @pytest_asyncio.fixture(loop_scope="function")
 async def nodes(schema_url: str) -> AsyncIterator[list[Node]]:
     made: list[Node] = []
@@ -193,18 +205,14 @@ async def test_one_device_universe_on_two_nodes_is_an_error_naming_the_owner(
 async def test_cut_off_from_the_database_the_owner_stops_before_the_standby_starts(
     schema_url: str, nodes: list[Node]
 ) -> None:
-    host_port = schema_url.split("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
+    proxy, via_proxy = _proxied(schema_url)
     try:
-        via_proxy = schema_url.replace(host_port, f"127.0.0.1:{proxy.port}")
         a = await start(nodes, via_proxy, "a", {1: NETWORK}, {1})
         b = await start(nodes, schema_url, "b", {1: NETWORK}, {1})
         await eventually(lambda: a.cluster.view.leases["universe:1"].standbys == ("b",), 2)
         deadline = a.cluster.deadline(1)
         assert deadline is not None
-        proxy.stall("both")  # the connection open now goes silent ...
-        proxy.cut()  # ... and new ones are refused
+        _cut(proxy)
         cut = time.monotonic()
         await eventually(lambda: b.cluster.owned == {1}, 3 * LEASE_S)
         gave_up = a.when(lambda owned, _lead: 1 not in owned)
@@ -222,14 +230,10 @@ async def test_cut_off_from_the_database_the_owner_stops_before_the_standby_star
 async def test_without_a_standby_a_node_rides_out_a_database_outage(
     schema_url: str, nodes: list[Node]
 ) -> None:
-    host_port = schema_url.split("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
+    proxy, via_proxy = _proxied(schema_url)
     try:
-        via_proxy = schema_url.replace(host_port, f"127.0.0.1:{proxy.port}")
         a = await start(nodes, via_proxy, "a", {1: NETWORK, 2: DEVICE}, {1, 2})
-        proxy.stall("both")
-        proxy.cut()
+        _cut(proxy)
         await asyncio.sleep(3 * LEASE_S)
         assert a.cluster.owned == {1, 2} and a.cluster.leader
         assert not a.cluster.database_ok
@@ -276,18 +280,6 @@ async def test_a_node_forgotten_while_running_registers_again(
         await conn.close()
     assert view.nodes["a"].alive
     assert a.cluster.owned == {1} and a.cluster.leader
-
-
-def _proxied(url: str) -> tuple[TcpProxy, str]:
-    host_port = url.split("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    proxy = TcpProxy((host, int(port)))
-    return proxy, url.replace(host_port, f"127.0.0.1:{proxy.port}")
-
-
-def _cut(proxy: TcpProxy) -> None:
-    proxy.stall("both")  # the connection open now goes silent ...
-    proxy.cut()  # ... and new ones are refused
 
 
 async def test_with_the_database_away_for_everyone_the_owner_keeps_sending(
