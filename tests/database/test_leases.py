@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -324,3 +326,20 @@ async def test_a_late_report_counts_for_nothing(schema_url: str, nodes: list[Nod
     a.cluster.peer_database("b", True, time.time() - 5)  # queued while the broker was away
     a.cluster.peer_database("a", True, time.time())  # its own, echoed back
     assert a.cluster._peer_reports == {}
+
+
+async def test_a_restart_after_a_crash_on_this_computer_takes_the_name_at_once(
+    schema_url: str, nodes: list[Node]
+) -> None:
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()
+    conn = await asyncpg.connect(schema_url)
+    try:
+        crashed = Registration("hall", socket.gethostname(), dead.pid, "1", {1: NETWORK}, None)
+        assert await leases.register(conn, crashed, 30) is None  # heartbeat good for 30 s
+    finally:
+        await conn.close()
+    started = time.monotonic()
+    hall = await start(nodes, schema_url, "hall", {1: NETWORK}, {1})
+    assert time.monotonic() - started < LEASE_S
+    assert hall.cluster.owned == {1} and hall.cluster.leader

@@ -119,16 +119,20 @@ class Registration:
     http: str | None
 
 
-async def register(conn: asyncpg.Connection, me: Registration, lease_s: float) -> NodeRow | None:
+async def register(
+    conn: asyncpg.Connection, me: Registration, lease_s: float, *, force: bool = False
+) -> NodeRow | None:
     """Write this node's row. Returns the *other* living process that holds the name
-    (another host or pid with an unexpired heartbeat) instead, writing nothing."""
+    (another host or pid with an unexpired heartbeat) instead, writing nothing, unless
+    `force` (the caller knows that process is gone)."""
     async with conn.transaction():
         row = await conn.fetchrow(
             "SELECT host, pid, expires_at > now() AS alive FROM bridge_nodes "
             "WHERE name = $1 FOR UPDATE",
             me.name,
         )
-        if row is not None and row["alive"] and (row["host"], row["pid"]) != (me.host, me.pid):
+        taken = row is not None and row["alive"] and (row["host"], row["pid"]) != (me.host, me.pid)
+        if taken and not force:
             view = await read_view(conn)
             return view.nodes[me.name]
         await conn.execute(

@@ -58,6 +58,17 @@ class _Held:
     standbys: set[str] = field(default_factory=set)  # listed in any tick since the last success
 
 
+def _running(pid: int) -> bool:
+    """Whether a process with this id runs on this computer."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's
+    return True
+
+
 class Cluster:
     def __init__(
         self,
@@ -169,6 +180,11 @@ class Cluster:
         me = self._registration()
         give_up = time.monotonic() + self.lease_s + 1.0
         while (other := await leases.register(self._conn, me, self.lease_s)) is not None:
+            if other.host == me.host and other.pid is not None and not _running(other.pid):
+                # This computer's previous bridge under this name died (kill -9, a crash):
+                # no need to wait for its heartbeat to run out.
+                await leases.register(self._conn, me, self.lease_s, force=True)
+                break
             if time.monotonic() > give_up:
                 raise ConfigurationError(
                     f"node name {self.name!r} is in use by a running bridge on {other.host} "
