@@ -17,7 +17,6 @@ from typing import Any
 
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import DiscoveryPublisher, Publish, StatePublisher
-from tau.api.status import UniverseAvailability
 from tau.core.events import (
     HomeAssistantOnline,
     InstallationReloaded,
@@ -27,6 +26,8 @@ from tau.core.events import (
 )
 from tau.core.extension import Context, EventHandler, Extension, TriggerTypes
 from tau.core.model import Installation
+from tau.core.topics import Topics
+from tau.db.leases import universe_resource
 from tau.nodes.cluster import Cluster
 
 log = logging.getLogger("tau.homeassistant")
@@ -154,3 +155,35 @@ class HomeAssistantExtension(Extension):
         new_circ = {topics.circadian(g.slug) for g in new.groups.values() if g.circadian_profile_id}
         for topic in sorted(stale | (old_circ - new_circ)):
             self._publish(topic, b"", retain=True, qos=1)
+
+
+class UniverseAvailability:
+    """`<base>/bridge/universe/<n>/state`: `online` while some bridge outputs universe n.
+
+    Home Assistant shows a fixture available while the bridges are online and its
+    universe is (discovery's `availability_mode: all`). Only the leader publishes it,
+    from the leases it saw last; a universe gone from the installation is cleared."""
+
+    def __init__(self, topics: Topics, publish: Publish) -> None:
+        self._topics = topics
+        self._publish = publish
+        self._sent: dict[int, str] = {}
+
+    def sync(self, universes: Iterable[int], nodes: Cluster | None, force: bool = False) -> None:
+        if force:
+            self._sent.clear()
+        wanted = set(universes)
+        for universe in sorted(wanted | set(self._sent)):
+            if universe not in wanted:
+                value = ""
+            elif nodes is None or universe in nodes.owned:
+                value = "online"
+            else:
+                held = nodes.view.holder(universe_resource(universe)) is not None
+                value = "online" if held else "offline"
+            if self._sent.get(universe) == value:
+                continue
+            if self._publish(self._topics.universe_state(universe), value, retain=True, qos=1):
+                self._sent[universe] = value
+                if not value:
+                    del self._sent[universe]

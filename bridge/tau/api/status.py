@@ -1,5 +1,5 @@
-"""What a bridge says about itself: health (`/healthz`, the `health_check` request),
-`<base>/bridge/info`, and which universes some bridge outputs (fixture availability).
+"""What a bridge says about itself: health (`/healthz`, the `health_check` request) and
+`<base>/bridge/info`.
 
 `BridgeStatus` is an extension: it answers `health_check`, publishes `bridge/info`
 when it changes (on connect, when leading begins, when an output changes state,
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tau import __version__
@@ -21,15 +21,12 @@ from tau.api.publisher import stable_json
 from tau.core.events import MqttConnected, NodeChanged, OutputStatusChanged
 from tau.core.extension import Context, EventHandler, Extension, ExtensionRequest, RequestBody
 from tau.core.scope import Scope
-from tau.core.topics import Topics
-from tau.db.leases import LEADER, View, universe_resource
+from tau.db.leases import LEADER, View
 from tau.db.nodes_cli import build_view
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
-
-Publish = Callable[..., bool]
 
 
 def nodes_info(view: View, installation: Iterable[int]) -> dict[str, Any]:
@@ -182,35 +179,3 @@ class BridgeStatus(Extension):
             self._topics.bridge_info, text, retain=True, qos=1
         ):
             self._info_sent = text
-
-
-class UniverseAvailability:
-    """`<base>/bridge/universe/<n>/state`: `online` while some bridge outputs universe n.
-
-    Home Assistant shows a fixture available while the bridges are online and its
-    universe is (discovery's `availability_mode: all`). Only the leader publishes it,
-    from the leases it saw last; a universe gone from the installation is cleared."""
-
-    def __init__(self, topics: Topics, publish: Publish) -> None:
-        self._topics = topics
-        self._publish = publish
-        self._sent: dict[int, str] = {}
-
-    def sync(self, universes: Iterable[int], nodes: Cluster | None, force: bool = False) -> None:
-        if force:
-            self._sent.clear()
-        wanted = set(universes)
-        for universe in sorted(wanted | set(self._sent)):
-            if universe not in wanted:
-                value = ""
-            elif nodes is None or universe in nodes.owned:
-                value = "online"
-            else:
-                held = nodes.view.holder(universe_resource(universe)) is not None
-                value = "online" if held else "offline"
-            if self._sent.get(universe) == value:
-                continue
-            if self._publish(self._topics.universe_state(universe), value, retain=True, qos=1):
-                self._sent[universe] = value
-                if not value:
-                    del self._sent[universe]

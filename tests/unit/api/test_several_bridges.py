@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tau.api import sync
-from tau.api.status import UniverseAvailability, nodes_info
+from tau.api.homeassistant import UniverseAvailability
+from tau.api.status import nodes_info
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
