@@ -1,11 +1,16 @@
 """The controller: inbound MQTT -> parse -> resolve -> store, plus live reloads.
 
-`Bridge` builds the MQTT session, the API layer's publishers and the features
-from the parts `app.py` hands it at construction, and routes each inbound
-message to its handler; `app.py` starts and stops it in order. Handlers never
-wait on PostgreSQL between a message and its DMX frame: commands are applied to
-the in-memory store, which hands the renderer one batch and marks state for the
-write-behind.
+`Bridge` builds the MQTT session, the state publisher and the extensions (the
+API layer's and the features', from `tau.extensions`) from the parts `app.py`
+hands it at construction, and routes each inbound message to its handler;
+`app.py` starts and stops it in order. Handlers never wait on PostgreSQL
+between a message and its DMX frame: commands are applied to the in-memory
+store, which hands the renderer one batch and marks state for the write-behind.
+
+With several bridges (`tau.nodes`), every bridge takes light commands and the
+kinds extensions mark `everywhere`; the rest goes to the leader only, and
+`nodes_changed` follows the leases: outputs, the scope of what this bridge
+publishes, and `NodeChanged` on the bus.
 """
 
 from __future__ import annotations

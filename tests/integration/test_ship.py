@@ -167,6 +167,11 @@ def test_healthz_and_metrics(bridge_factory, mqtt_probe) -> None:
     assert status == 200 and health["healthy"] is True
     assert health["broker"]["status"] == "connected"
     assert health["outputs"]["1"]["driver"] == "virtual"
+    # one bridge alone: it leads and sends every universe of the installation
+    node = health["node"]
+    assert node["leader"] is True and node["lease"] == "ok"
+    assert node["owned"] == [1, 2] and node["standby"] == []
+    assert node["name"]  # the host name when TAU_NODE__NAME is unset
     _, before = _get(f"http://127.0.0.1:{port}/metrics")
     handled = _metric(before, "tau_commands_total", '{kind="fixture_set"}')
     mqtt_probe.subscribe(bridge.topic("fixture", "#"))
@@ -193,5 +198,8 @@ def test_healthz_and_metrics(bridge_factory, mqtt_probe) -> None:
     assert "tau_db_write_batch_seconds_count" in after
     assert "tau_db_write_queue" in after
     assert "tau_mqtt_reconnects_total" in after
+    assert _metric(after, "tau_node_leader") == 1
+    assert _metric(after, "tau_universe_owned", '{universe="1"}') == 1
+    assert _metric(after, "tau_universe_owned", '{universe="2"}') == 1
     _, missing = _get(f"http://127.0.0.1:{port}/nope")
     assert "healthz" in missing

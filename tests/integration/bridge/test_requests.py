@@ -41,6 +41,7 @@ def test_health_check(home, mqtt_probe) -> None:
     assert reply["status"] == "ok"
     assert reply["data"]["healthy"] is True
     assert reply["data"]["database"]["status"] == "ok"
+    assert reply["data"]["node"]["leader"] is True  # a bridge alone leads
 
 
 def test_fixture_lifecycle(home, mqtt_probe) -> None:
