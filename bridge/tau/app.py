@@ -141,6 +141,7 @@ class App:
         self.metrics = Metrics()
         self.http: HttpServer | None = None
         self._ready_task: asyncio.Task[None] | None = None
+        self._universes_seen: set[int] = set()  # labels of tau_universe_owned
 
     def _refresh_gauges(self) -> None:
         bridge = self.bridge
@@ -153,10 +154,10 @@ class App:
             self.metrics.output_errors.labels(str(universe)).set(status["state"] == "ok")
         node = bridge.node_health()
         self.metrics.node_leader.set(node["leader"])
-        for universe in node["owned"]:
-            self.metrics.universe_owned.labels(str(universe)).set(1)
-        for universe in node["standby"]:
-            self.metrics.universe_owned.labels(str(universe)).set(0)
+        owned = set(node["owned"])
+        self._universes_seen |= owned | set(node["standby"])
+        for universe in self._universes_seen:  # one given up reads 0 again
+            self.metrics.universe_owned.labels(str(universe)).set(universe in owned)
 
     async def _database_url(self) -> str:
         if self.settings.database_url is not None:
