@@ -43,11 +43,9 @@ from tau.db import leases
 from tau.db.connect import explain, plain_dsn, reason
 from tau.db.leases import LEADER, Registration, View, resource_universe, universe_resource
 from tau.errors import ConfigurationError, DatabaseError
+from tau.nodes.rules import DEVICE_DRIVERS, Reporter, wanted
 
 log = logging.getLogger("tau.nodes")
-
-# Outputs that drive a line plugged into this computer: never failed over.
-DEVICE_DRIVERS = frozenset({"enttec_pro", "open_dmx"})
 
 OnChange = Callable[[frozenset[int], bool], None]
 
@@ -93,7 +91,7 @@ class Cluster:
         self._listeners: list[OnChange] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()  # one tick at a time
-        self._reported: dict[str, str | None] = {}  # resource -> holder last logged
+        self._reporter = Reporter(name, self.configured)
         self.view = View({}, {})
         self.database_ok = False
         self.last_tick_t = 0.0
@@ -318,23 +316,7 @@ class Cluster:
             self._changed(before)
 
     def _compute_wanted(self) -> dict[str, list[str]]:
-        """resource -> the living nodes that could take it over from this one."""
-        view = self.view
-        others = [n for n in view.nodes.values() if n.alive and n.name != self.name]
-        wanted: dict[str, list[str]] = {LEADER: [n.name for n in others]}
-        for universe, driver in self.configured.items():
-            if driver in DEVICE_DRIVERS:
-                wanted[universe_resource(universe)] = []
-            else:
-                wanted[universe_resource(universe)] = [
-                    n.name
-                    for n in others
-                    if (d := n.universes.get(universe)) is not None and d not in DEVICE_DRIVERS
-                ]
-        with_output = {u for n in view.nodes.values() for u in n.universes}
-        for universe in self._installation_universes() - with_output - set(self.configured):
-            wanted[universe_resource(universe)] = [n.name for n in others]
-        return wanted
+        return wanted(self.view, self.name, self.configured, self._installation_universes())
 
     def _may_give_up(self, resource: str, held: _Held) -> bool:
         universe = resource_universe(resource)
@@ -399,54 +381,7 @@ class Cluster:
     def _report(self, view: View) -> None:
         """Say once who holds what this node wants and does not hold."""
         for resource in self._wanted:
-            holder = None if resource in self._held else view.holder(resource)
-            lease = view.leases.get(resource)
-            orphan = (
-                holder is None
-                and resource not in self._held
-                and lease is not None
-                and self.name not in lease.standbys
-                and lease.holder in view.nodes
-                and not view.nodes[lease.holder].stopped
-            )
-            said = f"orphan:{lease.holder}" if orphan and lease is not None else holder
-            if self._reported.get(resource, "-") == said:
-                continue
-            self._reported[resource] = said
-            if orphan and lease is not None:
-                log.warning(
-                    "event=lease_orphaned node=%s resource=%s holder=%s: node %r stopped "
-                    "renewing %s before this node joined as its standby, so it may still be "
-                    "running, cut off from the database; if it is gone for good, run "
-                    "`tau nodes forget %s`",
-                    self.name,
-                    resource,
-                    lease.holder,
-                    lease.holder,
-                    resource,
-                    lease.holder,
-                )
-                continue
-            if holder is None:
-                continue
-            universe = resource_universe(resource)
-            owner = view.nodes.get(holder)
-            # A holder without an output there holds it as a virtual universe (it ticked
-            # before this node registered its device): no conflict, it lets go next tick.
-            configured = owner is not None and universe in owner.universes
-            if configured and self.configured.get(universe or -1) in DEVICE_DRIVERS:
-                log.error(
-                    "event=device_universe_taken node=%s universe=%d owner=%s: universe %d "
-                    "is a USB device universe on this node, but node %r outputs it; a device "
-                    "universe belongs to the node it is plugged into: remove it from "
-                    "TAU_DMX__UNIVERSES on one of them",
-                    self.name,
-                    universe,
-                    holder,
-                    universe,
-                    holder,
-                )
+            if resource in self._held:
+                self._reporter.held(resource)
             else:
-                log.info(
-                    "event=node_standby node=%s resource=%s owner=%s", self.name, resource, holder
-                )
+                self._reporter.report(view, resource)
