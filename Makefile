@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean venv
+.PHONY: run test lint typecheck pytest bench bench-quick clean venv browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tau needs Python 3.11 or newer")'
@@ -23,6 +23,12 @@ $(STAMP): pyproject.toml $(RUNTIME_STAMP)
 	@touch $@
 
 venv: $(STAMP)
+
+# Debian's chromium for the web page's browser tests (Playwright drives it; no download).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@/usr/bin/chromium --version
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/tau run --demo

@@ -43,11 +43,15 @@ from tau.http import HttpServer
 from tau.metrics import Metrics
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings, UniverseOutput, VirtualOutput
+from tau.web.app import WebUI
+from tau.web.auth import check_listen
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("tau")
+
+DEMO_HTTP_PORT = 8080  # `tau run --demo` (`make run`) serves the web page here
 
 
 def configure_logging(level: str, console: Console | None = None) -> None:
@@ -130,6 +134,28 @@ async def load_demo(pool: asyncpg.Pool) -> bool:
     return True
 
 
+def web_site(
+    settings: Settings,
+    bridge: Bridge,
+    bus: Bus,
+    circadian: CircadianEngine,
+    now: Callable[[], Any],
+    database_url: str,
+) -> WebUI:
+    """The web page on the HTTP listener; what it says about the bridge holds no secret."""
+    mqtt = settings.mqtt
+    scheme = "mqtts" if mqtt.tls is not None else "mqtt"
+
+    def about() -> dict[str, Any]:
+        return {
+            **bridge.status.info(),
+            "broker_url": f"{scheme}://{mqtt.host}:{mqtt.port}",
+            "database_url": redact(database_url),
+        }
+
+    return WebUI(settings, bridge, bus, circadian, now, about)
+
+
 class App:
     def __init__(self, settings: Settings, demo: bool = False) -> None:
         self.settings = settings
@@ -189,7 +215,18 @@ class App:
                 f" note={AMQTT_NOTE!r}" if broker.kind == "amqtt" else "",
             )
 
+    @property
+    def http_port(self) -> int | None:
+        """The web page's port: the setting, else 8080 for the demo, else none."""
+        port = self.settings.http.port
+        return DEMO_HTTP_PORT if port is None and self.demo else port
+
     async def run(self) -> int:
+        http = self.settings.http
+        if self.http_port is not None:  # before anything starts: one line
+            check_listen(http.host, http.password.get_secret_value() if http.password else None)
+            host = f"[{http.host}]" if ":" in http.host else http.host
+            log.info("event=starting web=http://%s:%d/", host, self.http_port)
         if self.settings.database_url is None:
             from tau.embedded import lock_data_directory
 
@@ -311,11 +348,25 @@ class App:
                 log.exception("event=extension_start_failed extension=%s", extension.name)
                 continue
             self._cleanup.append((extension.name, extension.stop))
-        if s.http.port is not None:
+        if self.http_port is not None:
+            site = web_site(s, bridge, bus, circadian, clock.now, url)
             http = HttpServer(
-                s.http.host, s.http.port, bridge.health, metrics, self._refresh_gauges
+                s.http.host, self.http_port, bridge.health, metrics, self._refresh_gauges, site
             )
-            await http.start()
+            try:
+                await http.start()
+            except OSError as exc:
+                if s.http.port is not None:
+                    raise TauError(
+                        f"cannot listen on {s.http.host}:{s.http.port} ({exc.strerror}): "
+                        "free the port or set TAU_HTTP__PORT"
+                    ) from None
+                # The demo's default port is taken (another program): any free port will do.
+                log.warning("event=http_port_taken port=%d using=any", self.http_port)
+                http = HttpServer(
+                    s.http.host, 0, bridge.health, metrics, self._refresh_gauges, site
+                )
+                await http.start()
             self.http = http
             self._cleanup.append(("http", http.stop))
         # The installation, patch and state now live as long as the process: move them out

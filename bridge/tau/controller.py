@@ -343,21 +343,35 @@ class Bridge:
         self._spawn(self._run_request(name, body, transaction), f"request-{name}")
 
     async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
-        try:
-            data = await bridge_api.handle_request(name, body, self._requests)
-            reply: dict[str, Any] = {"status": "ok", "data": data}
-            self._count("request", self.topics.request(name), b"")
-        except TauError as exc:
-            reply = {"status": "error", "error": str(exc)}
-            self._log_rejection(self.topics.request(name), None, str(exc), "request")
-        except Exception as exc:
-            log.exception("event=request_failed request=%s", name)
-            reply = {"status": "error", "error": f"internal error: {exc!r}"}
+        reply = await self._answer(name, body)
         if transaction is not None:
             reply["transaction"] = transaction
         self.session.publish(
             self.topics.response(name), json.dumps(reply, default=str), qos=STATE_QOS
         )
+
+    async def _answer(self, name: str, body: Any) -> dict[str, Any]:
+        try:
+            data = await bridge_api.handle_request(name, body, self._requests)
+            self._count("request", self.topics.request(name), b"")
+            return {"status": "ok", "data": data}
+        except TauError as exc:
+            self._log_rejection(self.topics.request(name), None, str(exc), "request")
+            return {"status": "error", "error": str(exc)}
+        except Exception as exc:
+            log.exception("event=request_failed request=%s", name)
+            return {"status": "error", "error": f"internal error: {exc!r}"}
+
+    async def request(self, name: str, payload: bytes) -> dict[str, Any]:
+        """A bridge request from the web page: the reply `<base>/bridge/response/<name>`
+        would carry, from the same handlers (not published: the page asked)."""
+        try:
+            body, _transaction = bridge_api.parse_request(name, payload, self._requests)
+        except TauError as exc:
+            text = payload[:200].decode("utf-8", "replace")
+            self._log_rejection(self.topics.request(name), text, str(exc), "request")
+            return {"status": "error", "error": str(exc)}
+        return await self._answer(name, body)
 
     def reject(self, topic: str, payload: bytes, message: str, found: Route | None) -> None:
         """One message on the log topic (and the response topic for requests)."""

@@ -175,7 +175,18 @@ class LocationSettings(_Strict):
 class HttpSettings(_Strict):
     host: str = "127.0.0.1"
     port: int | None = Field(
-        None, ge=0, le=65535, examples=[8080], description="unset = no HTTP listener"
+        None,
+        ge=0,
+        le=65535,
+        examples=[8080],
+        description="the web page, /healthz and /metrics; unset = none (8080 under --demo)",
+    )
+    password: SecretStr | None = Field(
+        None, description="the web page's password; required when host is not loopback"
+    )
+    read_only: bool = Field(False, description="serve the web page's views without controls")
+    updates_per_s: float = Field(
+        20.0, gt=0, le=20, description="most live messages a second to each open page"
     )
 
 

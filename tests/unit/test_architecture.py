@@ -41,6 +41,7 @@ RANKS: dict[str, int] = {
     "features": 6,
     "controller": 7,
     "extensions": 7,  # the list of extensions, built by app
+    "web": 7,  # the web page, served by http's listener and wired by app
     "app": 8,
     "view": 9,
     "check": 9,
@@ -48,7 +49,7 @@ RANKS: dict[str, int] = {
     "__main__": 11,
 }
 LEAVES = {"dmx", "db", "mqtt"}
-APPLICATION = {"core", "api", "features", "controller", "app", "view", "check", "cli"}
+APPLICATION = {"core", "api", "features", "controller", "app", "view", "check", "cli", "web"}
 
 
 def _part(module: str) -> str | None:

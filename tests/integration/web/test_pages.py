@@ -1,0 +1,158 @@
+"""Every page in chromium: loads without a script error, follows MQTT live, patches
+through the same requests as MQTT (Home Assistant discovery, the DMX frame) and shows
+the database's refusals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from testkit.mqtt import MqttProbe
+
+from tests.integration.web.conftest import SCREENSHOTS, WebBridge
+
+PAGES = ("overview", "universes", "lights", "patch", "scenes", "circadian", "switches")
+
+
+def open_page(page: Any, web: WebBridge, name: str) -> None:
+    errors: list[str] = getattr(page, "errors", [])
+    page.goto(f"{web.url}/{name}")
+    try:
+        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=5000)
+        page.wait_for_selector("#conn.on", state="attached", timeout=5000)  # live updates
+    except Exception as exc:
+        raise AssertionError(f"{name} did not get ready: {exc}; page errors: {errors}") from None
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_each_page_loads_without_a_script_error(
+    page: Any, web_bridge: WebBridge, name: str
+) -> None:
+    open_page(page, web_bridge, name)
+    assert page.locator("h1").first.inner_text()
+    if name == "lights":
+        page.wait_for_selector("[data-key='fixture:kitchen-ceiling']")
+    if name == "universes":
+        page.wait_for_function("document.querySelector('.universe')?.dataset.levels !== undefined")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=name != "patch")
+    assert page.errors == []
+
+
+def test_an_mqtt_command_shows_on_open_pages_without_a_reload(
+    browser: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    context = browser.new_context()
+    try:
+        lights, universes = context.new_page(), context.new_page()
+        open_page(lights, web_bridge, "lights")
+        open_page(universes, web_bridge, "universes")
+        lights.evaluate("window.tauMark = 1")  # gone if the page reloads
+        topic = web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")
+        mqtt_probe.publish(topic, json.dumps({"state": "ON", "brightness": 128}))
+        lights.wait_for_function(
+            "document.querySelector(\"[data-key='fixture:kitchen-ceiling'] .val\")"
+            ".textContent.startsWith('50 %')",
+            timeout=3000,
+        )
+        universes.wait_for_function(
+            "parseInt(document.querySelector(\"[data-universe='1']\").dataset.levels"
+            ".slice(0, 2), 16) > 0",
+            timeout=3000,
+        )
+        assert lights.evaluate("window.tauMark") == 1
+        mqtt_probe.publish(topic, "OFF")
+        universes.wait_for_function(
+            "document.querySelector(\"[data-universe='1']\").dataset.levels.slice(0, 2) === '00'",
+            timeout=3000,
+        )
+    finally:
+        context.close()
+
+
+def test_a_command_from_the_page_reports_applied_and_refused(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    log_topic = web_bridge.bridge.topic("bridge", "log")
+    mqtt_probe.subscribe(log_topic)
+    open_page(page, web_bridge, "lights")
+    row = page.locator("[data-key='fixture:kitchen-ceiling']")
+    row.locator("[data-act=toggle]").click()
+    page.wait_for_function(
+        "document.querySelector(\"[data-key='fixture:kitchen-ceiling'] output\")"
+        ".textContent === 'applied'",
+        timeout=3000,
+    )
+    mark = mqtt_probe.mark()
+    reply = page.evaluate(
+        """() => fetch('/api/send', {method: 'POST', headers: {'Content-Type': 'application/json',
+           'X-CSRF-Token': document.querySelector('meta[name=csrf]').content},
+           body: JSON.stringify({topic: 'fixture/kitchen-ceiling/set',
+                                 payload: {state: 'ON', color: {r: 255, g: 0, b: 0}}})})
+           .then(r => r.json())"""
+    )
+    # The words MQTT's refusal has, on the log topic as for any other sender.
+    assert reply == {"status": "error", "error": "fixture does not support rgb colour"}
+    logged = mqtt_probe.wait_for(log_topic, after=mark).json()
+    assert logged["message"] == reply["error"]
+    assert logged["topic"] == web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")
+
+
+def test_a_fixture_patched_in_the_browser_reaches_discovery_and_dmx(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    bridge = web_bridge.bridge
+    mqtt_probe.subscribe(f"{bridge.discovery_prefix}/#")
+    mark = mqtt_probe.mark()
+    open_page(page, web_bridge, "patch")
+    form = page.locator("form[data-request='fixture/add']")
+    form.locator("[name=model]").fill("Showtec DDP-405 MKII dimmer channel")
+    form.locator("[name=name]").fill("Web lamp")
+    form.locator("[name=slug]").fill("web-lamp")
+    form.locator("[name=universe]").fill("1")
+    form.locator("[name=start_channel]").fill("200")
+    form.locator("button").click()
+    reply = form.locator(".reply")
+    reply.filter(has_text="done").wait_for(timeout=5000)
+    assert "web-lamp" in reply.inner_text()
+    mqtt_probe.wait_for(
+        f"{bridge.discovery_prefix}/#", lambda m: b"web-lamp" in m.payload, 5, after=mark
+    )
+    mqtt_probe.publish(bridge.topic("fixture", "web-lamp", "set"), "ON")
+    assert web_bridge.widget.wait_for(
+        lambda: (f := web_bridge.widget.latest()) is not None and f.slot(200) > 0, 3
+    )
+    # the map and list follow the change without a reload
+    page.wait_for_function("document.body.innerText.includes('web-lamp')", timeout=3000)
+
+
+def test_a_collision_shows_the_databases_reason(page: Any, web_bridge: WebBridge) -> None:
+    open_page(page, web_bridge, "patch")
+    form = page.locator("form[data-request='fixture/add']")
+    form.locator("[name=model]").fill("Showtec DDP-405 MKII dimmer channel")
+    form.locator("[name=name]").fill("Clash")
+    form.locator("[name=slug]").fill("clash")
+    form.locator("[name=universe]").fill("1")
+    form.locator("[name=start_channel]").fill("1")
+    form.locator("button").click()
+    reply = form.locator(".reply.refused")
+    reply.wait_for(timeout=5000)
+    text = reply.inner_text()
+    assert text.startswith("refused:")
+    assert "kitchen-ceiling" in text  # the fixture already there
+
+
+def test_a_change_without_the_csrf_token_is_refused(page: Any, web_bridge: WebBridge) -> None:
+    open_page(page, web_bridge, "lights")
+    status, body = page.evaluate(
+        """() => fetch('/api/request/group/add', {method: 'POST',
+             headers: {'Content-Type': 'application/json'},
+             body: JSON.stringify({name: 'Sneaky', slug: 'sneaky'})})
+           .then(async r => [r.status, await r.json()])"""
+    )
+    assert status == 403
+    assert "CSRF" in body["error"]
+    assert page.evaluate("fetch('/api/patch.json').then(r => r.json())")["groups"]
+    groups = page.evaluate("fetch('/api/patch.json').then(r => r.json())")["groups"]
+    assert "sneaky" not in [g["slug"] for g in groups]
