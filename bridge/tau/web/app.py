@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, Protocol
@@ -45,6 +45,7 @@ NOT_IN_USE = (
     "not in use: the bridge refused this profile when it loaded it (its reason is in the "
     "log; sun-relative keyframes need TAU_LOCATION__LATITUDE, __LONGITUDE and __TIMEZONE)"
 )
+HEALTH_EVERY_S = 1.0  # how often each page's broker and database state is looked at
 OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/")
 
 
@@ -260,8 +261,8 @@ class WebUI:
             {
                 "slug": g.slug,
                 "name": g.name,
-                "fixtures": sorted(inst.fixtures[f].slug for f in g.direct_fixture_ids),
-                "groups": sorted(inst.groups[c].slug for c in g.child_group_ids),
+                "fixtures": _some(inst.fixtures[f].slug for f in g.direct_fixture_ids),
+                "groups": _some(inst.groups[c].slug for c in g.child_group_ids),
                 "profile": inst.profiles[g.circadian_profile_id].name
                 if g.circadian_profile_id in inst.profiles
                 else None,
@@ -420,8 +421,13 @@ class WebUI:
         if last != page.seen_inputs:
             message["inputs"] = _problems([r for r in bridge.recent if r[0] > page.seen_inputs])
             page.seen_inputs = last
-        if message:
-            message["health"] = _brief(bridge.health())
+        now = time.monotonic()
+        if now - page.health_at >= HEALTH_EVERY_S:  # the header's dots: when they change
+            page.health_at = now
+            brief = _brief(bridge.health())
+            if brief != page.health:
+                page.health = brief
+                message["health"] = brief
         return message
 
     def watch(self) -> None:
@@ -498,6 +504,13 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
             content_type="application/json",
         )
     return data
+
+
+def _some(slugs: Iterable[str], shown: int = 12) -> list[str]:
+    """The first members by slug, and how many more (a group of thousands stays a line)."""
+    ordered = sorted(slugs)
+    more = len(ordered) - shown
+    return ordered[:shown] + ([f"… {more} more"] if more > 0 else [])
 
 
 def _problems(entries: list[tuple[float, str, str]]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from tau.core.events import ChangeBatch, InstallationReloaded
 log = logging.getLogger(__name__)
 
 MAX_WATCHED = 8  # universes one page may ask levels for at a time
+IDLE_LOOK_S = 1.0  # a page with nothing new still gets the bridge's health this often
 
 
 @dataclass(slots=True, eq=False)
@@ -36,6 +37,8 @@ class Page:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     seen_problems: int = 0
     seen_inputs: float = 0.0
+    health_at: float = 0.0
+    health: dict[str, Any] = field(default_factory=dict)
 
 
 Snapshot = Callable[[Page], dict[str, Any]]
@@ -67,7 +70,8 @@ class LiveHub:
             page.wake.set()
 
     async def serve(self, request: web.Request, first: dict[str, Any]) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+        # No per-message deflate: a few kB a second on a LAN, and no zlib on the loop.
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096, compress=False)
         await ws.prepare(request)
         page = Page(ws, seen_problems=first.pop("problems_seen", 0))
         page.seen_inputs = first.pop("inputs_seen", 0.0)
@@ -100,7 +104,8 @@ class LiveHub:
         loop = asyncio.get_running_loop()
         while not page.ws.closed:
             if not page.universes:
-                await page.wake.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(page.wake.wait(), IDLE_LOOK_S)
             started = loop.time()
             page.wake.clear()
             message = self._build(page)

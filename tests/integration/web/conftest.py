@@ -13,22 +13,12 @@ from typing import Any
 
 import pytest
 from testkit.bridge import BridgeProcess
+from testkit.browser import BrowserMissingError, chromium
 from testkit.enttec import EnttecEmulator
 from testkit.services import MqttServer
 
 from tests.conftest import BridgeFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "web"
 
 
@@ -42,16 +32,11 @@ def free_port() -> int:
 def browser() -> Iterator[Any]:
     # Per module: Playwright's sync API keeps an event loop marked running while it is
     # open, and the asyncio tests of the next modules need the thread's loop free.
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
+    try:
+        with chromium() as launched:
             yield launched
-        finally:
-            launched.close()
+    except BrowserMissingError as exc:
+        pytest.fail(str(exc))
 
 
 class WebBridge:

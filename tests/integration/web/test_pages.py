@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from testkit.browser import ready
 from testkit.mqtt import MqttProbe
 
 from tests.integration.web.conftest import SCREENSHOTS, WebBridge
@@ -19,8 +20,7 @@ def open_page(page: Any, web: WebBridge, name: str) -> None:
     errors: list[str] = getattr(page, "errors", [])
     page.goto(f"{web.url}/{name}")
     try:
-        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=5000)
-        page.wait_for_selector("#conn.on", state="attached", timeout=5000)  # live updates
+        ready(page)
     except Exception as exc:
         raise AssertionError(f"{name} did not get ready: {exc}; page errors: {errors}") from None
 

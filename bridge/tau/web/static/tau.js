@@ -257,6 +257,7 @@
 
   // ------------------------------------------------------------ Universes
   const COLS = 32, CW = 30, CH = 22;
+  const ALL_CHANNELS = Array.from({ length: 512 }, (_, i) => i + 1);
   function renderUniverses() {
     const box = $("#universes");
     const tip = $("#tip");
@@ -264,26 +265,29 @@
     const blocks = new Map();
     const entries = Object.entries(boot.universes).sort((a, b) => a[0] - b[0]);
     if (!entries.length) box.innerHTML = "<p>No fixture is patched yet.</p>";
+    // Each universe is drawn when it first comes on screen: 64 universes cost what 2 do.
     for (const [u, info] of entries) {
+      const el = document.createElement("section");
+      el.className = "universe";
+      el.dataset.universe = u;
+      el.innerHTML =
+        "<h2>Universe " + esc(u) + ' <small class="out">' + esc(info.output) + '</small> <small class="rate"></small></h2>' +
+        '<canvas width="' + COLS * CW + '" height="' + 16 * CH + '"></canvas><ul class="legend"></ul>';
+      box.appendChild(el);
+      blocks.set(u, { el, canvas: el.querySelector("canvas"), owner: null, levels: new Uint8Array(512), info, updates: 0, since: performance.now() });
+    }
+    function fill(u, block) {
       const owner = new Array(513).fill(null);
-      info.fixtures.forEach((f, n) => {
+      block.info.fixtures.forEach((f, n) => {
         f.roles.forEach((role, i) => {
           if (f.start + i <= 512) owner[f.start + i] = { f, i, n };
         });
       });
-      const el = document.createElement("section");
-      el.className = "universe";
-      el.dataset.universe = u;
-      const legend = info.fixtures
+      block.owner = owner;
+      block.el.querySelector(".legend").innerHTML = block.info.fixtures
         .map((f, n) => '<li style="--c:' + hue(n) + '"><b>' + f.start + "–" + (f.start + f.roles.length - 1) + "</b> " + esc(f.slug) + " <small>" + esc(f.model) + "</small></li>")
         .join("");
-      el.innerHTML =
-        "<h2>Universe " + esc(u) + ' <small class="out">' + esc(info.output) + '</small> <small class="rate"></small></h2>' +
-        '<canvas width="' + COLS * CW + '" height="' + 16 * CH + '"></canvas><ul class="legend">' + legend + "</ul>";
-      box.appendChild(el);
-      const canvas = el.querySelector("canvas");
-      const block = { el, canvas, owner, levels: new Uint8Array(512), info, updates: 0, since: performance.now() };
-      blocks.set(u, block);
+      const canvas = block.canvas;
       drawUniverse(block);
       canvas.addEventListener("mousemove", (ev) => {
         const r = canvas.getBoundingClientRect();
@@ -301,8 +305,12 @@
     const visible = new Set();
     const io = new IntersectionObserver((seen) => {
       for (const s of seen) {
-        if (s.isIntersecting) visible.add(parseInt(s.target.dataset.universe, 10));
-        else visible.delete(parseInt(s.target.dataset.universe, 10));
+        const u = s.target.dataset.universe;
+        if (s.isIntersecting) {
+          const block = blocks.get(u);
+          if (!block.owner) fill(u, block);
+          visible.add(parseInt(u, 10));
+        } else visible.delete(parseInt(u, 10));
       }
       watch(Array.from(visible).sort((a, b) => a - b));
     });
@@ -310,9 +318,15 @@
     renderUniverses.update = (msg) => {
       for (const [u, hexText] of Object.entries(msg.levels || {})) {
         const b = blocks.get(u);
-        if (!b) continue;
-        b.levels.fill(0);
-        for (let i = 0; i < hexText.length / 2; i++) b.levels[i] = parseInt(hexText.substr(i * 2, 2), 16);
+        if (!b || !b.owner) continue;
+        const changed = [];
+        for (let i = 0; i < 512; i++) {
+          const v = i * 2 < hexText.length ? parseInt(hexText.substr(i * 2, 2), 16) : 0;
+          if (v !== b.levels[i]) {
+            b.levels[i] = v;
+            changed.push(i + 1);
+          }
+        }
         b.el.dataset.levels = hexText;
         b.updates++;
         const now = performance.now();
@@ -321,7 +335,7 @@
           b.updates = 0;
           b.since = now;
         }
-        drawUniverse(b);
+        drawUniverse(b, changed);
       }
     };
   }
@@ -336,11 +350,12 @@
     if (role === "fixed") return text + ", parked at " + (own.f.fixed[own.i] || 0) + ": not a light channel, held where the definition says it is open or off";
     return text + ", value " + value;
   }
-  function drawUniverse(b) {
+  // Only the channels that changed are drawn again: a page left open costs little.
+  function drawUniverse(b, channels) {
     const g = b.canvas.getContext("2d");
     g.font = "10px system-ui, sans-serif";
     g.textBaseline = "middle";
-    for (let ch = 1; ch <= 512; ch++) {
+    for (const ch of channels || ALL_CHANNELS) {
       const x = ((ch - 1) % COLS) * CW, y = Math.floor((ch - 1) / COLS) * CH;
       const v = b.levels[ch - 1];
       const own = b.owner[ch];
@@ -379,10 +394,16 @@
       const form = $('form[data-request="fixture/add"]');
       form.model.value = m.name;
     };
+    const perUniverse = new Map();
+    for (const f of boot.fixtures) {
+      const key = String(f.universe);
+      if (!perUniverse.has(key)) perUniverse.set(key, []);
+      perUniverse.get(key).push(f);
+    }
     $("#map").innerHTML = Object.entries(boot.universes)
       .sort((a, b) => a[0] - b[0])
       .map(([u, free]) => {
-        const mine = boot.fixtures.filter((f) => String(f.universe) === u);
+        const mine = perUniverse.get(u) || [];
         const bars = mine.map((f, n) => '<span class="used" style="left:' + ((f.start - 1) / 5.12) + "%;width:" + f.footprint / 5.12 + "%;background:" + hue(n) + '" title="' + esc(f.slug + " " + f.start + "–" + (f.start + f.footprint - 1)) + '"></span>').join("");
         return '<div class="umap"><b>Universe ' + esc(u) + '</b><div class="track">' + bars + '</div><small>free: ' + free.map((r) => (r[0] === r[1] ? r[0] : r[0] + "–" + r[1])).join(", ") + "</small></div>";
       })
