@@ -366,6 +366,9 @@ class WebUI:
                     "name": s.name,
                     "model": f"{s.model.manufacturer} {s.model.model}",
                     "topic": s.input_topic,
+                    # where its presses arrive: its own topic, and the input it listens to
+                    "topics": [self._bridge.topics.base + f"/switch/{s.slug}/action"]
+                    + ([s.input_topic] if s.input_topic else []),
                     "target": target,
                     "actions": actions,
                 }
@@ -525,7 +528,7 @@ def _last_time(entries: list[tuple[float, str, str]]) -> float:
 
 
 def _is_input(topic: str, switches: list[dict[str, Any]]) -> bool:
-    return any(s["topic"] == topic for s in switches)
+    return any(topic in s["topics"] for s in switches)
 
 
 def _brief(health: dict[str, Any]) -> dict[str, Any]:

@@ -80,9 +80,9 @@ def login(failed: bool, target: str) -> str:
     )
 
 
-def page(name: str, boot: dict[str, Any], **options: Any) -> str:
-    content = BODIES[name](boot)
-    return layout(name, content, boot=boot, **options)
+def page(name: str, boot: dict[str, Any], *, read_only: bool, **options: Any) -> str:
+    content = BODIES[name](boot, not read_only)
+    return layout(name, content, boot=boot, read_only=read_only, **options)
 
 
 # ------------------------------------------------------------------ bodies
@@ -96,7 +96,7 @@ def _state(ok: bool, text: str) -> str:
     return f'<span class="st {"ok" if ok else "bad"}">{e(text)}</span>'
 
 
-def _overview(boot: dict[str, Any]) -> str:
+def _overview(boot: dict[str, Any], controls: bool = True) -> str:
     health, about = boot["health"], boot["about"]
     broker, database = health["broker"], health["database"]
     node = health["node"]
@@ -152,7 +152,7 @@ def _overview(boot: dict[str, Any]) -> str:
     )
 
 
-def _universes(_boot: dict[str, Any]) -> str:
+def _universes(_boot: dict[str, Any], controls: bool = True) -> str:
     return (
         "<h1>Universes</h1><p class=hint>Live levels of each universe this bridge sends; "
         "hover a channel for its fixture, role and value.</p>"
@@ -160,7 +160,7 @@ def _universes(_boot: dict[str, Any]) -> str:
     )
 
 
-def _lights(_boot: dict[str, Any]) -> str:
+def _lights(_boot: dict[str, Any], controls: bool = True) -> str:
     return (
         '<h1>Lights</h1><div class="bar"><label>Transition <input id="transition" '
         'type="number" min="0" max="3600" step="0.1" size="5"> s</label>'
@@ -185,7 +185,7 @@ def _field(name: str, label: str, kind: str = "text", extra: str = "") -> str:
 SLUG = 'pattern="[a-z0-9][a-z0-9_\\-]{0,62}" required'
 
 
-def _patch(boot: dict[str, Any]) -> str:
+def _patch(boot: dict[str, Any], controls: bool = True) -> str:
     add = _form(
         "fixture/add",
         "Add fixtures",
@@ -268,33 +268,41 @@ def _patch(boot: dict[str, Any]) -> str:
         '<datalist id="model-names"></datalist><datalist id="fixture-slugs"></datalist>'
         '<datalist id="group-slugs"></datalist><datalist id="profile-names"></datalist>'
     )
+    fixture_forms = f'<div class="forms">{add}{move}{rename}{remove}</div>' if controls else ""
+    group_forms = (
+        f'<section class="forms wide">{group_add}{member}{unmember}{group_remove}</section>'
+        if controls
+        else ""
+    )
     return (
         "<h1>Patch</h1>"
         '<section class="split"><div><h2>Fixture models</h2>'
         '<input id="model-search" type="search" placeholder="Search imported models">'
         '<div id="models" class="virtual short"><div class="spacer"></div></div>'
-        '<div id="channels" class="channels"></div></div>'
-        f'<div class="forms">{add}{move}{rename}{remove}</div></section>'
+        f'<div id="channels" class="channels"></div></div>{fixture_forms}</section>'
         '<h2>Universe map</h2><div id="map"></div>'
         '<h2>Fixtures <small id="fixture-count"></small></h2>'
         '<input id="filter" type="search" placeholder="Filter">'
         '<div id="fixtures" class="virtual"><div class="spacer"></div></div>'
-        f'<h2>Groups</h2><section class="forms wide">{group_add}{member}{unmember}'
-        f"{group_remove}</section>{groups}{lists}"
+        f"<h2>Groups</h2>{group_forms}{groups}{lists}"
     )
 
 
-def _scenes(boot: dict[str, Any]) -> str:
+def _scenes(boot: dict[str, Any], controls: bool = True) -> str:
     rows = [
         [
             f"<code>{e(s['slug'])}</code>",
             e(s["name"]),
             e(s["group"] or ""),
             f"{e(s['on'])} on of {e(s['fixtures'])}",
-            f'<button class="cmd" data-topic="scene/{e(s["slug"])}/set" data-payload="ON">'
-            'Recall</button> <button class="req-button" data-request="scene/remove" '
-            f'data-body=\'{{"slug":"{e(s["slug"])}"}}\'>Remove</button>'
-            '<output class="reply"></output>',
+            (
+                f'<button class="cmd" data-topic="scene/{e(s["slug"])}/set" data-payload="ON">'
+                'Recall</button> <button class="req-button" data-request="scene/remove" '
+                f'data-body=\'{{"slug":"{e(s["slug"])}"}}\'>Remove</button>'
+                '<output class="reply"></output>'
+            )
+            if controls
+            else "",
         ]
         for s in boot["scenes"]
     ]
@@ -310,12 +318,12 @@ def _scenes(boot: dict[str, Any]) -> str:
     return (
         "<h1>Scenes</h1>"
         + _table(["Scene", "Name", "Group", "Fixtures", ""], rows)
-        + f'<section class="forms">{store}</section><datalist id="group-slugs">{options}'
-        "</datalist>"
+        + (f'<section class="forms">{store}</section>' if controls else "")
+        + f'<datalist id="group-slugs">{options}</datalist>'
     )
 
 
-def _circadian(boot: dict[str, Any]) -> str:
+def _circadian(boot: dict[str, Any], controls: bool = True) -> str:
     sun = boot["sun"]
     sun_text = (
         f"Sunrise {e(sun['sunrise'])} · sunset {e(sun['sunset'])}"
@@ -344,7 +352,7 @@ def _circadian(boot: dict[str, Any]) -> str:
                     f'<button class="cmd" data-topic="group/{e(g["slug"])}/circadian/set" '
                     'data-payload="ON">Resume</button><output class="reply"></output>'
                 )
-                if g["suspended"] or not g["enabled"]
+                if controls and (g["suspended"] or not g["enabled"])
                 else "",
             ]
             for g in profile["groups"]
@@ -359,7 +367,7 @@ def _following(group: dict[str, Any]) -> str:
     return "suspended (changed by hand)" if group["suspended"] else "following"
 
 
-def _switches(boot: dict[str, Any]) -> str:
+def _switches(boot: dict[str, Any], controls: bool = True) -> str:
     parts = ["<h1>Switches</h1>"]
     if not boot["switches"]:
         parts.append("<p>No switch in the installation.</p>")
@@ -369,10 +377,10 @@ def _switches(boot: dict[str, Any]) -> str:
             for a, what in s["actions"].items()
         )
         parts.append(
-            f'<section class="card wide" data-topic="{e(s["topic"] or "")}">'
+            f'<section class="card wide switch" data-topics="{e(" ".join(s["topics"]))}">'
             f"<h2>{e(s['name'])} <small>{e(s['model'])}</small></h2>"
-            f"<p>Listens on <code>{e(s['topic'] or '(no topic)')}</code>, drives "
-            f"{e(s['target'])}</p><ul>{actions}</ul>"
+            f"<p>Presses on {' and '.join(f'<code>{e(t)}</code>' for t in s['topics'])}; "
+            f"drives {e(s['target'])}</p><ul>{actions}</ul>"
             '<h3>Last presses</h3><ul class="log presses"></ul></section>'
         )
     return "".join(parts)

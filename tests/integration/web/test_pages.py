@@ -156,3 +156,82 @@ def test_a_change_without_the_csrf_token_is_refused(page: Any, web_bridge: WebBr
     assert page.evaluate("fetch('/api/patch.json').then(r => r.json())")["groups"]
     groups = page.evaluate("fetch('/api/patch.json').then(r => r.json())")["groups"]
     assert "sneaky" not in [g["slug"] for g in groups]
+
+
+def test_problems_and_switch_presses_show_live(
+    browser: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    context = browser.new_context()
+    try:
+        overview, switches = context.new_page(), context.new_page()
+        open_page(overview, web_bridge, "overview")
+        open_page(switches, web_bridge, "switches")
+        mqtt_probe.publish(web_bridge.bridge.topic("fixture", "no-such-lamp", "set"), "ON")
+        overview.locator("#problems li", has_text="unknown fixture 'no-such-lamp'").wait_for(
+            timeout=3000
+        )
+        mqtt_probe.publish(web_bridge.bridge.topic("switch", "kitchen-wall", "action"), "double")
+        card = switches.locator("section.switch", has_text="Kitchen wall button")
+        card.locator(".presses li", has_text="double").wait_for(timeout=3000)
+        assert "double" in card.inner_text()  # what a double press does is listed
+    finally:
+        context.close()
+
+
+def test_hovering_a_channel_names_its_fixture_role_and_value(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    mqtt_probe.publish(
+        web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set"),
+        json.dumps({"state": "ON", "brightness": 255}),
+    )
+    open_page(page, web_bridge, "universes")
+    page.wait_for_function(
+        "document.querySelector(\"[data-universe='1']\").dataset.levels?.slice(0, 2) === 'ff'",
+        timeout=3000,
+    )
+    page.locator("[data-universe='1'] canvas").hover(position={"x": 10, "y": 8})
+    tip = page.locator("#tip")
+    assert tip.inner_text() == (
+        "Universe 1 channel 1: kitchen-ceiling (Kitchen ceiling, Showtec DDP-405 MKII "
+        "dimmer channel), channel 1 dimmer, value 255"
+    )
+    page.locator("[data-universe='1'] canvas").hover(position={"x": 31 * 30 + 10, "y": 15 * 22 + 8})
+    assert tip.inner_text() == "Universe 1 channel 512: free (value 0)"
+    mqtt_probe.publish(web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set"), "OFF")
+
+
+def test_scenes_store_recall_and_remove(page: Any, web_bridge: WebBridge) -> None:
+    open_page(page, web_bridge, "scenes")
+    form = page.locator("form[data-request='scene/store']")
+    form.locator("[name=group]").fill("kitchen")
+    form.locator("[name=slug]").fill("web-scene")
+    form.locator("[name=name]").fill("Web scene")
+    form.locator("button").click()
+    # the page reloads with the new scene and says what was done
+    row = page.locator("tr", has_text="web-scene")
+    row.wait_for(timeout=5000)
+    page.locator(".flash", has_text="scene/store: done").wait_for(timeout=3000)
+    row.locator("button.cmd").click()
+    row.locator(".reply.applied").wait_for(timeout=3000)
+    row.locator("button.req-button").click()
+    page.locator("tr", has_text="web-scene").wait_for(state="detached", timeout=5000)
+    assert page.errors == []
+
+
+def test_circadian_shows_a_suspended_group_and_resumes_it(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    kitchen = web_bridge.bridge.topic("group", "kitchen", "set")
+    mqtt_probe.publish(kitchen, "ON")
+    mqtt_probe.publish(kitchen, json.dumps({"brightness": 30}))  # by hand: suspends it
+    open_page(page, web_bridge, "circadian")
+    assert page.locator("svg.chart").count() == 2  # both demo profiles, with a location
+    assert "Sunrise" in page.locator("main").inner_text()
+    row = page.locator("tr", has_text="kitchen")
+    assert "suspended" in row.inner_text()
+    row.locator("button.cmd").click()
+    row.locator(".reply.applied").wait_for(timeout=3000)
+    page.reload()
+    assert "following" in page.locator("tr", has_text="kitchen").inner_text()
+    mqtt_probe.publish(kitchen, "OFF")

@@ -79,8 +79,15 @@
     const el = $(sel);
     if (el) el.innerHTML = '<span class="st ' + (ok ? "ok" : "bad") + '">' + esc(text) + "</span>";
   }
+  // A server-made page shows a change by loading again, once the change's own reply is in.
+  let inflight = 0;
+  let reloadWanted = false;
   async function reload() {
-    if (!renderers[PAGE]) return location.reload();
+    if (!renderers[PAGE]) {
+      if (inflight) reloadWanted = true;
+      else location.reload();
+      return;
+    }
     const res = await fetch("/api/" + PAGE + ".json", { credentials: "same-origin" });
     if (res.ok) {
       boot = await res.json();
@@ -392,7 +399,7 @@
       const m = models.items[parseInt(row.dataset.i, 10)];
       $("#channels").innerHTML = "<h3>" + esc(m.name) + "</h3><ol>" + m.channels.map((c) => "<li>" + esc(c) + "</li>").join("") + "</ol>";
       const form = $('form[data-request="fixture/add"]');
-      form.model.value = m.name;
+      if (form) form.model.value = m.name;
     };
     const perUniverse = new Map();
     for (const f of boot.fixtures) {
@@ -433,13 +440,20 @@
   }
   async function runRequest(name, body, out) {
     feedback(out, "sent", "sent…");
-    const reply = await request(name, body);
+    inflight++;
+    let reply;
+    try {
+      reply = await request(name, body);
+    } finally {
+      inflight--;
+    }
     if (reply.status === "ok") {
       feedback(out, "applied", "done" + summary(reply.data));
       sessionStorage.setItem("tau-last", JSON.stringify({ name, text: "done" + summary(reply.data) }));
     } else {
       feedback(out, "refused", "refused: " + reply.error);
     }
+    if (reloadWanted && !inflight) location.reload();
     return reply;
   }
   function summary(data) {
@@ -483,7 +497,7 @@
     }
     if (msg.inputs) {
       for (const p of msg.inputs) {
-        for (const card of $$('section[data-topic="' + CSS.escape(p.topic) + '"]')) {
+        for (const card of $$("section.switch").filter((c) => c.dataset.topics.split(" ").includes(p.topic))) {
           const li = document.createElement("li");
           li.innerHTML = "<time>" + esc(p.at) + "</time> " + esc(p.text);
           const ul = card.querySelector(".presses");
@@ -498,6 +512,16 @@
   const renderers = { lights: renderLights, universes: renderUniverses, patch: renderPatch };
   if (PAGE === "switches" && boot.presses) {
     onLive({ inputs: boot.presses });
+  }
+  // What a change did, kept across the reload that follows it (a new scene, a group).
+  const last = sessionStorage.getItem("tau-last");
+  if (last) {
+    sessionStorage.removeItem("tau-last");
+    const { name, text } = JSON.parse(last);
+    const flash = document.createElement("p");
+    flash.className = "flash";
+    flash.textContent = name + ": " + text;
+    $("main").prepend(flash);
   }
   if (renderers[PAGE]) renderers[PAGE](false);
   if (PAGE !== "login") connect();
