@@ -8,6 +8,7 @@ handlers and the same reply as `<base>/bridge/response/<name>`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -27,6 +28,7 @@ from tau.core.topics import Topics
 from tau.dmx.render import Renderer
 from tau.features.circadian.engine import CircadianEngine
 from tau.features.circadian.profile import SunCalendar, location_configured
+from tau.fixtures.library import INSTALL_HINT, library_folders
 from tau.settings import Settings
 from tau.web import pages, views
 from tau.web.auth import COOKIE, CSRF_HEADER, Auth, Session
@@ -118,6 +120,7 @@ class WebUI:
             app.router.add_get(f"/{name}", self._page(name))
         app.router.add_get("/api/{name}.json", self._data)
         app.router.add_get("/ws", self._ws)
+        app.router.add_get("/api/library", self._library)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/request/{name:.+}", self._request)
 
@@ -375,6 +378,19 @@ class WebUI:
             )
         presses = [p for p in _problems(self._bridge.recent) if _is_input(p["topic"], switches)]
         return {"switches": switches, "presses": presses}
+
+    async def _library(self, request: web.Request) -> web.Response:
+        """`tau fixtures search` for the Patch page, in a worker thread (it reads files)."""
+        text = request.query.get("q", "").strip()
+        if len(text) < 2:
+            return _error(400, "type at least 2 letters of a manufacturer or model")
+        folders = library_folders(self._settings.fixtures.paths)
+        if not folders:
+            return _error(404, f"no fixture library found: {INSTALL_HINT}")
+        inst = self._bridge.store.installation
+        imported = {views.model_name(m) for m in inst.fixture_models.values()}
+        found = await asyncio.to_thread(views.library_search, text, folders, imported)
+        return web.json_response({"status": "ok", "data": found}, dumps=_dumps)
 
     # ------------------------------------------------------------ live
     async def _ws(self, request: web.Request) -> web.StreamResponse:

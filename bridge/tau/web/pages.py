@@ -279,7 +279,10 @@ def _patch(boot: dict[str, Any], controls: bool = True) -> str:
         '<section class="split"><div><h2>Fixture models</h2>'
         '<input id="model-search" type="search" placeholder="Search imported models">'
         '<div id="models" class="virtual short"><div class="spacer"></div></div>'
-        f'<div id="channels" class="channels"></div></div>{fixture_forms}</section>'
+        '<div id="channels" class="channels"></div>'
+        "<h2>Fixture libraries <small>(<code>tau fixtures search</code>)</small></h2>"
+        '<input id="library-search" type="search" placeholder="Search QLC+ and OFL definitions">'
+        f'<div id="library" class="library"></div></div>{fixture_forms}</section>'
         '<h2>Universe map</h2><div id="map"></div>'
         '<h2>Fixtures <small id="fixture-count"></small></h2>'
         '<input id="filter" type="search" placeholder="Filter">'

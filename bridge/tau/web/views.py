@@ -1,14 +1,18 @@
 """What the pages show, as plain JSON-able data: pure functions of the installation and
-its state (no aiohttp, no I/O), so they are tested without a browser."""
+its state (no aiohttp), so they are tested without a browser. Only `library_search`
+reads files (the fixture libraries): the page runs it in a worker thread."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tau.api.publisher import light_payload
 from tau.core.lights import FixtureState, GroupLight
 from tau.core.model import Fixture, FixtureModel, Installation
+from tau.fixtures.defs import Channel, DefinitionError, parse_file
+from tau.fixtures.library import search
 
 UNIVERSE_SLOTS = 512
 
@@ -196,3 +200,51 @@ def chart_svg(
 def clock(seconds: float) -> str:
     minutes = round(seconds / 60)
     return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+LIBRARY_MATCHES = 30
+
+
+def channel_role(channel: Channel) -> str:
+    """As `tau fixtures show` says it: `fixed 255`, `dimmer 10-255 (off 0)`, `red`."""
+    if channel.role == "fixed":
+        return f"fixed {channel.value or 0}"
+    if channel.span is not None:
+        lo, hi, off = channel.span
+        return f"{channel.role} {lo}-{hi} (off {off})"
+    return channel.role
+
+
+def library_search(text: str, folders: Sequence[Path], imported: set[str]) -> dict[str, Any]:
+    """`tau fixtures search` for the page: each matching definition with its modes, their
+    channels and whether the mode is imported (as which model name) yet. Reads files:
+    run it off the loop."""
+    matches = search(text, folders)
+    found: list[dict[str, Any]] = []
+    for match in matches[:LIBRARY_MATCHES]:
+        try:
+            definition = parse_file(match.path)
+        except DefinitionError as exc:
+            found.append({"name": f"{match.manufacturer} {match.model}", "error": str(exc)})
+            continue
+        modes: list[dict[str, Any]] = []
+        for model in definition.models:
+            name = f"{model.manufacturer} {model.name}"
+            modes.append(
+                {
+                    "mode": model.mode,
+                    "model": name,
+                    "imported": name in imported,
+                    "heads": len(model.heads) or 1,
+                    "channels": [[c.name, channel_role(c)] for c in model.channels],
+                }
+            )
+        modes += [{"mode": s.mode, "skipped": s.reason} for s in definition.skipped]
+        found.append(
+            {
+                "name": f"{definition.manufacturer} {definition.model}",
+                "path": str(definition.path),
+                "modes": modes,
+            }
+        )
+    return {"matches": found, "more": max(0, len(matches) - LIBRARY_MATCHES)}

@@ -18,6 +18,7 @@ from testkit.enttec import EnttecEmulator
 from testkit.services import MqttServer
 
 from tests.conftest import BridgeFactory
+from tests.integration.fixtures.samples import write_par
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "web"
 
@@ -75,7 +76,11 @@ def web_bridge(
         "TAU_LOCATION__LONGITUDE": "13.405",
         "TAU_LOCATION__TIMEZONE": "Europe/Berlin",
     }
-    yield from start_web_bridge(tmp_path_factory.mktemp("web"), pg_admin_url, mqtt_server, place)
+    tmp = tmp_path_factory.mktemp("web")
+    (tmp / "library").mkdir()
+    write_par(tmp / "library")  # a definition for the Patch page's library search
+    library = {"TAU_FIXTURES__PATHS": str(tmp / "library")}
+    yield from start_web_bridge(tmp, pg_admin_url, mqtt_server, {**place, **library})
 
 
 @pytest.fixture

@@ -235,3 +235,18 @@ def test_circadian_shows_a_suspended_group_and_resumes_it(
     page.reload()
     assert "following" in page.locator("tr", has_text="kitchen").inner_text()
     mqtt_probe.publish(kitchen, "OFF")
+
+
+def test_the_patch_page_searches_the_fixture_libraries(page: Any, web_bridge: WebBridge) -> None:
+    open_page(page, web_bridge, "patch")
+    page.fill("#library-search", "acme par")
+    mode = page.locator("#library button.mode", has_text="7 Channel")
+    mode.wait_for(timeout=5000)
+    assert page.locator("#library .def").count() == 1
+    mode.click()
+    channels = page.locator("#channels").inner_text()
+    assert "Acme Par RGBW · 7 Channel" in channels
+    assert "not imported yet: tau fixtures import" in channels
+    assert "Shutter fixed 10" in channels  # parked open, as `tau fixtures show` says
+    page.fill("#library-search", "x")
+    assert page.errors == []

@@ -407,6 +407,44 @@
       if (!perUniverse.has(key)) perUniverse.set(key, []);
       perUniverse.get(key).push(f);
     }
+    const lib = $("#library-search");
+    let timer = null;
+    lib.oninput = () => {
+      clearTimeout(timer);
+      timer = setTimeout(searchLibrary, 300);
+    };
+    async function searchLibrary() {
+      const box = $("#library");
+      const q = lib.value.trim();
+      if (q.length < 2) return (box.innerHTML = "");
+      box.innerHTML = "<p class=hint>searching…</p>";
+      const res = await fetch("/api/library?q=" + encodeURIComponent(q), { credentials: "same-origin" });
+      const reply = await res.json();
+      if (reply.status !== "ok") return (box.innerHTML = '<p class="refused">' + esc(reply.error) + "</p>");
+      const found = reply.data.matches;
+      box.innerHTML =
+        (found.length ? "" : "<p>No definition matches.</p>") +
+        found.map((d, i) =>
+          '<div class="def"><b>' + esc(d.name) + "</b>" + (d.error ? ' <span class="refused">' + esc(d.error) + "</span>" :
+            " " + d.modes.map((m, j) => m.skipped
+              ? '<span class="mode skipped" title="' + esc(m.skipped) + '">' + esc(m.mode) + " (skipped)</span>"
+              : '<button class="mode" data-def="' + i + '" data-mode="' + j + '">' + esc(m.mode) + " · " + m.channels.length + " ch" + (m.imported ? " ✓" : "") + "</button>").join(" ")) +
+          "</div>").join("") +
+        (reply.data.more ? "<p class=hint>and " + reply.data.more + " more: type more of the name</p>" : "");
+      box.onclick = (ev) => {
+        const b = ev.target.closest("button.mode");
+        if (!b) return;
+        const d = found[parseInt(b.dataset.def, 10)];
+        const m = d.modes[parseInt(b.dataset.mode, 10)];
+        const form = $('form[data-request="fixture/add"]');
+        const how = m.imported
+          ? "imported as <code>" + esc(m.model) + "</code>" + (form ? " (put in the Add form)" : "")
+          : "not imported yet: <code>tau fixtures import '" + esc(d.path) + "'</code>";
+        $("#channels").innerHTML = "<h3>" + esc(d.name) + " · " + esc(m.mode) + "</h3><p>" + how + "</p><ol>" +
+          m.channels.map((c) => "<li>" + esc(c[0]) + " <small>" + esc(c[1]) + "</small></li>").join("") + "</ol>";
+        if (m.imported && form) form.model.value = m.model;
+      };
+    }
     $("#map").innerHTML = Object.entries(boot.universes)
       .sort((a, b) => a[0] - b[0])
       .map(([u, free]) => {
