@@ -225,14 +225,15 @@ class App:
         http = self.settings.http
         if self.http_port is not None:  # before anything starts: one line
             check_listen(http.host, http.password.get_secret_value() if http.password else None)
-            host = f"[{http.host}]" if ":" in http.host else http.host
-            log.info("event=starting web=http://%s:%d/", host, self.http_port)
         if self.settings.database_url is None:
             from tau.embedded import lock_data_directory
 
             # Before anything is said or started: a second Tau gets one line and exit 2.
             lock = lock_data_directory(self.settings)
             self._cleanup.append(("data directory lock", lock.release))
+        if self.http_port is not None:
+            host = f"[{http.host}]" if ":" in http.host else http.host
+            log.info("event=starting web=http://%s:%d/", host, self.http_port)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):

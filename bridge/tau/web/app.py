@@ -123,9 +123,13 @@ class WebUI:
         app.router.add_get("/api/library", self._library)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/request/{name:.+}", self._request)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
 
     async def close(self) -> None:
         await self.live.close()
+
+    async def _not_found(self, _request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such page: try /overview, /healthz or /metrics\n")
 
     # ------------------------------------------------------------ guard
     async def _home(self, _request: web.Request) -> web.Response:
