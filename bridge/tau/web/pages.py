@@ -112,13 +112,25 @@ def _overview(boot: dict[str, Any], controls: bool = True) -> str:
     ]
     nodes = [
         [
-            e(n.get("name", "")),
+            e(n.get("name", ""))
+            + (" <small>(this bridge)</small>" if n.get("name") == node["name"] else ""),
+            _state(n.get("state") == "alive", str(n.get("state", ""))),
             "leader" if n.get("leader") else "",
-            e(", ".join(str(u) for u in n.get("universes", n.get("owned", [])))),
-            e(n.get("state", n.get("status", ""))),
+            e(", ".join(str(u) for u in n.get("owned", []))),
+            e(", ".join(str(u) for u in n.get("standby", []))),
+            e(n.get("host", "")),
         ]
         for n in about.get("nodes", [])
-    ] or [[e(node["name"]), "leader" if node["leader"] else "", e(node["owned"]), "this bridge"]]
+    ] or [
+        [
+            e(node["name"]),
+            _state(True, "alive"),
+            "leader" if node["leader"] else "",
+            e(", ".join(map(str, node["owned"]))),
+            e(", ".join(map(str, node["standby"]))),
+            "",
+        ]
+    ]
     counts = "".join(
         f'<div class="count"><b>{e(v)}</b>{e(k.replace("_", " "))}</div>'
         for k, v in about.get("counts", {}).items()
@@ -146,7 +158,7 @@ def _overview(boot: dict[str, Any], controls: bool = True) -> str:
         "<h2>Outputs</h2>"
         + _table(["Universe", "Driver", "State", "Detail", "Frames"], outputs)
         + "<h2>Nodes</h2>"
-        + _table(["Node", "Role", "Universes", "State"], nodes)
+        + _table(["Node", "State", "Role", "Sends universes", "Stands by for", "Host"], nodes)
         + f'<h2>Last problems <small id="rejected">{e(boot["rejected"])} refused so far</small>'
         f'</h2><ul id="problems" class="log">{problems}</ul>'
     )
