@@ -28,6 +28,7 @@ from tau.core.topics import Topics
 from tau.dmx.render import Renderer
 from tau.features.circadian.engine import CircadianEngine
 from tau.features.circadian.profile import SunCalendar, location_configured
+from tau.features.switches.vocabulary import intent_for, supported_actions
 from tau.fixtures.library import INSTALL_HINT, library_folders
 from tau.settings import Settings
 from tau.web import pages, views
@@ -150,7 +151,10 @@ class WebUI:
         if request.method not in ("GET", "HEAD"):
             if self.read_only:
                 return _error(403, "this page is read-only (TAU_HTTP__READ_ONLY)")
-            if not Auth.csrf_ok(session, request.headers.get(CSRF_HEADER)):
+            given = request.headers.get(CSRF_HEADER)
+            if given is None and request.content_type == "application/x-www-form-urlencoded":
+                given = str((await request.post()).get("csrf", ""))  # a plain form (log out)
+            if not Auth.csrf_ok(session, given):
                 return _error(403, "missing or wrong CSRF token: reload the page")
         request["session"] = session
         response = await handler(request)
@@ -364,9 +368,7 @@ class WebUI:
                 if s.target_fixture_id in inst.fixtures
                 else "nothing"
             )
-            actions = {
-                a: s.mapping.get(a) or s.model.action_map.get(a, "") for a in s.model.actions
-            }
+            actions = {a: views.intent_words(intent_for(s, a)) for a in supported_actions(s)}
             switches.append(
                 {
                     "slug": s.slug,

@@ -388,8 +388,7 @@ def _switches(boot: dict[str, Any], controls: bool = True) -> str:
         parts.append("<p>No switch in the installation.</p>")
     for s in boot["switches"]:
         actions = "".join(
-            f"<li><code>{e(a)}</code> → {e(what or 'nothing')}</li>"
-            for a, what in s["actions"].items()
+            f"<li><code>{e(a)}</code> → {e(what)}</li>" for a, what in s["actions"].items()
         )
         parts.append(
             f'<section class="card wide switch" data-topics="{e(" ".join(s["topics"]))}">'

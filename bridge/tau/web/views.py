@@ -248,3 +248,31 @@ def library_search(text: str, folders: Sequence[Path], imported: set[str]) -> di
             }
         )
     return {"matches": found, "more": max(0, len(matches) - LIBRARY_MATCHES)}
+
+
+def intent_words(intent: str) -> str:
+    """What a switch action does, in words: `step:-32` → "dimmer by 32 of 255"."""
+    verb, _, arg = intent.strip().lower().partition(":")
+    simple = {
+        "toggle": "toggles",
+        "on": "turns on",
+        "off": "turns off",
+        "full": "full brightness",
+        "dim_start": "dims while held (up from low, else down)",
+        "dim_up": "dims up while held",
+        "dim_down": "dims down while held",
+        "dim_stop": "stops dimming",
+        "rotate": "dims by the turn",
+        "none": "nothing",
+        "": "nothing",
+    }
+    if verb in simple and not arg:
+        return simple[verb]
+    if verb == "step" and arg.lstrip("+-").isdigit():
+        step = int(arg)
+        return f"{'brighter' if step > 0 else 'dimmer'} by {abs(step)} of 255"
+    if verb == "scene" and arg:
+        return f"recalls scene {arg}"
+    if verb == "scene_index" and arg.isdigit():
+        return f"recalls the group's scene number {arg}"
+    return intent

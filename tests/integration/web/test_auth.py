@@ -72,7 +72,10 @@ def test_the_right_password_opens_the_page_with_a_strict_cookie(
         assert "broker-secret-xyz" not in html
     overview = page.evaluate("fetch('/api/overview.json').then(r => r.text())")
     assert "broker-secret-xyz" not in overview
-    assert page.errors == []
+    page.click("form.logout button")
+    page.wait_for_url("**/login")
+    assert page.evaluate("fetch('/api/lights.json').then(r => r.status)") == 401
+    assert [e for e in page.errors if e.startswith("script error")] == []
 
 
 def test_a_change_without_the_csrf_token_is_refused(page: Any, locked: WebBridge) -> None:

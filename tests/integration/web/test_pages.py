@@ -173,7 +173,7 @@ def test_problems_and_switch_presses_show_live(
         mqtt_probe.publish(web_bridge.bridge.topic("switch", "kitchen-wall", "action"), "double")
         card = switches.locator("section.switch", has_text="Kitchen wall button")
         card.locator(".presses li", has_text="double").wait_for(timeout=3000)
-        assert "double" in card.inner_text()  # what a double press does is listed
+        assert "double → full brightness" in card.inner_text()  # what a double press does
     finally:
         context.close()
 
@@ -250,3 +250,26 @@ def test_the_patch_page_searches_the_fixture_libraries(page: Any, web_bridge: We
     assert "Shutter fixed 10" in channels  # parked open, as `tau fixtures show` says
     page.fill("#library-search", "x")
     assert page.errors == []
+
+
+def test_universe_levels_follow_a_fade_at_10_updates_a_second_or_more(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    open_page(page, web_bridge, "universes")
+    page.evaluate(
+        """() => {
+          window.levelUpdates = [];
+          const block = document.querySelector("[data-universe='1']");
+          new MutationObserver(() => window.levelUpdates.push(performance.now()))
+            .observe(block, {attributes: true, attributeFilter: ['data-levels']});
+        }"""
+    )
+    topic = web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")
+    mqtt_probe.publish(topic, json.dumps({"state": "ON", "brightness": 255, "transition": 3}))
+    page.wait_for_timeout(2500)
+    times = page.evaluate("window.levelUpdates")
+    mqtt_probe.publish(topic, json.dumps({"state": "OFF", "transition": 0}))
+    window = [t for t in times if times[0] + 500 <= t <= times[0] + 1500]  # one second mid-fade
+    assert len(window) >= 10, f"{len(window)} updates in a second of a fade"
+    busiest = max(sum(1 for u in times if t <= u < t + 1000) for t in times)
+    assert busiest <= 21, f"{busiest} messages in a second: the page gets at most 20"

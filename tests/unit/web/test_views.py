@@ -82,3 +82,13 @@ def test_chart_draws_the_day_with_sun_and_now() -> None:
 
 def test_pages_escape_what_they_show() -> None:
     assert e('<script>"x"</script>') == "&lt;script&gt;&quot;x&quot;&lt;/script&gt;"
+
+
+def test_switch_intents_in_words() -> None:
+    assert views.intent_words("toggle") == "toggles"
+    assert views.intent_words("step:-32") == "dimmer by 32 of 255"
+    assert views.intent_words("step:16") == "brighter by 16 of 255"
+    assert views.intent_words("scene_index:2") == "recalls the group's scene number 2"
+    assert views.intent_words("scene:reading") == "recalls scene reading"
+    assert views.intent_words("none") == "nothing"
+    assert views.intent_words("warp:9") == "warp:9"  # unknown: as configured

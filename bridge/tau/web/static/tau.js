@@ -187,9 +187,14 @@
       feedback(el, cls, text);
     };
     mark("sent", "sent…");
+    const sentAt = Date.now();
     send(kind + "/" + row.slug + "/set", cmd).then((reply) => {
-      if (reply.status !== "ok") mark("refused", "refused: " + reply.error);
-      else if (pending.get(key) && pending.get(key).cls === "reply sent") pending.get(key).ok = true;
+      if (reply.status !== "ok") return mark("refused", "refused: " + reply.error);
+      // Taken, but no state came back (it already was so): say that, not "applied".
+      setTimeout(() => {
+        const p = pending.get(key);
+        if (p && p.cls === "reply sent" && p.at <= sentAt) mark("applied", "taken, nothing changed");
+      }, 2000);
     });
   }
   function stateCame(kind, row) {
