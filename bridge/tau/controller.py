@@ -70,8 +70,18 @@ RELOAD_WAIT_S = 2.0
 # Messages every bridge handles (several bridges), with the kinds extensions declare
 # `everywhere`; the rest only the leader does.
 EVERY_NODE = frozenset(
-    {"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync", "node_database"}
+    {
+        "fixture_set",
+        "group_set",
+        "ha_status",
+        "bridge_state",
+        "node_sync",
+        "node_database",
+        "broker_dropped",
+    }
 )
+# Messages from the bridges themselves or the broker: no size limit to check.
+OWN_KINDS = frozenset({"ha_status", "bridge_state", "node_sync", "node_database", "broker_dropped"})
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -283,7 +293,7 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if found.kind not in ("ha_status", "bridge_state", "node_sync", "node_database"):
+        if found.kind not in OWN_KINDS:
             check_size(payload)
         inst = self._store.installation
         match found.kind:
@@ -312,6 +322,9 @@ class Bridge:
                     self.session.publish(self.topics.bridge_state, "online", retain=True, qos=1)
             case "node_sync":  # the leader's decision, this bridge's own included
                 self._apply_sync(sync.decode(payload))
+            case "broker_dropped":
+                if rise := self.status.drops.report(payload):
+                    self._metrics.broker_dropped.inc(rise)
             case "node_database":
                 report = sync.decode_report(payload)
                 if self.nodes is not None:

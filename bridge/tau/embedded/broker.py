@@ -44,6 +44,11 @@ AMQTT_NOTE = (
 )
 
 
+# As config/mosquitto.conf: no Nagle delay behind a PUBACK, and room for Tau's
+# reconnect burst and an area switched at once (Mosquitto drops beyond 1000 by default).
+MOSQUITTO_SETTINGS = "set_tcp_nodelay true\nmax_queued_messages 20000\n"
+
+
 def find_mosquitto() -> str | None:
     """The `mosquitto` broker binary: on PATH, else in the usual sbin directories."""
     found = shutil.which("mosquitto")
@@ -144,6 +149,7 @@ async def _start_mosquitto(binary: str, port: int, workdir: Path | None) -> Embe
         "log_dest stderr\n"
         "log_type error\n"
         "log_type warning\n"
+        f"{MOSQUITTO_SETTINGS}"
     )
     log_path = workdir / f"mosquitto-{port}.log"
     with log_path.open("wb") as log_file:

@@ -480,7 +480,9 @@ class MqttSession:
             for topic, code in zip(new, granted, strict=False):
                 value = code.value if isinstance(code, ReasonCode) else code
                 if isinstance(value, int) and value >= 0x80:
-                    log.error("event=mqtt_subscribe_refused topic=%s", topic)
+                    # `$SYS` is the broker's to offer (an ACL may keep it from clients).
+                    level = logging.DEBUG if topic.startswith("$SYS/") else logging.ERROR
+                    log.log(level, "event=mqtt_subscribe_refused topic=%s", topic)
         if gone:
             await client.unsubscribe(gone)
 
