@@ -16,6 +16,7 @@ import json
 import time
 
 import pytest
+from testkit.proxy import TcpProxy
 from testkit.services import MqttServer
 
 from tests.reliability.helpers import QUIET_ENV, catalogue, connected_probe, sql
@@ -103,6 +104,51 @@ def test_a_command_queued_within_the_max_age_is_applied_after_a_restart(
     state = _state_after_restart(bridge, mqtt_probe, {"state": "ON", "brightness": 77})
     assert (state["state"], state.get("brightness")) == ("ON", 77), bridge.log_tail()
     assert "event=mqtt_clean_session" not in bridge.log_text().split("===== start #2")[1]
+
+
+def test_commands_queued_during_an_outage_longer_than_the_max_age_are_dropped(
+    bridge_factory, mqtt_server, mqtt_probe
+) -> None:
+    """The same without a restart: the bridge itself was cut off from the broker."""
+    proxy = TcpProxy((mqtt_server.host, mqtt_server.port))
+    try:
+        bridge = bridge_factory(
+            seeds=True,
+            mqtt=MqttServer("127.0.0.1", proxy.port, "throwaway", "proxy"),
+            default_transition=0,
+            env={**QUIET_ENV, "TAU_MQTT__COMMAND_MAX_AGE_S": "1"},
+        )
+        mqtt_probe.subscribe(bridge.state_topic)
+        mqtt_probe.subscribe(bridge.topic("fixture", "+"))
+        mark = mqtt_probe.mark()
+        proxy.cut()
+        mqtt_probe.wait_for(bridge.state_topic, lambda m: m.payload == b"offline", 5, after=mark)
+        mqtt_probe.publish(
+            bridge.topic("fixture", "kitchen-ceiling", "set"),
+            json.dumps({"state": "ON", "brightness": 77}),
+            qos=1,
+        )
+        t_cut = time.monotonic()
+        while time.monotonic() - t_cut < 1.5:  # longer than the limit
+            time.sleep(0.5)
+        mark = mqtt_probe.mark()
+        proxy.restore()
+        mqtt_probe.wait_for(bridge.state_topic, lambda m: m.payload == b"online", 10, after=mark)
+        mqtt_probe.publish(bridge.topic("fixture", "hallway-downlight", "set"), "ON", qos=1)
+        mqtt_probe.wait_json(
+            bridge.topic("fixture", "hallway-downlight"),
+            lambda d: d["state"] == "ON",
+            10,
+            after=mark,
+        )
+        late = [
+            m.json()
+            for m in mqtt_probe.messages(bridge.topic("fixture", "kitchen-ceiling"), after=mark)
+        ]
+        assert not any(d.get("brightness") == 77 for d in late), late
+        assert "event=mqtt_clean_session away_s=" in bridge.log_text()
+    finally:
+        proxy.close()
 
 
 def test_a_stale_nodes_sync_operation_is_not_applied(bridge_factory, mqtt_probe) -> None:
