@@ -98,7 +98,7 @@ def client_options(
     return options
 
 
-def discard_session(settings: MqttSettings, client_id: str) -> None:
+def discard_session(settings: MqttSettings, client_id: str, logger: PahoLog) -> None:
     """MQTT 3.1.1 (no session expiry): end the broker's session for `client_id`, and the
     messages queued in it, with one clean connection. Blocking: run it in a thread.
 
@@ -118,6 +118,7 @@ def discard_session(settings: MqttSettings, client_id: str) -> None:
         client.tls_set_context(context)
     if settings.transport == "websockets":
         client.ws_set_options(path=settings.ws_path)
+    client.enable_logger(logger)  # a TLS alert after the handshake only shows there
     answered: list[ReasonCode] = []
     client.on_connect = lambda _c, _u, _f, code, _p: answered.append(code)
     try:
@@ -129,10 +130,11 @@ def discard_session(settings: MqttSettings, client_id: str) -> None:
     except OSError as exc:
         raise aiomqtt.MqttError(str(exc)) from exc
     finally:
-        client.disconnect()  # written at once; the broker closes the session
-        client.loop(timeout=0.1)
+        if client.is_connected():
+            client.disconnect()  # written at once; the broker ends the session
+            client.loop(timeout=0.1)
     if not answered:
-        raise aiomqtt.MqttError("the broker did not answer a clean connection")
+        raise aiomqtt.MqttError(logger.last_error or "the broker did not answer a clean connection")
     if answered[0].is_failure:
         raise MqttConnectError(answered[0])
 

@@ -213,7 +213,10 @@ class MqttSession:
         if not resume and self._settings.protocol != "5":
             # MQTT 3.1.1 has no session expiry: a clean connection ends the old session
             # (and what waits in it), then the bridge opens a persistent one.
-            await asyncio.to_thread(discard_session, self._settings, self._client_id)
+            self._paho_log.last_error = None
+            await asyncio.to_thread(
+                discard_session, self._settings, self._client_id, self._paho_log
+            )
         client = self._new_client(resume)
         await self._enter(client)
         return client
