@@ -26,6 +26,8 @@ class CapturableState(Protocol):
     def color(self) -> tuple[int, int, int] | None: ...
     @property
     def color_mode(self) -> str: ...
+    @property
+    def effect(self) -> str | None: ...
 
 
 def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
@@ -40,7 +42,8 @@ def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
         state = fixture_states[fid]
         kelvin = state.kelvin if state.color_mode == "color_temp" else None
         color = state.color if state.color_mode == "rgb" else None
-        values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color))
+        effect = state.effect if state.is_on else None
+        values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color, effect))
     return values
 
 
@@ -55,6 +58,7 @@ def value_command(value: SceneValue, transition_s: float | None = None) -> Light
         kelvin=kelvin,
         color=color,
         transition_s=transition_s,
+        effect=value.effect if value.is_on else None,
     )
 
 

@@ -37,6 +37,8 @@ class LightTarget:
     kelvin: int | None
     color: tuple[int, int, int] | None  # rgb 0-255 when in a colour mode
     transition_s: float
+    effect: str | None = None  # a running effect (`tau.dmx.effects`), rendered per frame
+    effect_seed: int | None = None  # None: the fixture id (members flicker independently)
 
 
 @dataclass(slots=True, frozen=True)
