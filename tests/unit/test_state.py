@@ -295,3 +295,22 @@ def test_restored_state_is_fitted_to_the_model() -> None:
     assert (s.fixture(2).color_mode, s.fixture(2).kelvin) == ("color_temp", 6500)
     s.command(("fixture", 1), LightCommand(state="ON"))
     assert s.fixture(1).brightness == 255  # never on at level 0
+
+
+def test_an_effect_runs_until_any_other_command(store) -> None:
+    s, batches = store
+    s.command(("group", 12), LightCommand(effect="candle"))  # naming one turns the light on
+    assert s.fixture(1).is_on and s.fixture(1).effect == "candle"
+    assert batches[-1].targets[0].effect == "candle"
+    assert s.group_light(12).effect == "candle"
+    s.command(("fixture", 2), LightCommand(state="ON"))  # a bare ON is a command too
+    assert s.fixture(2).effect is None and s.group_light(12).effect is None
+    s.command(("fixture", 1), LightCommand(brightness_move=40))
+    assert s.fixture(1).effect is None
+    s.command(("fixture", 1), LightCommand(effect="pulse", effect_seed=3))
+    s.command(("fixture", 1), LightCommand(effect="none"))
+    assert s.fixture(1).is_on and s.fixture(1).effect is None
+    s.command(("fixture", 1), LightCommand(state="OFF", effect="candle"))
+    assert not s.fixture(1).is_on and s.fixture(1).effect is None
+    with pytest.raises(InvalidCommandError, match="colorloop effect"):
+        s.command(("group", 12), LightCommand(effect="colorloop"))

@@ -158,6 +158,8 @@ def fit_to_model(state: FixtureState, model: FixtureModel) -> FixtureState:
         fitted.kelvin = clamp_kelvin(
             model, fitted.kelvin or default_kelvin(model.min_kelvin, model.max_kelvin)
         )
+    if fitted.effect is not None and not supports_effect(model, fitted.effect):
+        fitted.effect = fitted.effect_seed = None
     return state if fitted == state else fitted
 
 

@@ -352,6 +352,7 @@ class StateStore:
             goal = 255 if rate > 0 else 1
             longest = max(longest, abs(goal - now) / abs(rate))
             state.is_on, state.brightness = True, goal
+            state.effect = state.effect_seed = None  # dimming by hand stops an effect
             after[fid] = state
         if rate == 0:
             self._moving.difference_update(members)
