@@ -163,6 +163,7 @@ class StateStore:
         return None if gid is None or gid not in self._groups else self.circadian_switch_on(gid)
 
     def sleeping(self, group_id: int) -> bool:
+        """The group's Sleep switch (sleep mode)."""
         return self._groups[group_id].sleep
 
     def restore_targets(self) -> list[LightTarget]:
@@ -414,7 +415,8 @@ class StateStore:
         """The sleep level when the fixture's profile group is in sleep mode."""
         gid = self.profile_group_of(fixture_id)
         profile = self.profile_of(fixture_id)
-        if gid is None or profile is None or not self._groups[gid].sleep:
+        flags = self._groups.get(gid) if gid is not None else None
+        if flags is None or profile is None or not flags.sleep:
             return None
         return _Goal(*sleep_goal(profile, self._inst.fixtures[fixture_id].model))
 
