@@ -73,9 +73,8 @@ def _noise(seed: int, x: float) -> float:
     """Smooth 1-D value noise in 0..1: random values at integers, eased between them."""
     i = math.floor(x)
     f = x - i
-    f = f * f * (3.0 - 2.0 * f)
-    a, b = _unit(seed, i), _unit(seed, i + 1)
-    return a + (b - a) * f
+    a = _unit(seed, i)
+    return a + (_unit(seed, i + 1) - a) * f * f * (3.0 - 2.0 * f)
 
 
 def _candle(t: float, seed: int) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 
 from tau.dmx.curves import parse_curve
 from tau.dmx.drivers.base import SLOTS, Output
-from tau.dmx.effects import effect_frame
+from tau.dmx.effects import effect_frame, needs_rgb
 from tau.dmx.fades import Fade, start_fade
 from tau.dmx.fixture import render_fixture, unknown_roles
 from tau.dmx.level import FULL16, OFF, Level, brightness_to_level16, level16_to_brightness
@@ -32,6 +32,7 @@ log = logging.getLogger("tau.dmx.render")
 FrameListener = Callable[[int, float, frozenset[int]], None]
 
 _STEP_8BIT = 32.0  # input units (of 65535) an 8-bit fixture may lag behind a fade
+_EFFECT_STEP_MASK = 63  # a brightness effect's level moves in steps of 64 (of 65535)
 # Roles whose bytes are not linear in the fade's inputs (kelvin to rgb, cct in kelvin).
 _COLOUR_ROLES = frozenset({"red", "green", "blue", "white", "amber", "cct"})
 
@@ -358,8 +359,14 @@ class Renderer:
         if running is None:
             return level
         frame = effect_frame(running[0], now + self._effect_t0, running[1])
-        rgb = frame.rgb if frame.rgb is not None else level.rgb
-        return Level(round(level.level16 * frame.factor), level.kelvin, rgb)
+        if frame.rgb is not None:
+            return Level(round(level.level16 * frame.factor), level.kelvin, frame.rgb)
+        # In 1/1024 steps (finer than an 8-bit slot, and than the eye at flicker speed), so
+        # the bytes of a flickering level come from the render cache, shared by a model.
+        level16 = round(level.level16 * frame.factor) & ~_EFFECT_STEP_MASK
+        if level.level16 and not level16:
+            level16 = _EFFECT_STEP_MASK + 1  # a flame flickers, it does not go out
+        return Level(level16, level.kelvin, level.rgb)
 
     def _render_interval(self, fixture_id: int, fade: Fade) -> float:
         """How long a fade may go without re-rendering this fixture.
@@ -397,9 +404,10 @@ class Renderer:
         return mine
 
     def _render(self, patch: Patch, level: Level) -> None:
-        # An effect's levels rarely repeat: rendered directly, they would only flush the
-        # cache the group commands and circadian ticks rely on.
-        if patch.fixture_id in self._effects:
+        # A colour effect's colours rarely repeat: rendered directly, they would only
+        # flush the cache the group commands and circadian ticks rely on.
+        running = self._effects.get(patch.fixture_id)
+        if running is not None and needs_rgb(running[0]):
             data = render_fixture(patch, level)
         else:
             data = _rendered(patch, level)
