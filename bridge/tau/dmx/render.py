@@ -44,6 +44,7 @@ class Renderer:
         fps: float,
         clock: Callable[[], float] = time.monotonic,
         effect_clock: Callable[[], float] = time.time,
+        effect_fps: float = 25.0,
     ) -> None:
         self._outputs: dict[int, Output] = dict(outputs)
         self._instant = frozenset(u for u, o in outputs.items() if o.instant)
@@ -57,6 +58,10 @@ class Renderer:
         # every bridge of an installation, shows a periodic effect in the same phase.
         self._effects: dict[int, tuple[str, int]] = {}
         self._effect_t0 = effect_clock() - clock()
+        # Effects are rendered at most at `effect_fps` (flicker reads as a flame from
+        # about 20 fps): a DMX line's refresh is left to commands and fades.
+        self._effect_period = 1.0 / min(effect_fps, fps)
+        self._next_effect_t = float("-inf")
         # Fading fixtures: (when to render next, interval), the interval fixed per fade.
         self._next_render: dict[int, tuple[float, float]] = {}
         self._buffers: dict[int, bytearray] = {u: bytearray(SLOTS) for u in outputs}
@@ -313,7 +318,10 @@ class Renderer:
                 if due <= now:
                     self._dirty.add(fixture_id)
                     self._next_render[fixture_id] = (now + interval, interval)
-        self._dirty.update(self._effects)
+        if self._effects and now >= self._next_effect_t:
+            self._dirty.update(self._effects)
+            # Half a frame early, so a 25 fps budget on a 44 fps grid is every 2nd frame.
+            self._next_effect_t = now + self._effect_period - self._period / 2
 
     def _send(self, universe: int, output: Output, data: bytes) -> None:
         try:
