@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tau.dmx.types import CtcScale
+
 COLOR_ROLES = frozenset({"red", "green", "blue"})
 WHITE_PAIR_ROLES = frozenset({"warm", "cool"})
 
@@ -29,6 +31,10 @@ class FixtureModel:
     # Per channel, a dimmer's (value at 0 %, value at 100 %, value when off) where it
     # shares its channel with other functions, else None; empty when no channel has one.
     spans: tuple[tuple[int, int, int] | None, ...] = ()
+    # The scale of the `cct` channels as the library gives it (None: 0-255 spans
+    # min_kelvin..max_kelvin), and whether mixes keep a constant sum (`tau.dmx.colour`).
+    ctc: CtcScale | None = None
+    constant_output: bool = False
     # 1-based channel positions of each head of a multi-head mode (empty: one head).
     heads: tuple[tuple[int, ...], ...] = ()
 
