@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tau.core.commands import Rgb
+from tau.core.commands import Colour
 from tau.core.lights import FixtureState, GroupState
 from tau.core.model import (
     CircadianProfile,
@@ -85,13 +85,13 @@ def model_channels(
     )
 
 
-def _rgb(value: Any) -> tuple[int, int, int] | None:
-    """A stored `color` (scene values, fixture state): `Rgb`, or None when there is none."""
+def _rgb(value: Any) -> tuple[int, ...] | None:
+    """A stored `color` (scene values, fixture state), {r, g, b[, w] | [, c, w]}, or None."""
     data = _json(value)
     if data is None:
         return None
-    rgb = Rgb.model_validate(data, strict=False)  # the database allows 255.0
-    return (rgb.r, rgb.g, rgb.b)
+    colour = Colour.model_validate(data, strict=False)  # the database allows 255.0
+    return colour.as_tuple()
 
 
 Row = Mapping[str, Any]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tau.colours import COLOUR_KEYS
+from tau.dmx.colour import colour_format
 from tau.dmx.types import CtcScale
 
 COLOR_ROLES = frozenset({"red", "green", "blue"})
@@ -47,13 +49,18 @@ class FixtureModel:
         """Home Assistant `supported_color_modes` for this model."""
         roles = set(self.channels)
         if roles >= COLOR_ROLES:
-            # Colour fixtures also render colour temperatures (approximated in RGB, with
-            # the white channel when there is one), so a white scene can include them.
-            # RGBW takes `rgb` commands and derives its white channel in the renderer.
-            return ("color_temp", "rgb")
+            # Colour fixtures also render colour temperatures (from their whites and CTC,
+            # else approximated in RGB), so a white scene can include them. With white
+            # LEDs the colour mode says so (`rgbw`, `rgbww`): they can be set directly.
+            return ("color_temp", colour_format(roles))
         if roles >= WHITE_PAIR_ROLES or "cct" in roles:
             return ("color_temp",)
         return ("brightness",)
+
+    @property
+    def colour_mode(self) -> str | None:
+        """The colour mode (`rgb`, `rgbw`, `rgbww`) this model takes colours in, if any."""
+        return next((m for m in self.color_modes if m in COLOUR_KEYS), None)
 
     @property
     def tunable(self) -> bool:
@@ -93,7 +100,7 @@ class SceneValue(NamedTuple):
     is_on: bool
     brightness: int
     kelvin: int | None
-    color: tuple[int, int, int] | None
+    color: tuple[int, ...] | None
 
 
 @dataclass(slots=True, frozen=True)

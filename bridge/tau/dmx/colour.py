@@ -57,7 +57,16 @@ class Emitters:
 
     @property
     def white_pair(self) -> bool:
-        return "warm" in self.roles or "cool" in self.roles
+        """Warm and cool whites, mixed in mireds."""
+        return "warm" in self.roles and "cool" in self.roles
+
+    @property
+    def white_role(self) -> str | None:
+        """The one white LED of an rgbw fixture: `white`, or a lone warm or cool white."""
+        if "white" in self.roles:
+            return "white"
+        lone = self.roles & {"warm", "cool"}
+        return next(iter(lone)) if len(lone) == 1 else None
 
 
 @dataclass(slots=True, frozen=True)
@@ -93,40 +102,64 @@ def white_split(kelvin: float, em: Emitters) -> dict[str, float]:
     return {"warm": 1.0 - cool, "cool": cool}
 
 
+def colour_format(roles: frozenset[str] | set[str]) -> str:
+    """The colour a fixture takes as is: `rgbw` with a white LED, `rgbww` with warm and
+    cool ones, else `rgb` (Home Assistant's colour modes)."""
+    if "warm" in roles and "cool" in roles:
+        return "rgbww"
+    if roles & {"white", "warm", "cool"}:
+        return "rgbw"
+    return "rgb"
+
+
+def convert_colour(
+    colour: tuple[float, ...], fmt: str, min_kelvin: int, max_kelvin: int
+) -> tuple[float, ...]:
+    """A colour (0-255: r, g, b[, w] or r, g, b, c, w) in format `fmt` for a fixture
+    whose warm and cool whites are `min_kelvin` and `max_kelvin`.
+
+    Plain rgb gives its white part (the common part of r, g, b) to the white LEDs, a
+    warm + cool pair making it at `NEUTRAL_KELVIN`; white LEDs a fixture lacks become
+    the rgb light they make (rescaled so nothing passes 255).
+    """
+    r, g, b = (max(0.0, min(255.0, c)) for c in colour[:3])
+    whites = [max(0.0, min(255.0, c)) for c in colour[3:5]]
+    if fmt == "rgb" or not whites:
+        if whites:
+            light = (
+                [(1.0, 1.0, 1.0)]
+                if len(whites) == 1
+                else [
+                    kelvin_to_rgb(max_kelvin),
+                    kelvin_to_rgb(min_kelvin),
+                ]
+            )
+            for amount, (kr, kg, kb) in zip(whites, light, strict=True):
+                r, g, b = r + amount * kr, g + amount * kg, b + amount * kb
+            top = max(r, g, b)
+            if top > 255.0:
+                r, g, b = (c * 255.0 / top for c in (r, g, b))
+        if fmt == "rgb":
+            return (r, g, b)
+        r, g, b, w = extract_white(r, g, b)
+        whites = [w]
+    if fmt == "rgbw":
+        return (r, g, b, min(255.0, sum(whites)))
+    if len(whites) == 1:  # rgbw's w on warm + cool LEDs: a neutral white
+        cool = cool_fraction(NEUTRAL_KELVIN, min_kelvin, max_kelvin)
+        whites = [whites[0] * cool, whites[0] * (1.0 - cool)]
+    return (r, g, b, whites[0], whites[1])
+
+
 def mix_colour(colour: tuple[float, ...], em: Emitters) -> Mix:
     """A colour on the 0-255 scale: (r, g, b), (r, g, b, w) or (r, g, b, c, w)."""
-    r, g, b = (max(0.0, min(255.0, c)) / 255.0 for c in colour[:3])
+    fixture = convert_colour(colour, colour_format(em.roles), em.min_kelvin, em.max_kelvin)
+    r, g, b = (c / 255.0 for c in fixture[:3])
     shares: dict[str, float] = {}
-    explicit = [max(0.0, min(255.0, c)) / 255.0 for c in colour[3:]]
-    white = explicit[0] if len(explicit) == 1 else 0.0
-    cold_white, warm_white = explicit if len(explicit) == 2 else (0.0, 0.0)
-    # White LEDs named by the request that this fixture lacks become their rgb light.
-    if white and "white" not in em.roles and not em.white_pair:
-        r, g, b = r + white, g + white, b + white
-        white = 0.0
-    if (cold_white or warm_white) and not em.white_pair:
-        for amount, k in ((cold_white, em.max_kelvin), (warm_white, em.min_kelvin)):
-            if "white" in em.roles:
-                white += amount
-                continue
-            kr, kg, kb = kelvin_to_rgb(k)
-            r, g, b = r + amount * kr, g + amount * kg, b + amount * kb
-        cold_white = warm_white = 0.0
-    if explicit:
-        if "white" in em.roles:
-            shares["white"] = min(1.0, white)
-        elif em.white_pair:
-            if white:  # rgbw's w on warm + cool LEDs: a neutral white
-                split = white_split(NEUTRAL_KELVIN, em)
-                cold_white += white * split["cool"]
-                warm_white += white * split["warm"]
-            shares["cool"], shares["warm"] = min(1.0, cold_white), min(1.0, warm_white)
-    elif "white" in em.roles:
-        r, g, b, shares["white"] = extract_white(r, g, b)
-    elif em.white_pair:
-        r, g, b, w = extract_white(r, g, b)
-        for role, share in white_split(NEUTRAL_KELVIN, em).items():
-            shares[role] = w * share
+    if len(fixture) == 4 and em.white_role is not None:
+        shares[em.white_role] = fixture[3] / 255.0
+    elif len(fixture) == 5:
+        shares["cool"], shares["warm"] = fixture[3] / 255.0, fixture[4] / 255.0
     if "amber" in em.roles:
         r, g, shares["amber"] = extract_amber(r, g)
     shares.update(red=r, green=g, blue=b)
@@ -157,8 +190,8 @@ def mix_kelvin(kelvin: float, em: Emitters) -> Mix:
                 shares.update(zip(_RGB, (t / top for t in tint), strict=True))
         return Mix(_scaled(shares, em))
     r, g, b = kelvin_to_rgb(kelvin)
-    if "white" in em.roles:
-        r, g, b, shares["white"] = extract_white(r, g, b)
+    if em.white_role is not None:
+        r, g, b, shares[em.white_role] = extract_white(r, g, b)
     if "amber" in em.roles:
         r, g, shares["amber"] = extract_amber(r, g)
     shares.update(red=r, green=g, blue=b)

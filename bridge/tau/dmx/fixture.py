@@ -23,7 +23,8 @@ BASE_ROLES = ("dimmer", "warm", "cool", "cct", *MIXED_EMITTERS, *EXTRA_EMITTERS)
 KNOWN_ROLES = frozenset(
     {role + suffix for role in BASE_ROLES for suffix in ("", FINE_SUFFIX)} | {FIXED}
 )
-_SINGLE_EMITTERS = frozenset({*MIXED_EMITTERS, *EXTRA_EMITTERS})
+# A lone warm or cool white (no pair to mix) is a single emitter too.
+_SINGLE_EMITTERS = frozenset({*MIXED_EMITTERS, *EXTRA_EMITTERS, "warm", "cool"})
 
 
 def coarse8(value16: int) -> int:

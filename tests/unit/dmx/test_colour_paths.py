@@ -249,3 +249,17 @@ def test_ctc_without_a_neutral_value_sits_at_the_rgb_white_point() -> None:
         "red", "green", "blue", "cct", kelvin=(2500, 10000), ctc=CtcScale((16, 255), (10000, 2500))
     )
     assert list(render_fixture(p, RED)) == [255, 0, 0, 128]
+
+
+def test_a_lone_warm_white_is_the_white_led_of_an_rgbw_fixture() -> None:
+    # OFL "Warm White" next to R, G, B (Stairville RevueLED 120 COB RGB+WW): no pair to mix.
+    p = patch("red", "green", "blue", "warm")
+    assert list(render_fixture(p, RED)) == [255, 0, 0, 0]
+    assert list(render_fixture(p, WHITE)) == [0, 0, 0, 255]
+    assert list(render_fixture(p, Level(255 * 257, None, (255.0, 0.0, 0.0, 128.0)))) == [
+        255,
+        0,
+        0,
+        128,
+    ]
+    assert list(render_fixture(patch("warm"), Level(128 * 257))) == [128]
