@@ -10,6 +10,8 @@ from the whites / the CTC channel first; the brightest emitter of a mix is at fu
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tau.dmx.fixture import render_fixture
 from tau.dmx.level import Level
@@ -263,3 +265,40 @@ def test_a_lone_warm_white_is_the_white_led_of_an_rgbw_fixture() -> None:
         128,
     ]
     assert list(render_fixture(patch("warm"), Level(128 * 257))) == [128]
+
+
+EMITTER_SETS = st.sampled_from(
+    [
+        ("red", "green", "blue"),
+        ("red", "green", "blue", "white"),
+        ("red", "green", "blue", "amber"),
+        ("red", "green", "blue", "white", "amber", "uv"),
+        ("red", "green", "blue", "warm", "cool"),
+        ("red", "green", "blue", "lime", "cyan", "indigo"),
+    ]
+)
+CHANNEL = st.integers(0, 255).map(float)
+
+
+@given(EMITTER_SETS, st.tuples(CHANNEL, CHANNEL, CHANNEL))
+def test_any_colour_at_full_has_its_brightest_emitter_at_full(
+    roles: tuple[str, ...], rgb: tuple[float, float, float]
+) -> None:
+    out = list(render_fixture(patch(*roles), Level(255 * 257, None, rgb)))
+    assert max(out) == (255 if max(rgb) > 0 else 0)
+    lit = dict(zip(roles, out, strict=True))
+    # Nothing outside the colour lights: UV, lime, cyan and indigo stay dark, and a
+    # saturated colour (one component 0) leaves every white dark.
+    assert all(lit.get(r, 0) == 0 for r in ("uv", "lime", "cyan", "indigo"))
+    if min(rgb) == 0:
+        assert all(lit.get(r, 0) == 0 for r in ("white", "warm", "cool"))
+
+
+@given(EMITTER_SETS, st.floats(2700, 6500))
+def test_any_temperature_at_full_has_its_brightest_emitter_at_full(
+    roles: tuple[str, ...], kelvin: float
+) -> None:
+    out = list(render_fixture(patch(*roles), Level(255 * 257, kelvin)))
+    assert max(out) == 255
+    if "warm" in roles:  # the whites reach every temperature of their range alone
+        assert out[:3] == [0, 0, 0]
