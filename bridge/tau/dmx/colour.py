@@ -173,6 +173,8 @@ def mix_kelvin(kelvin: float, em: Emitters) -> Mix:
     if "cct" in em.roles:
         # The fixture makes the temperature from the emitters that make white.
         shares.update(dict.fromkeys(_WHITE_MAKERS, 1.0))
+        if em.white_role is not None:
+            shares[em.white_role] = 1.0
         if em.white_pair:
             shares.update(white_split(kelvin, em))
         return Mix(_scaled(shares, em), ctc_value16(kelvin, em))
@@ -181,13 +183,12 @@ def mix_kelvin(kelvin: float, em: Emitters) -> Mix:
         reach = clamp_kelvin(kelvin, lo, hi)
         shares.update(white_split(reach, em))
         if reach != kelvin and em.has_rgb:
-            # Beyond the whites: the colour emitters add the tint they lack.
-            want = kelvin_to_rgb(kelvin)
-            have = kelvin_to_rgb(reach)
-            tint = [max(0.0, w / max(h, 1e-6) - 1.0) for w, h in zip(want, have, strict=True)]
-            top = max(tint)
-            if top > 0:
-                shares.update(zip(_RGB, (t / top for t in tint), strict=True))
+            # Beyond the whites' range: the whites (at full) make the black body at
+            # `reach`; red, green and blue add what it lacks of the one asked for.
+            want, have = kelvin_to_rgb(kelvin), kelvin_to_rgb(reach)
+            scale = max(h / max(w, 1e-6) for w, h in zip(want, have, strict=True))
+            extra = [max(0.0, scale * w - h) for w, h in zip(want, have, strict=True)]
+            shares.update(zip(_RGB, extra, strict=True))
         return Mix(_scaled(shares, em))
     r, g, b = kelvin_to_rgb(kelvin)
     if em.white_role is not None:

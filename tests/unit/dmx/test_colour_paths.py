@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tau.dmx.colour import Emitters, mix_kelvin
 from tau.dmx.fixture import render_fixture
 from tau.dmx.level import Level
 from tau.dmx.types import CtcScale, Patch
@@ -302,3 +303,18 @@ def test_any_temperature_at_full_has_its_brightest_emitter_at_full(
     assert max(out) == 255
     if "warm" in roles:  # the whites reach every temperature of their range alone
         assert out[:3] == [0, 0, 0]
+
+
+def test_beyond_the_whites_the_colour_emitters_add_what_they_lack() -> None:
+    # Whites of 3000-5000 K asked for 2000 K: the warm white at full plus red and a
+    # little green (the whites alone cannot be that warm); blue stays dark.
+    em = Emitters(frozenset({"red", "green", "blue", "warm", "cool"}), 3000, 5000)
+    shares = mix_kelvin(2000, em).shares
+    assert shares["cool"] == 0
+    assert shares["red"] == 1.0
+    assert 0 < shares["green"] < shares["red"]
+    assert shares["blue"] == 0
+    assert 0 < shares["warm"] < 1
+    # Within the range: the whites alone.
+    inside = mix_kelvin(4000, em).shares
+    assert [inside.get(c, 0) for c in ("red", "green", "blue")] == [0, 0, 0]
