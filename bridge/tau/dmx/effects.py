@@ -24,6 +24,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tau.colours import COLOUR_KEYS
+
 # The effects every light offers, then those only colour (rgb) fixtures offer.
 BRIGHTNESS_EFFECTS = ("candle", "fireplace", "breathe", "pulse")
 COLOUR_EFFECTS = ("colorloop", "rainbow")
@@ -48,7 +50,7 @@ class EffectFrame:
 def effects_for(color_modes: Iterable[str]) -> list[str]:
     """The `effect_list` of a light with these colour modes (`none` stops an effect)."""
     names = list(BRIGHTNESS_EFFECTS)
-    if "rgb" in color_modes:
+    if any(mode in COLOUR_KEYS for mode in color_modes):
         names.extend(COLOUR_EFFECTS)
     return [*names, "none"]
 

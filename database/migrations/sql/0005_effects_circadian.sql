@@ -1,4 +1,4 @@
--- Tau schema, revision 0004_effects_circadian (frozen once released).
+-- Tau schema, revision 0005_effects_circadian (frozen once released).
 --
 -- Effects: a fixture's running effect (and its seed) is kept with its state, so it
 -- runs again after a restart; a scene value may name one. Circadian control per

@@ -1,4 +1,4 @@
--- Undo revision 0004_effects_circadian: running effects, scene effects, sleep mode and the
+-- Undo revision 0005_effects_circadian: running effects, scene effects, sleep mode and the
 -- circadian take-over settings are forgotten (lights keep their level and colour).
 ALTER TABLE circadian_profiles
     DROP COLUMN sleep_kelvin, DROP COLUMN sleep_brightness_pct,
