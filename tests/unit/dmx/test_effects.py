@@ -82,4 +82,5 @@ def test_colour_effects_cycle_hues_at_full_level() -> None:
 def test_unknown_effect_is_steady_and_lists_follow_colour_modes() -> None:
     assert effect_frame("disco", 1.0, 1).factor == 1.0
     assert effects_for(["brightness"]) == ["candle", "fireplace", "breathe", "pulse", "none"]
-    assert effects_for(["color_temp", "rgb"])[-3:] == ["colorloop", "rainbow", "none"]
+    for colour in ("rgb", "rgbw", "rgbww"):
+        assert effects_for(["color_temp", colour])[-3:] == ["colorloop", "rainbow", "none"]
