@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tau.core.commands import LightCommand
+from tau.core.installation import state_from_rows
 from tau.core.lights import FixtureState
 from tau.core.model import CircadianProfile, FixtureModel
 from tau.core.takeover import (
@@ -75,3 +78,21 @@ def test_sleep_goal_defaults_to_one_percent_and_the_warmest_white() -> None:
     custom = CircadianProfile(1, "p", (), sleep_brightness_pct=10, sleep_kelvin=2000)
     assert sleep_goal(custom, TUNABLE) == (26, 2700)  # clamped into the fixture's range
     assert sleep_goal(CircadianProfile(1, "p", (), sleep_kelvin=3000), TUNABLE)[1] == 3000
+
+
+def test_take_over_effects_and_sleep_are_read_back_from_the_state_rows() -> None:
+    taken_at = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+    fixture_row = {
+        "fixture_id": 1, "is_on": True, "brightness": 90, "kelvin": 3000, "color": None,
+        "color_mode": "color_temp", "circadian_suspended": False, "suspended_at": taken_at,
+        "colour_suspended": True, "effect": "candle", "effect_seed": 12,
+    }  # fmt: skip
+    group_row = {
+        "group_id": 5, "circadian_enabled": True, "circadian_suspended": False,
+        "suspended_at": None, "sleep": True,
+    }  # fmt: skip
+    fixtures, groups = state_from_rows([fixture_row], [group_row])
+    state = fixtures[1]
+    assert paused(state) == [COLOUR] and state.suspended_at == taken_at.timestamp()
+    assert (state.effect, state.effect_seed) == ("candle", 12)
+    assert groups[5].sleep
