@@ -51,6 +51,7 @@ from tau.dmx.types import Patch
 from tau.embedded import data_directory
 from tau.errors import TauError
 from tau.metrics import Metrics
+from tau.mqtt.lastup import last_up_file
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings
@@ -145,7 +146,7 @@ class Bridge:
             self.on_message,
             on_reconnect=metrics.mqtt_reconnects.inc,
             on_disconnect=lambda: self._bus.publish(MqttDisconnected()),
-            record=data_directory(settings) / f"mqtt-{settings.client_id}.last-up",
+            record=data_directory(settings) / last_up_file(settings.client_id),
         )
         self._bus = bus
         changes = sync.SharedChanges(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tau.mqtt.drops import BrokerDrops
-from tau.mqtt.lastup import LastUp
+from tau.mqtt.lastup import LastUp, last_up_file
 
 
 def test_the_first_count_is_a_baseline_and_rises_are_counted(
@@ -56,3 +56,8 @@ def test_an_unwritable_record_is_said_once_and_leaves_the_memory(
         up.mark()
     assert len(caplog.records) == 1 and "clean one" in caplog.records[0].getMessage()
     assert up.away_s() is not None
+
+
+def test_the_record_is_one_file_per_client_id_whatever_its_characters() -> None:
+    assert last_up_file("tau-home/tau-vm") == "mqtt-tau-home_tau-vm.last-up"
+    assert last_up_file("tau-tau-vm") == "mqtt-tau-tau-vm.last-up"

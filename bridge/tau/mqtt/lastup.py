@@ -12,11 +12,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("tau.mqtt.session")
+
+
+def last_up_file(client_id: str) -> str:
+    """The record's file name: one per MQTT client id (each has its own session)."""
+    return f"mqtt-{re.sub(r'[^A-Za-z0-9._-]', '_', client_id)}.last-up"
 
 
 class LastUp:
