@@ -6,6 +6,7 @@ from types import ModuleType
 
 from bench.scenarios import (
     baseline,
+    effects,
     group,
     persistence,
     scale,
@@ -16,7 +17,8 @@ from bench.scenarios import (
 )
 
 SCENARIOS: dict[str, ModuleType] = {
-    m.NAME: m for m in (baseline, single, group, throughput, scale, scaleout, persistence, web)
+    m.NAME: m
+    for m in (baseline, single, group, effects, throughput, scale, scaleout, persistence, web)
 }
 # Latencies are reported against the baseline measured in the same run.
 NEEDS_BASELINE = {"single", "group"}

@@ -151,7 +151,7 @@
       if (modes.includes("color_temp") && row.kelvin) {
         html += '<input type="range" class="kelvin" min="' + row.kelvin[0] + '" max="' + row.kelvin[1] + '" step="50" value="' + (s.color_temp || row.kelvin[0]) + '" data-act="kelvin" aria-label="colour temperature">';
       }
-      if (modes.includes("rgb")) {
+      if (modes.some((m) => m === "rgb" || m === "rgbw" || m === "rgbww")) {
         html += '<input type="color" value="' + (s.color ? hex(s.color) : "#ffffff") + '" data-act="color" aria-label="colour">';
       }
       const out = pending.get(key);
