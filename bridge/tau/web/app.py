@@ -334,12 +334,7 @@ class WebUI:
                 profiles.append({"name": profile.name, "error": NOT_IN_USE})
                 continue
             groups = [
-                {
-                    "slug": g.slug,
-                    "name": g.name,
-                    "enabled": store.group_state(g.id).circadian_enabled,
-                    "suspended": store.group_state(g.id).circadian_suspended,
-                }
+                self._following(g.id)
                 for g in sorted(inst.groups.values(), key=lambda g: g.slug)
                 if g.circadian_profile_id == profile.id
             ]
@@ -355,6 +350,29 @@ class WebUI:
             "time": now.strftime("%H:%M"),
             "sun": {k: views.clock(v) for k, v in sun.items()},
             "profiles": profiles,
+        }
+
+    def _following(self, group_id: int) -> dict[str, Any]:
+        """A group with a profile: its switch, and what was taken over by hand (a manual
+        change takes brightness or colour from the profile until resumed)."""
+        store = self._bridge.store
+        group = store.installation.groups[group_id]
+        states = store.fixtures()
+        governed = [f for f in group.fixture_ids if store.profile_group_of(f) == group_id]
+        brightness = sum(1 for f in governed if states[f].circadian_suspended)
+        colour = sum(1 for f in governed if states[f].colour_suspended)
+        taken = [
+            f"{what} on {n} of {len(governed)}"
+            for what, n in (("brightness", brightness), ("colour", colour))
+            if n
+        ]
+        return {
+            "slug": group.slug,
+            "name": group.name,
+            "enabled": store.circadian_switch_on(group_id),
+            "suspended": bool(taken),
+            "taken": "taken over by hand: " + ", ".join(taken) if taken else "",
+            "sleep": store.sleeping(group_id),
         }
 
     def _data_switches(self) -> dict[str, Any]:

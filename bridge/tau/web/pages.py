@@ -379,7 +379,8 @@ def _circadian(boot: dict[str, Any], controls: bool = True) -> str:
 def _following(group: dict[str, Any]) -> str:
     if not group["enabled"]:
         return "switched off"
-    return "suspended (changed by hand)" if group["suspended"] else "following"
+    text = f"suspended, {group['taken']}" if group["suspended"] else "following"
+    return text + (" (sleep mode)" if group["sleep"] else "")
 
 
 def _switches(boot: dict[str, Any], controls: bool = True) -> str:

@@ -93,7 +93,7 @@ def test_a_command_from_the_page_reports_applied_and_refused(
            .then(r => r.json())"""
     )
     # The words MQTT's refusal has, on the log topic as for any other sender.
-    assert reply == {"status": "error", "error": "fixture does not support rgb colour"}
+    assert reply == {"status": "error", "error": "fixture does not support colour"}
     logged = mqtt_probe.wait_for(log_topic, after=mark).json()
     assert logged["message"] == reply["error"]
     assert logged["topic"] == web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")

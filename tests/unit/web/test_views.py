@@ -53,7 +53,12 @@ def test_group_tree_nests_children_under_parents() -> None:
         ("house", 0, 3),
         ("room", 1, 2),
     ]
-    assert rows[0]["state"] == {"state": "ON", "brightness": 128, "color_mode": "brightness"}
+    assert rows[0]["state"] == {  # the words of the group's MQTT state
+        "state": "ON",
+        "brightness": 128,
+        "color_mode": "brightness",
+        "effect": None,
+    }
     assert rows[0]["kelvin"] == [2000, 6500]  # the Par is tunable, the dimmers are not
 
 
