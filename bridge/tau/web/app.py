@@ -27,7 +27,7 @@ from tau.core.state import StateStore
 from tau.core.topics import Topics
 from tau.dmx.render import Renderer
 from tau.features.circadian.engine import CircadianEngine
-from tau.features.circadian.profile import SunCalendar, location_configured
+from tau.features.circadian.profile import SunCalendar, local_zone, location_configured
 from tau.features.switches.vocabulary import intent_for, supported_actions
 from tau.fixtures.library import INSTALL_HINT, library_folders
 from tau.settings import Settings
@@ -310,8 +310,8 @@ class WebUI:
     def _data_circadian(self) -> dict[str, Any]:
         store = self._bridge.store
         inst = store.installation
-        now = self._now()
         location = self._settings.location
+        now = self._now().astimezone(local_zone(location))  # the profiles' own clock
         sun: dict[str, float] = {}
         if location_configured(location):
             sun = SunCalendar(location).times(now.date())

@@ -372,7 +372,10 @@ def _circadian(boot: dict[str, Any], controls: bool = True) -> str:
             ]
             for g in profile["groups"]
         ]
-        parts.append(_table(["Group", "Name", "Following", ""], rows) + "</section>")
+        if rows:
+            parts.append(_table(["Group", "Name", "Following", ""], rows) + "</section>")
+        else:
+            parts.append("<p>No group follows it.</p></section>")
     return "".join(parts)
 
 
