@@ -309,7 +309,9 @@ def hold(url: str, pages: int) -> None:
             page = context.new_page()
             page.goto(url)
             ready(page)
-            page.wait_for_function("document.querySelector('[data-universe=\"1\"]').dataset.levels")
+            page.wait_for_function(
+                "() => document.querySelector('[data-universe=\"1\"]').dataset.levels"
+            )
             contexts.append(context)
         print("ready", flush=True)
         while not stop.is_set():

@@ -48,6 +48,11 @@ NOT_IN_USE = (
     "not in use: the bridge refused this profile when it loaded it (its reason is in the "
     "log; sun-relative keyframes need TAU_LOCATION__LATITUDE, __LONGITUDE and __TIMEZONE)"
 )
+# Nothing from another host, no inline script: only the page's own file runs.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
 HEALTH_EVERY_S = 1.0  # how often each page's broker and database state is looked at
 OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/")
 
@@ -162,6 +167,8 @@ class WebUI:
             _set_cookie(response, fresh)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 

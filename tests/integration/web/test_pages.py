@@ -34,7 +34,9 @@ def test_each_page_loads_without_a_script_error(
     if name == "lights":
         page.wait_for_selector("[data-key='fixture:kitchen-ceiling']")
     if name == "universes":
-        page.wait_for_function("document.querySelector('.universe')?.dataset.levels !== undefined")
+        page.wait_for_function(
+            "() => document.querySelector('.universe')?.dataset.levels !== undefined"
+        )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=name != "patch")
     assert page.errors == []
@@ -52,19 +54,20 @@ def test_an_mqtt_command_shows_on_open_pages_without_a_reload(
         topic = web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")
         mqtt_probe.publish(topic, json.dumps({"state": "ON", "brightness": 128}))
         lights.wait_for_function(
-            "document.querySelector(\"[data-key='fixture:kitchen-ceiling'] .val\")"
+            "() => document.querySelector(\"[data-key='fixture:kitchen-ceiling'] .val\")"
             ".textContent.startsWith('50 %')",
             timeout=3000,
         )
         universes.wait_for_function(
-            "parseInt(document.querySelector(\"[data-universe='1']\").dataset.levels"
+            "() => parseInt(document.querySelector(\"[data-universe='1']\").dataset.levels"
             ".slice(0, 2), 16) > 0",
             timeout=3000,
         )
         assert lights.evaluate("window.tauMark") == 1
         mqtt_probe.publish(topic, "OFF")
         universes.wait_for_function(
-            "document.querySelector(\"[data-universe='1']\").dataset.levels.slice(0, 2) === '00'",
+            "() => document.querySelector(\"[data-universe='1']\")"
+            ".dataset.levels.slice(0, 2) === '00'",
             timeout=3000,
         )
     finally:
@@ -80,7 +83,7 @@ def test_a_command_from_the_page_reports_applied_and_refused(
     row = page.locator("[data-key='fixture:kitchen-ceiling']")
     row.locator("[data-act=toggle]").click()
     page.wait_for_function(
-        "document.querySelector(\"[data-key='fixture:kitchen-ceiling'] output\")"
+        "() => document.querySelector(\"[data-key='fixture:kitchen-ceiling'] output\")"
         ".textContent === 'applied'",
         timeout=3000,
     )
@@ -124,7 +127,7 @@ def test_a_fixture_patched_in_the_browser_reaches_discovery_and_dmx(
         lambda: (f := web_bridge.widget.latest()) is not None and f.slot(200) > 0, 3
     )
     # the map and list follow the change without a reload
-    page.wait_for_function("document.body.innerText.includes('web-lamp')", timeout=3000)
+    page.wait_for_function("() => document.body.innerText.includes('web-lamp')", timeout=3000)
 
 
 def test_a_collision_shows_the_databases_reason(page: Any, web_bridge: WebBridge) -> None:
@@ -187,7 +190,8 @@ def test_hovering_a_channel_names_its_fixture_role_and_value(
     )
     open_page(page, web_bridge, "universes")
     page.wait_for_function(
-        "document.querySelector(\"[data-universe='1']\").dataset.levels?.slice(0, 2) === 'ff'",
+        "() => document.querySelector(\"[data-universe='1']\")"
+        ".dataset.levels?.slice(0, 2) === 'ff'",
         timeout=3000,
     )
     page.locator("[data-universe='1'] canvas").hover(position={"x": 10, "y": 8})
