@@ -106,6 +106,7 @@ class WebUI:
         bus.subscribe(InstallationReloaded, "web", self.live.on_reload)
         self._problems = 0
         self._inputs = 0.0
+        self._level_cache: dict[int, tuple[tuple[int, int], bytes, str]] = {}
 
     # ------------------------------------------------------------ the site
     def middlewares(self) -> list[Any]:
@@ -457,10 +458,10 @@ class WebUI:
             page.groups.clear()
         levels = {}
         for universe in page.universes:
-            frame = bridge.renderer.frame(universe)
+            frame, text = self._levels(universe)
             if frame != page.sent_levels.get(universe):
                 page.sent_levels[universe] = frame
-                levels[str(universe)] = frame.hex()
+                levels[str(universe)] = text
         if levels:
             message["levels"] = levels
         if bridge.rejected != page.seen_problems:
@@ -479,6 +480,16 @@ class WebUI:
                 page.health = brief
                 message["health"] = brief
         return message
+
+    def _levels(self, universe: int) -> tuple[bytes, str]:
+        """A universe's slots and their hex, worked out once a frame for every page."""
+        renderer = self._bridge.renderer
+        key = (universe, renderer.frame_no)
+        cached = self._level_cache.get(universe)
+        if cached is None or cached[0] != key:
+            frame = renderer.frame(universe)
+            cached = self._level_cache[universe] = (key, frame, frame.hex())
+        return cached[1], cached[2]
 
     def watch(self) -> None:
         """Called every frame-ish by the app: wake the pages when problems or inputs grew."""

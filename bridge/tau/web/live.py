@@ -32,6 +32,7 @@ class Page:
     fixtures: set[int] = field(default_factory=set)
     groups: set[int] = field(default_factory=set)
     universes: set[int] = field(default_factory=set)
+    states: bool = True  # the page shows light states (Lights); others say they do not
     sent_levels: dict[int, bytes] = field(default_factory=dict)
     reload: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -55,9 +56,10 @@ class LiveHub:
 
     def on_batch(self, batch: ChangeBatch) -> None:
         for page in self.pages:
-            page.fixtures |= batch.fixture_ids
-            page.groups |= batch.group_ids
-            page.wake.set()
+            if page.states:
+                page.fixtures |= batch.fixture_ids
+                page.groups |= batch.group_ids
+                page.wake.set()
 
     def on_reload(self, _event: InstallationReloaded) -> None:
         for page in self.pages:
@@ -93,6 +95,8 @@ class LiveHub:
             data = json.loads(text)
         except ValueError:
             return
+        if isinstance(data, dict) and isinstance(data.get("states"), bool):
+            page.states = data["states"]
         if isinstance(data, dict) and isinstance(data.get("universes"), list):
             asked = data["universes"]
             wanted = {u for u in asked if isinstance(u, int) and not isinstance(u, bool)}

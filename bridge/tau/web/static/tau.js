@@ -50,7 +50,7 @@
     socket = ws;
     ws.onopen = () => {
       $("#conn").className = "dot on";
-      ws.send(JSON.stringify({ universes: watched }));
+      ws.send(JSON.stringify({ universes: watched, states: PAGE === "lights" }));
     };
     ws.onclose = () => {
       $("#conn").className = "dot off";
