@@ -135,7 +135,7 @@ async def test_roles_least_privilege(seeded_url: str) -> None:
         assert await daemon.fetchval("SELECT count(*) FROM v_fixture_status") == 14
         assert (
             await daemon.fetchval("SELECT version_num FROM alembic_version")
-            == "0005_library_identity"
+            == "0006_library_identity"
         )
         fid = await daemon.fetchval("SELECT id FROM fixtures WHERE slug = 'kitchen-ceiling'")
         await daemon.execute(
@@ -186,7 +186,7 @@ def test_backup_and_restore_round_trip(
     assert run_async(lambda: counts(restored)) == EXPECTED
     assert (
         psql(restored, "-tA", "-c", "SELECT version_num FROM alembic_version")
-        == "0005_library_identity\n"
+        == "0006_library_identity\n"
     )
     collide = (
         "INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel) "

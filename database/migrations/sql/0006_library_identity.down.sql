@@ -1,4 +1,4 @@
--- Undo revision 0005_library_identity: one model per manufacturer and name again.
+-- Undo revision 0006_library_identity: one model per manufacturer and name again.
 -- Refused (nothing changes) while two libraries hold models of the same name.
 
 DROP INDEX fixture_models_source_key;

@@ -1,4 +1,4 @@
--- Tau schema, revision 0005_library_identity (frozen once released).
+-- Tau schema, revision 0006_library_identity (frozen once released).
 --
 -- Each library keeps its own rows. An imported model is one mode of one library's
 -- file: source {"library", "file", "mode"} is what makes it one ("file" is the
