@@ -179,10 +179,12 @@ def test_check_queries_the_embedded_database_for_real(demo: Demo, tmp_path: Path
     assert demo.proc.poll() is None
 
 
-def test_check_on_a_fresh_embedded_database_says_it_is_empty(tmp_path: Path) -> None:
+def test_check_on_a_fresh_embedded_database_says_it_is_empty(
+    tmp_path: Path, embedded_data_dir: Path
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tau", "check"],
-        env=_env(TAU_DATA_DIR=str(tmp_path / "data"), TAU_MQTT__PORT=str(free_port())),
+        env=_env(TAU_DATA_DIR=str(embedded_data_dir), TAU_MQTT__PORT=str(free_port())),
         cwd=tmp_path,
         capture_output=True,
         text=True,
