@@ -261,7 +261,10 @@ def test_a_broker_that_drops_the_bridge_right_after_accepting_it_backs_off(
 def test_two_bridges_with_one_client_id_are_named_and_do_not_storm(
     bridge_factory, mqtt_server, figure
 ) -> None:
-    env = {**FAST_ENV, "TAU_MQTT__CLIENT_ID": "tau-shared-id-test"}
+    # Production timings here: tenfold faster reconnects make the two bridges kick each
+    # other during their start-up bursts, where uvloop and paho race on a closed socket
+    # (an asyncio ERROR in the log) far more often than the real backoff ever does.
+    env = {**QUIET_ENV, "TAU_MQTT__CLIENT_ID": "tau-shared-id-test"}
     first = bridge_factory(seeds=True, env=env)
     second = bridge_factory(seeds=True, env=env, wait_online=False)
 
@@ -276,9 +279,8 @@ def test_two_bridges_with_one_client_id_are_named_and_do_not_storm(
     def storm() -> bool:
         return any(connects(b.log_text()) > 8 for b in (first, second))
 
-    assert wait_until(lambda: bool(named()), 20), first.log_tail()
-    # Backoff tenfold faster (FAST): 1.5 s more is 15 s of the production timings.
-    assert not wait_until(storm, 1.5)
+    # 15 s to count reconnects in (polled: a storm fails at once)
+    assert not wait_until(storm, 15)
     logs = [first.log_text(), second.log_text()]
     figure("online_announcements", [connects(text) for text in logs])
     assert named(), logs[0][-3000:]
