@@ -18,9 +18,9 @@ Markdown table with RSS after the warm-up (1 min) and at the end, the RSS per mi
 commands sent / lost, command -> DMX p50/p99 of the first and of the last minute, and the
 task restarts the bridge counted (`tau_task_restarts_total`).
 
-`SOAK_TRACEMALLOC=1` also starts `tracemalloc` in the bridge (through a `sitecustomize`
-on its path) and prints the 15 biggest growths between the end of the warm-up and the
-end: what to look at when RSS climbs.
+`SOAK_TRACE=objects` (or `tracemalloc`, exact but several times slower) makes the bridge
+dump what lives in it after the warm-up and at the end (a `sitecustomize` on its path)
+and prints what grew in between: what to look at when RSS climbs.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -134,12 +135,14 @@ class DmxWatch:
         self.pending: dict[int, deque[tuple[float, int]]] = defaultdict(deque)
         self.latencies: list[tuple[float, float]] = []  # (send time, seconds)
         self.skipped = 0  # commands overtaken by a later one before a frame carried them
+        self.final: dict[int, int] = {}  # channel -> the last value sent
         self.last = bytearray(512)
         self.lock = threading.Lock()
 
     def sent(self, channel: int, t: float, v: int) -> None:
         with self.lock:
             self.pending[channel].append((t, v))
+            self.final[channel] = v
 
     def drain(self) -> None:
         frames = self.widget.take()
@@ -160,6 +163,11 @@ class DmxWatch:
                             t, _ = queue.popleft()
                             self.latencies.append((t, frame.t - t))
                             break
+
+    @property
+    def final_mismatches(self) -> int:
+        with self.lock:
+            return sum(1 for ch, v in self.final.items() if self.last[ch - 1] != v)
 
     @property
     def outstanding(self) -> int:
@@ -187,20 +195,39 @@ def metric_total(port: int, name: str) -> float | None:
     return sum(found) if found else 0.0
 
 
-def _tracemalloc_path(tmp: Path) -> tuple[Path, Path]:
+def _tracing_path(tmp: Path, how: str) -> tuple[Path, Path]:
+    """A `sitecustomize` for the bridge: on SIGUSR2 it writes what lives in it, either a
+    tracemalloc snapshot (`how` = "tracemalloc": exact, but slows the bridge down several
+    times) or a count of live objects by type and the biggest containers ("objects":
+    cheap, only when asked)."""
     site = tmp / "soak-site"
     site.mkdir(exist_ok=True)
     out = tmp / "soak-snapshots"
     out.mkdir(exist_ok=True)
+    if how == "tracemalloc":
+        body = (
+            "tracemalloc.start(int(os.environ.get('SOAK_FRAMES', '1')))\n"
+            "def _dump(*_a):\n"
+            "    gc.collect()\n"
+            "    _n[0] += 1\n"
+            f"    tracemalloc.take_snapshot().dump({str(out)!r} + f'/snap{{_n[0]}}.bin')\n"
+        )
+    else:
+        body = (
+            "def _dump(*_a):\n"
+            "    gc.collect()\n"
+            "    _n[0] += 1\n"
+            "    objs = gc.get_objects()\n"
+            "    types = collections.Counter(type(o).__qualname__ for o in objs)\n"
+            "    big = sorted((o for o in objs if isinstance(o, (dict, list, set, "
+            "collections.deque, collections.OrderedDict))), key=len, reverse=True)[:15]\n"
+            "    data = {'blocks': sys.getallocatedblocks(), 'types': dict(types), 'big': "
+            "[(type(o).__name__, len(o), repr(list(o)[:3])[:160]) for o in big]}\n"
+            f"    open({str(out)!r} + f'/objects{{_n[0]}}.json', 'w').write(json.dumps(data))\n"
+        )
     (site / "sitecustomize.py").write_text(
-        "import os, signal, tracemalloc, gc\n"
-        "tracemalloc.start(int(os.environ.get('SOAK_FRAMES', '1')))\n"
-        "_n = [0]\n"
-        "def _dump(*_a):\n"
-        "    gc.collect()\n"
-        "    _n[0] += 1\n"
-        f"    tracemalloc.take_snapshot().dump({str(out)!r} + f'/snap{{_n[0]}}.bin')\n"
-        "signal.signal(signal.SIGUSR2, _dump)\n"
+        "import collections, gc, json, os, signal, sys, tracemalloc\n"
+        "_n = [0]\n" + body + "signal.signal(signal.SIGUSR2, _dump)\n"
     )
     return site, out
 
@@ -208,7 +235,7 @@ def _tracemalloc_path(tmp: Path) -> tuple[Path, Path]:
 def main() -> int:
     minutes = float(os.environ.get("SOAK_MIN", "10"))
     duration = minutes * 60
-    trace = os.environ.get("SOAK_TRACEMALLOC") == "1"
+    trace = os.environ.get("SOAK_TRACE", "")  # "tracemalloc" or "objects" (see above)
     services = Services()
     bench = Bench(Options(), services)
     log = bench.log
@@ -225,7 +252,7 @@ def main() -> int:
         }
         snapshots = None
         if trace:
-            site, snapshots = _tracemalloc_path(bench.tmp)
+            site, snapshots = _tracing_path(bench.tmp, trace)
             os.environ["BENCH_BRIDGE_PYTHONPATH"] = str(site)
         with EnttecEmulator(bench.tmp / "widget-soak") as widget:
             bridge = bench.bridge(
@@ -234,10 +261,18 @@ def main() -> int:
             assert bridge.pid is not None
             pid = bridge.pid
             watch = DmxWatch(widget)
-            everything = bench.recorder("soak-all")
-            seen = [0]
-            everything.client.on_message = lambda *_a: seen.__setitem__(0, seen[0] + 1)
-            everything.subscribe(f"{bridge.base_topic}/#", qos=0)
+            # The subscriber on <base>/# in a process of its own: it reads ~500 messages a
+            # second, which in this process would stall the load and the DMX timestamps.
+            seen_path = bench.tmp / "soak-all.txt"
+            with seen_path.open("wb") as out:
+                everything = subprocess.Popen(
+                    [
+                        "mosquitto_sub",
+                        *("-h", bench.mqtt.host, "-p", str(bench.mqtt.port)),
+                        *("-t", f"{bridge.base_topic}/#", "-N", "-F", "."),
+                    ],
+                    stdout=out,
+                )
             pub = bench.recorder("soak-pub")
             asker = bench.recorder("soak-ask")
             pub.publish(bridge.topic("group", "circ", "circadian", "set"), "ON")
@@ -315,7 +350,10 @@ def main() -> int:
             errors = [
                 line for line in log_text.splitlines() if " ERROR " in line or "Traceback" in line
             ]
-            for r in (everything, pub, asker):
+            everything.terminate()
+            everything.wait(10)
+            seen = seen_path.stat().st_size
+            for r in (pub, asker):
                 r.close()
             report(
                 minutes,
@@ -323,7 +361,7 @@ def main() -> int:
                 watch,
                 sent,
                 replies,
-                seen[0],
+                seen,
                 restarts,
                 errors,
                 begun,
@@ -331,7 +369,7 @@ def main() -> int:
             )
             if trace and snapshots is not None:
                 time.sleep(3)
-                growth(snapshots)
+                growth(snapshots) if trace == "tracemalloc" else object_growth(snapshots)
             bench.stop_bridges()
     finally:
         bench.close()
@@ -358,7 +396,7 @@ def report(
     first = [lat for t, lat in watch.latencies if t - begun < 60]
     last = [lat for t, lat in watch.latencies if t - begun >= duration - 60]
     s_first, s_last = Stats.of(first), Stats.of(last)
-    lost = watch.outstanding + watch.skipped
+    lost = watch.outstanding  # never at the widget, nor overtaken by a later value
     drift = s_last.p99 - s_first.p99 if s_first.p99 is not None and s_last.p99 is not None else None
     warm = rss_at(WARMUP_S)
     end = rss[-1][1] / 1024
@@ -372,6 +410,11 @@ def report(
         ("RSS at the end", f"{end:.1f} MiB"),
         ("RSS growth after warm-up", f"{end - warm:+.2f} MiB"),
         ("fixture commands sent / lost", f"{sent['fixture']} / {lost}"),
+        (
+            "overtaken (two values for one fixture in one frame: a stall ≥ 200 ms)",
+            str(watch.skipped),
+        ),
+        ("final DMX mismatches (of 40 fixtures)", str(watch.final_mismatches)),
         (
             "group commands, switch presses, requests",
             f"{sent['group']}, {sent['switch']}, {sent['request']}",
@@ -419,6 +462,24 @@ def growth(directory: Path) -> None:
         print(f"\n{stat.size_diff / 1024:+.1f} KiB ({stat.count_diff:+d} blocks)")
         for line in stat.traceback.format()[-12:]:
             print("   ", line)
+
+
+def object_growth(directory: Path) -> None:
+    found = sorted(directory.glob("objects*.json"), key=lambda p: int(p.stem[7:]))
+    if len(found) < 2:
+        print(f"objects: {len(found)} dump(s), nothing to compare")
+        return
+    first, last = (json.loads(p.read_text()) for p in (found[0], found[-1]))
+    print(f"\nallocated blocks: {first['blocks']} -> {last['blocks']}")
+    grown = sorted(
+        ((n - first["types"].get(t, 0), t, n) for t, n in last["types"].items()), reverse=True
+    )
+    print("live objects by type, warm-up -> end, biggest growths:")
+    for diff, name, n in grown[:15]:
+        print(f"  {diff:+7d}  {name} ({n})")
+    print("biggest containers at the end:")
+    for kind, n, sample in last["big"]:
+        print(f"  {kind} {n}: {sample}")
 
 
 if __name__ == "__main__":
