@@ -6,7 +6,8 @@ The load, all of it at once, all the time:
 
 - 200 commands/s: 190/s round-robin over 40 fixtures (channels 1-40 of an emulated
   Enttec USB Pro, so each fixture gets one every 210 ms and every value reaches a frame
-  of its own) and 10/s to a group of 3 more fixtures;
+  of its own; `"transition": 0`, so the frame carrying it is measured) and 10/s to a
+  group of 3 more fixtures, fading over the default transition like the presses;
 - circadian ticks every `SOAK_TICK_S` (2 s) over a group of 5 fixtures with a profile;
 - a switch press (press + release) a second, on a group of 2 fixtures;
 - a `health_check` request a second;
@@ -217,6 +218,7 @@ def _tracing_path(tmp: Path, how: str) -> tuple[Path, Path]:
             "def _dump(*_a):\n"
             "    gc.collect()\n"
             "    _n[0] += 1\n"
+            "    gc.unfreeze()  # the bridge freezes what it loaded: look at that too\n"
             "    objs = gc.get_objects()\n"
             "    types = collections.Counter(type(o).__qualname__ for o in objs)\n"
             "    big = sorted((o for o in objs if isinstance(o, (dict, list, set, "
@@ -224,6 +226,8 @@ def _tracing_path(tmp: Path, how: str) -> tuple[Path, Path]:
             "    data = {'blocks': sys.getallocatedblocks(), 'types': dict(types), 'big': "
             "[(type(o).__name__, len(o), repr(list(o)[:3])[:160]) for o in big]}\n"
             f"    open({str(out)!r} + f'/objects{{_n[0]}}.json', 'w').write(json.dumps(data))\n"
+            "    del objs, big\n"
+            "    gc.freeze()\n"
         )
     (site / "sitecustomize.py").write_text(
         "import collections, gc, json, os, signal, sys, tracemalloc\n"
@@ -256,7 +260,10 @@ def main() -> int:
             os.environ["BENCH_BRIDGE_PYTHONPATH"] = str(site)
         with EnttecEmulator(bench.tmp / "widget-soak") as widget:
             bridge = bench.bridge(
-                url, universes={"1": {"driver": "enttec_pro", "port": widget.port}}, env=env
+                url,
+                universes={"1": {"driver": "enttec_pro", "port": widget.port}},
+                default_transition=None,  # Tau's own (0.4 s): group commands and presses fade
+                env=env,
             )
             assert bridge.pid is not None
             pid = bridge.pid
@@ -295,7 +302,9 @@ def main() -> int:
                         v = value(counters[ch])
                         counters[ch] += 1
                         watch.sent(ch, time.monotonic(), v)
-                        pub.publish(topics[ch - 1], b'{"state":"ON","brightness":%d}' % v)
+                        pub.publish(
+                            topics[ch - 1], b'{"state":"ON","brightness":%d,"transition":0}' % v
+                        )
                         sent["fixture"] += 1
                         i += 1
                     gdue = int((now - start) * GROUP_RATE)

@@ -414,7 +414,11 @@ class Renderer:
 
 
 _RENDER_CACHE: dict[tuple[object, ...], bytes] = {}
-_RENDER_CACHE_MAX = 16_384
+# Small on purpose: what the cache saves is one frame's many fixtures of one model at one
+# level (a group command, a circadian tick), a handful of keys per frame. Fades make a
+# new key nearly every render; at 16,384 entries (~4 MiB) the bridge's memory grew for
+# minutes under steady load before the first clear, and the freed blocks stayed mapped.
+_RENDER_CACHE_MAX = 1024
 
 
 def _rendered(patch: Patch, level: Level) -> bytes:
