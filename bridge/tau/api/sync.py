@@ -40,6 +40,8 @@ class WireCommand(_Strict):
     mired_step: int | None = None
     color: tuple[int, int, int] | None = None
     transition_s: float | None = Field(None, ge=0)
+    effect: str | None = None
+    effect_seed: int | None = None
 
     def command(self) -> LightCommand:
         return LightCommand(**self.model_dump())
@@ -71,7 +73,7 @@ class CircadianOp(_Strict):
 class ExpireOp(_Strict):
     op: Literal["expire"]
     node: str
-    timeout_s: float = Field(gt=0)
+    timeout_s: float | None = Field(None, gt=0)
 
 
 class SyncMessage(BaseModel):
@@ -180,7 +182,7 @@ class SharedChanges:
             {"op": "circadian", "items": [list(i) for i in items], "transition_s": transition_s}
         )
 
-    def expire_suspensions(self, timeout_s: float) -> None:
+    def expire_suspensions(self, timeout_s: float | None) -> None:
         if not self._shared():
             self._store.expire_suspensions(timeout_s)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from tau.colours import COLOUR_KEYS
 from tau.core.commands import LightCommand
 from tau.core.model import Installation, Scene, SceneValue
 
@@ -23,9 +24,11 @@ class CapturableState(Protocol):
     @property
     def kelvin(self) -> int | None: ...
     @property
-    def color(self) -> tuple[int, int, int] | None: ...
+    def color(self) -> tuple[int, ...] | None: ...
     @property
     def color_mode(self) -> str: ...
+    @property
+    def effect(self) -> str | None: ...
 
 
 def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
@@ -39,8 +42,9 @@ def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
     for fid in sorted(fixture_states):
         state = fixture_states[fid]
         kelvin = state.kelvin if state.color_mode == "color_temp" else None
-        color = state.color if state.color_mode == "rgb" else None
-        values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color))
+        color = state.color if state.color_mode in COLOUR_KEYS else None
+        effect = state.effect if state.is_on else None
+        values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color, effect))
     return values
 
 
@@ -55,6 +59,7 @@ def value_command(value: SceneValue, transition_s: float | None = None) -> Light
         kelvin=kelvin,
         color=color,
         transition_s=transition_s,
+        effect=value.effect if value.is_on else None,
     )
 
 

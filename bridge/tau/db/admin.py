@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from tau.colours import colour_json
 from tau.errors import DatabaseError, UnknownTargetError
 
 
@@ -200,7 +201,7 @@ async def store_scene(
     slug: str,
     name: str,
     group_id: int,
-    values: Sequence[tuple[int, bool, int, int | None, tuple[int, int, int] | None]],
+    values: Sequence[tuple[int, bool, int, int | None, tuple[int, ...] | None, str | None]],
 ) -> dict[str, Any]:
     """Create or overwrite a scene with the captured member values, atomically."""
     try:
@@ -217,8 +218,9 @@ async def store_scene(
             assert row is not None
             await conn.execute("DELETE FROM scene_values WHERE scene_id=$1", row["id"])
             await conn.executemany(
-                "INSERT INTO scene_values (scene_id, fixture_id, is_on, brightness, kelvin, color) "
-                "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                "INSERT INTO scene_values "
+                "(scene_id, fixture_id, is_on, brightness, kelvin, color, effect) "
+                "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
                 [
                     (
                         row["id"],
@@ -226,9 +228,10 @@ async def store_scene(
                         on,
                         brightness,
                         kelvin,
-                        json.dumps({"r": c[0], "g": c[1], "b": c[2]}) if c else None,
+                        json.dumps(colour_json(c)) if c else None,
+                        effect,
                     )
-                    for fid, on, brightness, kelvin, c in values
+                    for fid, on, brightness, kelvin, c, effect in values
                 ],
             )
             return dict(row) | {"fixtures": len(values)}

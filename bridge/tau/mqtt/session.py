@@ -44,6 +44,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -79,6 +80,18 @@ RESUBSCRIBE_S = 5.0  # a refused or unacknowledged subscription is tried again t
 
 
 # ------------------------------------------------------------------------- session
+
+
+def _report_ends(tasks: list[asyncio.Task[Any]]) -> None:
+    """What the connection's other tasks ended with, besides the one raised: a lost
+    connection is said once by the run loop (DEBUG here), anything else is a bug."""
+    for task in tasks:
+        if task.cancelled() or (exc := task.exception()) is None:
+            continue
+        if isinstance(exc, aiomqtt.MqttError):
+            log.debug("event=mqtt_task_ended task=%s error=%r", task.get_coro(), exc)
+        else:
+            log.error("event=mqtt_task_failed task=%s", task.get_coro(), exc_info=exc)
 
 
 class MqttSession:
@@ -328,18 +341,23 @@ class MqttSession:
         setup = asyncio.create_task(self._setup())
         # The writers are watched too: one that fails ends the connection, not silently.
         watched = {lost, probe, stopping, setup, *tasks}
+        raised: asyncio.Task[Any] | None = None
         try:
             while True:
                 done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
+                    raised = task
                     task.result()  # a lost connection or a failed setup raises here
+                raised = None
                 if stopping in done or lost in done:
                     return
                 watched -= done
         finally:
-            for task in [*tasks, lost, probe, stopping, setup]:
+            everything = [*tasks, lost, probe, stopping, setup]
+            for task in everything:
                 task.cancel()
-            await asyncio.gather(*tasks, lost, probe, stopping, setup, return_exceptions=True)
+            await asyncio.wait(everything)
+            _report_ends([t for t in everything if t is not raised])
 
     async def _setup(self) -> None:
         await self._sync_subscriptions()
