@@ -182,7 +182,13 @@ class SupervisorSettings(_Strict):
 
 
 class RequestsSettings(_Strict):
-    workers: int = Field(4, ge=1, le=64, description="bridge requests handled at once")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="bridge requests handled at once (the database pool holds 4 "
+        "connections: the rest stay free for the state writer and reloads)",
+    )
     queue: int = Field(
         64,
         ge=1,
