@@ -28,8 +28,12 @@ a liveness probe, reconnects with backoff, and an outbox that never loses what m
 - **Failures**: an unexpected exception (a bug, not a lost connection) in any of the
   connection's tasks, the outbox writers included, ends `run()`: the bridge's supervisor
   logs it, shows it and starts the session again.
-- **Reconnects**: capped exponential backoff with jitter, reset only after a connection
-  stayed up for `STABLE_S`. The first failure is a WARNING, repeats DEBUG, recovery INFO.
+- **Reconnects**: a broker that is away or restarting (connection refused, reset, timed
+  out) is tried again at least every `RETRY_S` (1 s with its jitter), however long it has
+  been away, so the bridge is back within 2 s of the broker. A refusal a retry cannot
+  fix (credentials, TLS, protocol, another client taking the id over) backs off
+  exponentially with jitter up to `MAX_DELAY_S`, reset only after a connection stayed up
+  for `STABLE_S`. The first failure is a WARNING, repeats DEBUG, recovery INFO.
   A broker that refuses the bridge (credentials, TLS, protocol) or keeps dropping it
   right after accepting it (another client with the same id) is one ERROR with one
   sentence saying what to fix.
@@ -43,7 +47,8 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -56,9 +61,11 @@ from tau.mqtt.client import (
     BrokerSilentError,
     PahoLog,
     client_options,
+    discard_session,
     explain_connect_error,
     reason_code,
 )
+from tau.mqtt.lastup import LastUp
 from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
 from tau.supervisor import checkpoint
@@ -73,7 +80,8 @@ MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
 STABLE_S = 30.0  # a connection that lived this long resets the backoff
 FIRST_DELAY_S = 0.25
-MAX_DELAY_S = 10.0
+MAX_DELAY_S = 10.0  # refusals only a person can fix
+RETRY_S = 0.8  # a broker away or restarting: at most this (+25 % jitter) between attempts
 
 
 RESUBSCRIBE_S = 5.0  # a refused or unacknowledged subscription is tried again this often
@@ -106,6 +114,9 @@ class MqttSession:
         probe_topic: str | None = None,
         on_reconnect: Callable[[], None] | None = None,
         on_disconnect: Callable[[], None] | None = None,
+        *,
+        record: Path | None = None,
+        retry_s: float = RETRY_S,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -137,6 +148,10 @@ class MqttSession:
         self.last_error: str | None = None
         self.on_reconnect = on_reconnect  # e.g. a metrics counter
         self._on_disconnect = on_disconnect  # a connection that was up is over
+        self._retry_s = retry_s
+        self._last_up = LastUp(record)
+        self.leaving = False  # a clean stop began: its own `offline` is not a last will
+        self._said_clean = False  # the clean session of this outage was logged
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -218,15 +233,54 @@ class MqttSession:
 
     # -- connection ---------------------------------------------------------------------
 
-    def _new_client(self) -> aiomqtt.Client:
+    async def _connect(self) -> aiomqtt.Client:
+        resume = self._keep_session()
+        if not resume and self._settings.protocol != "5":
+            # MQTT 3.1.1 has no session expiry: a clean connection ends the old session
+            # (and what waits in it), then the bridge opens a persistent one.
+            self._paho_log.last_error = None
+            await asyncio.to_thread(
+                discard_session, self._settings, self._client_id, self._paho_log
+            )
+        client = self._new_client(resume)
+        await self._enter(client)
+        return client
+
+    def _new_client(self, resume: bool) -> aiomqtt.Client:
         self._generation += 1
         client = aiomqtt.Client(
-            **client_options(self._settings, self._client_id),
+            **client_options(self._settings, self._client_id, resume=resume),
             will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
             logger=self._paho_log,
         )
         client.pending_calls_threshold = WRITERS + 16  # aiomqtt warns above this
         return client
+
+    def _keep_session(self) -> bool:
+        """Resume the broker's session (what was queued for the bridge while it was
+        away) only when every message in it is younger than the command age limit:
+        the bridge was connected within that limit."""
+        max_age = self._settings.command_max_age_s
+        away = self._last_up.away_s()
+        if away is not None and away <= max_age:
+            return True
+        said, self._said_clean = self._said_clean, True
+        if said:
+            return False  # said once per outage
+        if away is None:
+            log.info(
+                "event=mqtt_clean_session reason=no_record: when this bridge was last "
+                "connected is unknown, so nothing queued for it earlier is applied"
+            )
+            return False
+        log.warning(
+            "event=mqtt_clean_session away_s=%.1f max_age_s=%g: commands queued for "
+            "this bridge while it was away may be older than TAU_MQTT__COMMAND_MAX_AGE_S "
+            "and are dropped, not applied",
+            away,
+            max_age,
+        )
+        return False
 
     async def _enter(self, client: aiomqtt.Client) -> None:
         """Connect; paho's own error during the attempt (a TLS alert, a reset before
@@ -250,15 +304,16 @@ class MqttSession:
 
     async def run(self) -> None:
         self._done.clear()  # (again, when the supervisor restarts the session)
-        backoff = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
+        refusals = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
+        outage = Backoff(FIRST_DELAY_S, self._retry_s)
         quick_drops = 0
         try:
             while not self._stopping.is_set():
-                client = self._new_client()
                 up_since: float | None = None
                 try:
-                    await self._enter(client)
+                    client = await self._connect()
                     up_since = time.monotonic()
+                    outage.reset()
                     try:
                         await self._serve(client)
                     finally:
@@ -274,17 +329,18 @@ class MqttSession:
                         raise  # a bug: the supervisor logs it and starts the session again
                     lived = None if up_since is None else time.monotonic() - up_since
                     quick_drops = quick_drops + 1 if lived is not None and lived < STABLE_S else 0
-                    self._report_failure(exc, lived, quick_drops)
-                    delay = backoff.delay(lived)
+                    refused = self._report_failure(exc, lived, quick_drops)
+                    delay = refusals.delay(lived) if refused else outage.delay()
                     log.debug("event=mqtt_retry_in seconds=%.2f", delay)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), delay)
         finally:
             self._done.set()
 
-    def _report_failure(self, exc: aiomqtt.MqttError, lived: float | None, quick: int) -> None:
+    def _report_failure(self, exc: aiomqtt.MqttError, lived: float | None, quick: int) -> bool:
         """One line per new problem: ERROR when only a person can fix it, WARNING for an
-        outage, DEBUG for each retry that changes nothing."""
+        outage, DEBUG for each retry that changes nothing. True: refused (a retry soon
+        would change nothing)."""
         if lived is not None and lived >= STABLE_S:
             self._logged = None  # a drop after a good while is news again
         if lived is not None and reason_code(exc.__cause__) == TAKEN_OVER:
@@ -306,7 +362,7 @@ class MqttSession:
             detail = explanation.removeprefix(f"no connection to {self._waiting.what} ")
             self._waiting.failed(detail.removeprefix("(").removesuffix(")"))
             self._logged = self.last_error = explanation
-            return
+            return False
         if explanation == self._logged:
             level = logging.DEBUG
         else:
@@ -318,6 +374,7 @@ class MqttSession:
             log.log(level, "event=%s connected_s=%.1f error=%r", event, lived, explanation)
         self._logged = explanation
         self.last_error = explanation
+        return refused
 
     def _takeover_text(self, what: str, *, probable: bool = False) -> str:
         s = self._settings
@@ -339,8 +396,9 @@ class MqttSession:
         probe = asyncio.create_task(self._probe(client))
         stopping = asyncio.create_task(self._stopping.wait())
         setup = asyncio.create_task(self._setup())
+        marking = asyncio.create_task(self._mark_up())
         # The writers are watched too: one that fails ends the connection, not silently.
-        watched = {lost, probe, stopping, setup, *tasks}
+        watched = {lost, probe, stopping, setup, marking, *tasks}
         raised: asyncio.Task[Any] | None = None
         try:
             while True:
@@ -353,7 +411,7 @@ class MqttSession:
                     return
                 watched -= done
         finally:
-            everything = [*tasks, lost, probe, stopping, setup]
+            everything = [*tasks, lost, probe, stopping, setup, marking]
             for task in everything:
                 task.cancel()
             await asyncio.wait(everything)
@@ -362,6 +420,7 @@ class MqttSession:
     async def _setup(self) -> None:
         await self._sync_subscriptions()
         self.connected.set()
+        self._said_clean = False
         self._waiting.done()
         if self.last_error is not None:
             log.info("event=mqtt_reconnected host=%s", self._settings.host)
@@ -371,8 +430,18 @@ class MqttSession:
                 self.on_reconnect()
         # Discovery and states first, so `online` means "everything is out".
         await self._on_connect()
+        if self.leaving:
+            return  # a clean stop began meanwhile: its `offline` stands
         await self._publish_acked(self._availability, b"online")
         self.online.set()
+
+    async def _mark_up(self) -> None:
+        """Record, while connected, that the bridge is: a crash (kill -9) leaves the time
+        the connection was last known up, which is when its session began to age."""
+        every = max(self._settings.command_max_age_s / 4, 0.1)
+        while True:
+            self._last_up.mark()
+            await asyncio.sleep(every)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         """Hand every inbound message to the bridge, in order; ends when the connection
@@ -409,6 +478,7 @@ class MqttSession:
         self._generation += 1
         self._current = None
         was_up = self.connected.is_set() or self.online.is_set()
+        self._last_up.mark()  # the broker's session starts ageing now
         self.connected.clear()
         self.online.clear()
         if was_up and self._on_disconnect is not None:
@@ -442,8 +512,12 @@ class MqttSession:
         refused = []
         for topic, code in zip(new, granted, strict=False):
             value = code.value if isinstance(code, ReasonCode) else code
-            if isinstance(value, int) and value >= 0x80:
+            if isinstance(value, int) and value >= 0x80 and not topic.startswith("$SYS/"):
                 refused.append(topic)
+            elif isinstance(value, int) and value >= 0x80:
+                # `$SYS` is the broker's to offer (an ACL may keep it from clients): once.
+                log.debug("event=mqtt_subscribe_refused topic=%s", topic)
+                self._subscribed.add(topic)
             else:
                 self._subscribed.add(topic)  # counts only once granted
         for topic in refused:
@@ -460,13 +534,25 @@ class MqttSession:
             if self.connected.is_set() and set(self._subscriptions()) - self._subscribed:
                 await self.sync_subscriptions()
 
-    async def stop(self, announce: bool = True) -> None:
+    async def stop(
+        self, announce: bool = True, farewell: Mapping[str, bytes] | None = None
+    ) -> None:
         """Say `offline` (a clean stop sends no last will) and disconnect; `announce=False`
-        when other bridges stay online (their `online` stands)."""
-        if announce and self.connected.is_set():
+        when other bridges stay online (their `online` stands). `farewell`: retained
+        messages acknowledged before that (a universe nobody else sends: `offline`).
+
+        From here on this session never says `online` again, and the `offline` it hears
+        back is its own (`leaving`), not another bridge's last will."""
+        self.leaving = True
+        self.online.clear()
+        last = dict(farewell or {})
+        if announce:
+            last[self._availability] = b"offline"
+        if last and self.connected.is_set():
             try:
                 await asyncio.wait_for(
-                    self._publish_acked(self._availability, b"offline"), timeout=2
+                    asyncio.gather(*(self._publish_acked(t, p) for t, p in last.items())),
+                    timeout=2,
                 )
             except TimeoutError:
                 log.debug("event=mqtt_offline_not_sent")
