@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,15 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
 
 # How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
 RELOAD_WAIT_S = 2.0
+# Request replies and request handling are low priority: they wait until no inbound
+# message came for QUIET_S (a burst is read first, so a light command behind it is
+# applied at once), but never longer than PATIENCE_S at a time (a steady stream of
+# commands does not starve them). Replies go REPLY_BATCH at a time, once the outbox
+# holds fewer than that (the outbox writers then never have a pile of replies to send
+# ahead of what inbound traffic needs).
+QUIET_S = 0.005
+PATIENCE_S = 0.1
+REPLY_BATCH = 16
 
 # Messages every bridge handles (several bridges), with the kinds extensions declare
 # `everywhere`; the rest only the leader does.
@@ -224,6 +234,11 @@ class Bridge:
             settings.requests.queue
         )
         self._busy = 0  # requests answered "busy" since the queue last ran empty
+        # Replies to requests (answers and "busy") wait here for the reply writer, which
+        # yields to inbound messages; bounded like the outbox they go to.
+        self._replies: deque[tuple[str, str]] = deque()
+        self._replies_waiting = asyncio.Event()
+        self._replies_dropped = 0
         self._parts: list[asyncio.Task[None]] = []
         self._external: dict[str, Extension] = {}
         self._reload_lock = asyncio.Lock()
@@ -457,13 +472,46 @@ class Bridge:
                 self._request_queue.maxsize,
                 self.settings.requests.workers,
             )
-        reply: dict[str, Any] = {"status": "error", "error": "busy"}
+        self._reply(name, {"status": "error", "error": "busy"}, transaction)
+
+    def _reply(self, name: str, reply: dict[str, Any], transaction: str | int | None) -> None:
+        """Queue a request's reply for the reply writer (never waits)."""
         if transaction is not None:
             reply["transaction"] = transaction
-        self.session.publish(self.topics.response(name), json.dumps(reply), qos=STATE_QOS)
+        if len(self._replies) >= self.settings.mqtt.max_queued:
+            self._replies_dropped += 1
+            if self._replies_dropped == 1:
+                log.warning(
+                    "event=request_replies_dropped max_queued=%d: replies wait for the "
+                    "broker; the excess is dropped",
+                    self.settings.mqtt.max_queued,
+                )
+            return
+        self._replies.append((self.topics.response(name), json.dumps(reply, default=str)))
+        self._replies_waiting.set()
+
+    async def _reply_writer(self) -> None:
+        """Hand request replies to the session, in order, when inbound is quiet (or at
+        least every PATIENCE_S): states and the command path keep priority."""
+        replies = self._replies
+        while True:
+            if not replies:
+                self._replies_dropped = 0
+                self._replies_waiting.clear()
+                await self._replies_waiting.wait()
+                continue
+            await self.session.inbound_quiet(QUIET_S, PATIENCE_S)
+            if self.session.queued >= REPLY_BATCH:
+                await asyncio.sleep(QUIET_S)
+                continue
+            for _ in range(min(REPLY_BATCH, len(replies))):
+                topic, payload = replies.popleft()
+                self.session.publish(topic, payload, qos=STATE_QOS)
+            await asyncio.sleep(0)
 
     async def _request_workers(self) -> None:
         async with asyncio.TaskGroup() as workers:
+            workers.create_task(self._reply_writer())
             for _ in range(self.settings.requests.workers):
                 workers.create_task(self._request_worker())
 
@@ -474,16 +522,12 @@ class Bridge:
                 log.info("event=requests_caught_up busy_answered=%d", self._busy)
                 self._busy = 0
             name, body, transaction = await queue.get()
+            await self.session.inbound_quiet(QUIET_S, PATIENCE_S)  # commands first
             await self._run_request(name, body, transaction)
             checkpoint("request-workers")  # (after the reply: a test's request is answered)
 
     async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
-        reply = await self._answer(name, body)
-        if transaction is not None:
-            reply["transaction"] = transaction
-        self.session.publish(
-            self.topics.response(name), json.dumps(reply, default=str), qos=STATE_QOS
-        )
+        self._reply(name, await self._answer(name, body), transaction)
 
     async def _answer(self, name: str, body: Any) -> dict[str, Any]:
         try:

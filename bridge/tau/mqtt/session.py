@@ -154,6 +154,7 @@ class MqttSession:
         self._last_up = LastUp(record)
         self.leaving = False  # a clean stop began: its own `offline` is not a last will
         self._said_clean = False  # the clean session of this outage was logged
+        self._last_inbound = 0.0  # time.monotonic() of the last inbound message handled
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -451,6 +452,7 @@ class MqttSession:
         handle = self._on_message
         try:
             async for message in client.messages:
+                self._last_inbound = time.monotonic()
                 try:
                     handle(message.topic.value, message.payload, message.retain)
                 except Exception:  # the handler reports its own errors; this is a bug
@@ -460,6 +462,18 @@ class MqttSession:
             reason = exc.__cause__  # paho's reason code, when the broker gave one
             raise BrokerClosedError(f"the connection was closed ({reason or exc})") from reason
         raise BrokerClosedError("the connection was closed")
+
+    async def inbound_quiet(self, quiet_s: float, patience_s: float) -> None:
+        """Wait until no inbound message arrived for `quiet_s`, or `patience_s` passed:
+        low-priority work (request replies) yields to the messages being read, so a light
+        command behind a burst is read without waiting for the burst's answers."""
+        give_up = time.monotonic() + patience_s
+        while True:
+            now = time.monotonic()
+            idle = now - self._last_inbound
+            if idle >= quiet_s or now >= give_up:
+                return
+            await asyncio.sleep(min(quiet_s - idle, give_up - now))
 
     async def _probe(self, client: aiomqtt.Client) -> None:
         keepalive = self._settings.keepalive_s
