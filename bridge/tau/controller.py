@@ -169,6 +169,7 @@ class Bridge:
         self.writer = writer
         self._outputs_for = outputs_for
         self._metrics = metrics
+        self._busy_total = metrics.rejected.labels("busy")  # (looked up once: per request)
         self.scope = scope or Scope(lambda: store.installation)
         self.nodes = nodes
         if nodes is not None:  # tell the others when this bridge loses PostgreSQL
@@ -236,7 +237,7 @@ class Bridge:
         self._busy = 0  # requests answered "busy" since the queue last ran empty
         # Replies to requests (answers and "busy") wait here for the reply writer, which
         # yields to inbound messages; bounded like the outbox they go to.
-        self._replies: deque[tuple[str, str]] = deque()
+        self._replies: deque[tuple[str, dict[str, Any]]] = deque()
         self._replies_waiting = asyncio.Event()
         self._replies_dropped = 0
         self._parts: list[asyncio.Task[None]] = []
@@ -464,7 +465,7 @@ class Bridge:
 
     def _answer_busy(self, name: str, transaction: str | int | None) -> None:
         self._busy += 1
-        self._metrics.rejected.labels("busy").inc()
+        self._busy_total.inc()
         if self._busy == 1:  # once per flood, not once per request
             log.warning(
                 "event=requests_busy queue=%d workers=%d: bridge requests arrive faster than "
@@ -487,7 +488,7 @@ class Bridge:
                     self.settings.mqtt.max_queued,
                 )
             return
-        self._replies.append((self.topics.response(name), json.dumps(reply, default=str)))
+        self._replies.append((name, reply))  # encoded by the reply writer, not here
         self._replies_waiting.set()
 
     async def _reply_writer(self) -> None:
@@ -505,8 +506,9 @@ class Bridge:
                 await asyncio.sleep(QUIET_S)
                 continue
             for _ in range(min(REPLY_BATCH, len(replies))):
-                topic, payload = replies.popleft()
-                self.session.publish(topic, payload, qos=STATE_QOS)
+                name, reply = replies.popleft()
+                payload = json.dumps(reply, default=str)
+                self.session.publish(self.topics.response(name), payload, qos=STATE_QOS)
             await asyncio.sleep(0)
 
     async def _request_workers(self) -> None:
