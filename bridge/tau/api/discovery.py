@@ -19,6 +19,7 @@ from tau import __version__
 from tau.core.lights import group_color_modes, group_kelvin_range
 from tau.core.model import Fixture, FixtureModel, Group, Installation, Scene, Switch
 from tau.core.topics import Topics
+from tau.dmx.effects import effects_for
 
 TriggerTypes = list[tuple[str, str, str]]  # (action, type, subtype)
 
@@ -95,6 +96,8 @@ def _light(
         "brightness": True,
         "brightness_scale": 255,
         "supported_color_modes": modes,
+        "effect": True,
+        "effect_list": effects_for(modes),
         "device": device,
         "origin": ORIGIN,
     }
@@ -148,6 +151,24 @@ def circadian_switch(topics: Topics, group: Group) -> dict[str, Any]:
         "payload_on": "ON",
         "payload_off": "OFF",
         "icon": "mdi:theme-light-dark",
+        "availability": [{"topic": topics.bridge_state}],
+        "device": group_device(topics, group),
+        "origin": ORIGIN,
+    }
+
+
+def sleep_switch(topics: Topics, group: Group) -> dict[str, Any]:
+    """Sleep mode of a group that follows a profile (Adaptive Lighting's sleep mode)."""
+    state_topic = topics.sleep(group.slug)
+    return {
+        "name": "Sleep",
+        "unique_id": unique_id(topics, "group", group.id, "_sleep"),
+        "default_entity_id": f"switch.{entity_id_part(group.slug)}_sleep",
+        "state_topic": state_topic,
+        "command_topic": f"{state_topic}/set",
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "icon": "mdi:sleep",
         "availability": [{"topic": topics.bridge_state}],
         "device": group_device(topics, group),
         "origin": ORIGIN,
@@ -225,6 +246,7 @@ def discovery_payloads(
             out[topics.discovery("switch", f"group_{group.id}_circadian")] = circadian_switch(
                 topics, group
             )
+            out[topics.discovery("switch", f"group_{group.id}_sleep")] = sleep_switch(topics, group)
     for scene in inst.scenes.values():
         out[topics.discovery("scene", f"scene_{scene.id}")] = scene_entity(topics, inst, scene)
     for switch in inst.switches.values():

@@ -180,3 +180,18 @@ def test_light_discovery_uses_only_home_assistants_json_schema_options() -> None
             assert 1000 <= payload["min_kelvin"] < payload["max_kelvin"] <= 20000
         else:
             assert "min_kelvin" not in payload and "max_kelvin" not in payload
+
+
+def test_lights_offer_effects_and_profiled_groups_a_sleep_switch() -> None:
+    payloads = discovery_payloads(TOPICS, _installation(), {})
+    desk = payloads[TOPICS.discovery("light", "fixture_1")]
+    assert desk["effect"] is True
+    assert desk["effect_list"] == ["candle", "fireplace", "breathe", "pulse", "none"]
+    sleep = payloads[TOPICS.discovery("switch", "group_10_sleep")]
+    assert sleep["name"] == "Sleep"
+    assert sleep["state_topic"] == "home/tau/group/study/sleep"
+    assert sleep["command_topic"] == "home/tau/group/study/sleep/set"
+    assert (
+        sleep["unique_id"]
+        != payloads[TOPICS.discovery("switch", "group_10_circadian")]["unique_id"]
+    )
