@@ -26,10 +26,11 @@ from tau.errors import InvalidCommandError, RefusedError, UnknownTargetError
 from tau.fixtures import edits
 
 Slug = Field(description="1-63 characters of a-z, 0-9, - and _")
-Name = Field(min_length=1, max_length=200)
+Name = Field(description="1-200 characters, shown by Home Assistant")
 # The edits layer's own checks, so that a request is refused in the CLI's words.
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(("slug", "new_slug", "group", "fixture", "child_group"), edits.valid_slug),
+    "name": edits.valid_name,
     "universe": edits.valid_universe,
     "start_channel": edits.valid_address,
     "count": edits.valid_count,
@@ -67,7 +68,7 @@ class ByRef(_Body):
 class Rename(_Body):
     slug: str = Slug
     new_slug: str | None = None
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Rename:
@@ -78,7 +79,7 @@ class Rename(_Body):
 
 class FixtureUpdate(_Body):
     slug: str = Slug
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = None
     model: int | str | None = None
     universe: int | None = None
     start_channel: int | None = None
@@ -105,7 +106,7 @@ class Members(_Body):
 class SceneStore(_Body):
     group: str = Slug
     slug: str = Slug
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = None
 
 
 class Empty(_Body):
