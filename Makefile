@@ -35,8 +35,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite mostly waits on real processes (bridge, broker, PostgreSQL), so two
+# pytest-xdist workers roughly halve it on two cores; a module's tests stay on one
+# worker (they share module-scoped bridges). PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

@@ -53,6 +53,7 @@ async def test_seeds_load_in_order_with_psql_and_again(fresh_database: tuple[str
     assert await counts(url) == EXPECTED
 
 
+@pytest.mark.usefixtures("shared_roles")
 def test_docker_entrypoint_initdb_order(fresh_database: tuple[str, str], tmp_path: Path) -> None:
     initdb = tmp_path / "docker-entrypoint-initdb.d"
     initdb.mkdir()
@@ -127,6 +128,7 @@ async def connect_as(url: str, role: str) -> asyncpg.Connection:
         pytest.skip(f"the test server does not trust {role} without a password: {exc}")
 
 
+@pytest.mark.usefixtures("shared_roles")
 async def test_roles_least_privilege(seeded_url: str) -> None:
     psql(seeded_url, "-f", str(ROLES_SQL))
     psql(seeded_url, "-f", str(ROLES_SQL))  # idempotent
@@ -135,7 +137,7 @@ async def test_roles_least_privilege(seeded_url: str) -> None:
         assert await daemon.fetchval("SELECT count(*) FROM v_fixture_status") == 14
         assert (
             await daemon.fetchval("SELECT version_num FROM alembic_version")
-            == "0005_effects_circadian"
+            == "0006_library_identity"
         )
         fid = await daemon.fetchval("SELECT id FROM fixtures WHERE slug = 'kitchen-ceiling'")
         await daemon.execute(
@@ -186,7 +188,7 @@ def test_backup_and_restore_round_trip(
     assert run_async(lambda: counts(restored)) == EXPECTED
     assert (
         psql(restored, "-tA", "-c", "SELECT version_num FROM alembic_version")
-        == "0005_effects_circadian\n"
+        == "0006_library_identity\n"
     )
     collide = (
         "INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel) "

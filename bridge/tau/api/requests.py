@@ -59,6 +59,8 @@ class FixtureAdd(_Body):
     mode: str | None = Field(None, min_length=1, max_length=200)
     heads: Literal["together", "each"] = "together"
     count: int = 1
+    # as `tau fixture add --library`: a name both libraries hold, from this one
+    library: Literal["qlcplus", "ofl"] | None = None
 
 
 class ByRef(_Body):
@@ -142,7 +144,7 @@ async def _reload(host: BridgeHost, _body: Empty) -> Any:
 async def _fixture_add(host: BridgeHost, body: FixtureAdd) -> Any:
     """One fixture: its row; with a mode, heads or a count: every fixture it patched."""
     async with edits.connection(host.pool) as conn:
-        model = await edits.model(conn, body.model, body.mode)
+        model = await edits.model(conn, body.model, body.mode, body.library)
         rows = await edits.add_fixtures(
             conn,
             body.name,

@@ -62,6 +62,7 @@ from tau.mqtt.client import (
 from tau.mqtt.lastup import LastUp
 from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
+from tau.timescale import time_scale
 from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ __all__ = ["MessageHandler", "MqttSession"]
 MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
 
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
-STABLE_S = 30.0  # a connection that lived this long resets the backoff
+STABLE_S = 30.0 * time_scale()  # a connection that lived this long resets the backoff
 FIRST_DELAY_S = 0.25
 MAX_DELAY_S = 10.0  # refusals only a person can fix
 RETRY_S = 0.8  # a broker away or restarting: at most this (+25 % jitter) between attempts
