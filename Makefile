@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean venv
+.PHONY: run test lint typecheck pytest bench bench-quick soak clean venv browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tau needs Python 3.11 or newer")'
@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml $(RUNTIME_STAMP)
 	@touch $@
 
 venv: $(STAMP)
+
+# Debian's chromium for the web page's browser tests (Playwright drives it; no download).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@/usr/bin/chromium --version
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/tau run --demo
@@ -53,3 +59,7 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results
+
+# A long run under steady mixed load (bench/soak.py): SOAK_MIN minutes, 10 by default.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak

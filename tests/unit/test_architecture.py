@@ -26,6 +26,7 @@ RANKS: dict[str, int] = {
     "backoff": 0,
     "data": 0,  # migrations and seeds (package data; see tau/db/files.py)
     "waiting": 0,
+    "supervisor": 0,  # the one supervisor of long-running tasks (imports nothing of Tau)
     "metrics": 0,
     "settings": 1,
     "embedded": 2,
@@ -43,6 +44,7 @@ RANKS: dict[str, int] = {
     "features": 6,
     "controller": 7,
     "extensions": 7,  # the list of extensions, built by app
+    "web": 7,  # the web page, served by http's listener and wired by app
     "app": 8,
     "view": 9,
     "check": 9,
@@ -50,7 +52,7 @@ RANKS: dict[str, int] = {
     "__main__": 11,
 }
 LEAVES = {"dmx", "db", "mqtt"}
-APPLICATION = {"core", "api", "features", "controller", "app", "view", "check", "cli"}
+APPLICATION = {"core", "api", "features", "controller", "app", "view", "check", "cli", "web"}
 
 
 def _part(module: str) -> str | None:
