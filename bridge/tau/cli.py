@@ -55,10 +55,12 @@ def _parser() -> argparse.ArgumentParser:
 def run(demo: bool = False, view: bool = True) -> int:
     """`tau run`: load settings, run until SIGTERM/SIGINT."""
     from tau.app import App, configure_logging
-    from tau.settings import load_settings
+    from tau.settings import demo_settings, load_settings
     from tau.view import attach_view, make_console, print_try_lines
 
     settings = load_settings()
+    if demo:
+        settings = demo_settings(settings)
     console = make_console() if view and sys.stdout.isatty() else None
     configure_logging(settings.log_level, console)
     app = App(settings, demo=demo)

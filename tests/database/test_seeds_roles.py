@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from testkit.db import INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
+from testkit.db import HEAD_REVISION, INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
 
 ROLES_SQL = ROOT / "config" / "roles.sql"
 ROLES_INIT = ROOT / "config" / "postgres-roles.sh"
@@ -133,7 +133,7 @@ async def test_roles_least_privilege(seeded_url: str) -> None:
     daemon = await connect_as(seeded_url, "tau_daemon")
     try:
         assert await daemon.fetchval("SELECT count(*) FROM v_fixture_status") == 14
-        assert await daemon.fetchval("SELECT version_num FROM alembic_version") == "0003_nodes"
+        assert await daemon.fetchval("SELECT version_num FROM alembic_version") == HEAD_REVISION
         fid = await daemon.fetchval("SELECT id FROM fixtures WHERE slug = 'kitchen-ceiling'")
         await daemon.execute(
             "INSERT INTO fixture_state (fixture_id, is_on, brightness) VALUES ($1, true, 100) "
@@ -181,7 +181,10 @@ def test_backup_and_restore_round_trip(
     _, restored = fresh_database
     psql(restored, "-f", str(backup))
     assert run_async(lambda: counts(restored)) == EXPECTED
-    assert psql(restored, "-tA", "-c", "SELECT version_num FROM alembic_version") == "0003_nodes\n"
+    assert (
+        psql(restored, "-tA", "-c", "SELECT version_num FROM alembic_version")
+        == f"{HEAD_REVISION}\n"
+    )
     collide = (
         "INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel) "
         "SELECT 'x', 'x', fixture_model_id, 1, 1 FROM fixtures LIMIT 1"

@@ -2,6 +2,12 @@
 retained topics a removed or renamed object leaves behind, each universe's
 availability, and everything again when Home Assistant starts.
 
+At start, before the first discovery, the bridge reads the configs retained under its
+own node id and clears those the installation no longer has (as Zigbee2MQTT does): a
+fixture removed while Tau was stopped, or what an earlier installation on the same base
+topic left, disappears from Home Assistant. Clearing them first also frees their entity
+ids, so a new entity named like an old one gets no `_2`.
+
 With several bridges the leader does all of it, for all of them; each bridge
 re-publishes the states it speaks for when Home Assistant starts.
 """
@@ -12,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from tau.api.discovery import discovery_payloads
@@ -32,6 +38,9 @@ from tau.nodes.cluster import Cluster
 
 log = logging.getLogger("tau.homeassistant")
 
+# (pattern) -> every retained topic and payload on it, None when it could not be read
+ReadRetained = Callable[[str], Awaitable[Mapping[str, bytes] | None]]
+
 # Availability is re-checked this often against the leases (a node that died).
 AVAILABILITY_EVERY_S = 1.0
 
@@ -46,6 +55,7 @@ class HomeAssistantExtension(Extension):
         triggers: Callable[[Installation], Mapping[int, TriggerTypes]],
         states: StatePublisher,
         nodes: Cluster | None,
+        read_retained: ReadRetained | None = None,
     ) -> None:
         self._store = ctx.store
         self._leads = ctx.leads
@@ -54,6 +64,8 @@ class HomeAssistantExtension(Extension):
         self._triggers = triggers
         self._states = states
         self._nodes = nodes
+        self._read_retained = read_retained
+        self._swept = read_retained is None  # leftovers under the node id cleared once
         self.discovery = DiscoveryPublisher(publish)
         self.availability = UniverseAvailability(self._topics, publish)
         self._connected = False
@@ -76,25 +88,43 @@ class HomeAssistantExtension(Extension):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def connected(self) -> None:
+        # Discovery goes out before the bridge says `online` (see the session).
+        if self._leads():
+            await self._sweep_and_publish()
+
     # ----------------------------------------------------------------- publishing
-    def publish_discovery(self, force: bool = False) -> int:
+    def publish_discovery(self, force: bool = False, retained: Iterable[str] | None = None) -> int:
+        """Publish what changed (`force`: everything); clear the `retained` config topics
+        under the node id that the installation no longer has."""
         inst = self._store.installation
         payloads = discovery_payloads(self._topics, inst, dict(self._triggers(inst)))
+        stale = sorted(set(retained or ()) - set(payloads))
+        for topic in stale:
+            self._publish(topic, b"", retain=True, qos=1)
+        if stale:
+            log.info("event=discovery_leftovers_cleared configs=%d", len(stale))
         return self.discovery.sync(payloads, force=force)
 
     def publish_universes(self, force: bool = False) -> None:
         self.availability.sync(self._store.installation.universes, self._nodes, force)
 
-    def _everything(self) -> None:
-        sent = self.publish_discovery(force=True)
+    def _everything(self, retained: Iterable[str] | None = None) -> None:
+        sent = self.publish_discovery(force=True, retained=retained)
         self.publish_universes(force=True)
         log.info("event=discovery_published configs=%d", sent)
+
+    async def _sweep_and_publish(self) -> None:
+        """Everything, after clearing the leftovers under the node id (once per process)."""
+        retained = None
+        if not self._swept and self._read_retained is not None:
+            retained = await self._read_retained(self._topics.discovery_configs)
+            self._swept = retained is not None  # else the next connection tries again
+        self._everything(retained)
 
     # --------------------------------------------------------------------- events
     def _on_connected(self, _event: MqttConnected) -> None:
         self._connected = True
-        if self._leads():
-            self._everything()
 
     def _on_disconnected(self, _event: MqttDisconnected) -> None:
         self._connected = False
@@ -110,7 +140,7 @@ class HomeAssistantExtension(Extension):
         if not self._connected or not event.leader:
             return
         if event.became_leader:
-            self._everything()
+            self._spawn(self._sweep_and_publish())
         else:
             self.publish_universes()
 

@@ -71,6 +71,21 @@ class GroupAdd(_Body):
     name: str = Name
     slug: str = Slug
     circadian_profile: str | None = None
+    room: bool = False  # a room: Home Assistant's suggested area for what it holds
+
+
+class GroupUpdate(_Body):
+    slug: str = Slug
+    name: str | None = Field(None, min_length=1, max_length=200)
+    room: bool | None = None
+    # a profile's name; `null` takes the group off circadian control
+    circadian_profile: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _something(self) -> GroupUpdate:
+        if not self.model_fields_set - {"slug", "transaction"}:
+            raise ValueError("give name, room and/or circadian_profile")
+        return self
 
 
 class Members(_Body):
@@ -182,7 +197,17 @@ async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
 
 
 async def _group_add(host: BridgeHost, body: GroupAdd) -> Any:
-    return await admin.add_group(host.pool, body.name, body.slug, body.circadian_profile)
+    return await admin.add_group(host.pool, body.name, body.slug, body.circadian_profile, body.room)
+
+
+async def _group_update(host: BridgeHost, body: GroupUpdate) -> Any:
+    changes = _given({"name": body.name, "is_room": body.room})
+    if "circadian_profile" in body.model_fields_set:
+        profile = body.circadian_profile
+        changes["circadian_profile_id"] = (
+            await admin.profile_id(host.pool, profile) if profile is not None else None
+        )
+    return await admin.update_group(host.pool, body.slug, changes)
 
 
 async def _group_remove(host: BridgeHost, body: ByRef) -> Any:
@@ -233,6 +258,7 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "group/add": (GroupAdd, _group_add),
     "group/remove": (ByRef, _group_remove),
     "group/rename": (Rename, _group_rename),
+    "group/update": (GroupUpdate, _group_update),
     "group/members/add": (Members, _members_add),
     "group/members/remove": (Members, _members_remove),
     "scene/store": (SceneStore, _scene_store),

@@ -106,6 +106,7 @@ class MqttSession:
         self._generation = 0
         self._stopping = asyncio.Event()
         self._subscribed: set[str] = set()
+        self._collecting: list[tuple[str, dict[str, bytes]]] = []  # see `read_retained`
         self._outbox = Outbox(settings.max_queued)
         self._ready = asyncio.Event()
         self._paho_log = PahoLog()
@@ -200,6 +201,10 @@ class MqttSession:
         def handle(message: aiomqtt.Message) -> None:
             if generation != self._generation:
                 return  # a connection given up on: its late packets are not ours
+            if message.retain:
+                for pattern, found in self._collecting:
+                    if message.topic.matches(pattern):
+                        found[message.topic.value] = bytes(message.payload)
             try:
                 self._on_message(message.topic.value, message.payload, message.retain)
             except Exception:  # the handler reports its own errors; this is a bug
@@ -414,6 +419,31 @@ class MqttSession:
                     log.error("event=mqtt_subscribe_refused topic=%s", topic)
         if gone:
             await client.unsubscribe(gone)
+
+    async def read_retained(self, pattern: str) -> dict[str, bytes] | None:
+        """Every retained message the broker holds on `pattern` now (topic -> payload), or
+        None when the connection is not up or broke meanwhile.
+
+        Subscribes at QoS 0 and unsubscribes at once: the broker queues the retained
+        messages right behind the SUBACK, ahead of the UNSUBACK (QoS 0 never waits for an
+        in-flight slot), and paho hands them over in that order, so when `unsubscribe`
+        returns they are all here. The messages also reach the bridge's handler, which
+        routes none of a foreign pattern."""
+        client = self._current
+        if client is None:
+            return None
+        found: dict[str, bytes] = {}
+        entry = (pattern, found)
+        self._collecting.append(entry)
+        try:
+            await client.subscribe(pattern, qos=0)
+            await client.unsubscribe(pattern)
+        except aiomqtt.MqttError as exc:
+            log.debug("event=mqtt_read_retained_failed pattern=%s error=%r", pattern, str(exc))
+            return None
+        finally:
+            self._collecting.remove(entry)
+        return found
 
     async def stop(self, announce: bool = True) -> None:
         """Say `offline` (a clean stop sends no last will) and disconnect; `announce=False`
