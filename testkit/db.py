@@ -180,3 +180,12 @@ def _drop_templates() -> None:
         with contextlib.suppress(Exception):
             psql(admin_url, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _templates.clear()
+
+
+def object_key(url: str, table: str, ident: int) -> str:
+    """The `<kind>_<key>` part of an object's Home Assistant config topic and unique id:
+    its uid without dashes (`fixtures`, `groups`, `scenes` or `switches`)."""
+    if table not in ("fixtures", "groups", "scenes", "switches"):
+        raise ValueError(table)
+    rows = sql(url, f"SELECT replace(uid::text, '-', '') AS key FROM {table} WHERE id = $1", ident)  # noqa: S608
+    return str(rows[0]["key"])

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("file")
     restore = db_sub.add_parser("restore", help="restore a `tau db dump` file (stop Tau first)")
     restore.add_argument("file")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even while a bridge uses the database"
+    )
 
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
 
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 return tools.seed(demo=args.demo)
             if args.db_command == "dump":
                 return tools.dump(args.file)
-            return tools.restore(args.file)
+            return tools.restore(args.file, force=args.force)
         if args.command == "db":
             from tau.db.migrate import run_db_command
 

@@ -97,9 +97,10 @@ def test_docker_entrypoint_initdb_order(fresh_database: tuple[str, str], tmp_pat
         url, "-tA", "-c", "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
     )
     assert owners.split() == ["tau_owner"]
-    # The `demo` profile: the demo home, loaded as tau_owner.
-    psql(as_role(url, "tau_owner"), "--no-password", "-f", str(SEED_FILES[2]))
-    assert run_async(lambda: counts(url)) == EXPECTED
+    # The `demo` profile: the demo home of `tau run --demo`, loaded as tau_owner.
+    demo = ROOT / "database" / "seeds" / "05-demo-stage.sql"
+    psql(as_role(url, "tau_owner"), "--no-password", "-f", str(SEED_FILES[2]), "-f", str(demo))
+    assert run_async(lambda: counts(url)) == EXPECTED_DEMO
 
 
 async def test_seeds_load_through_asyncpg_in_one_transaction(schema_url: str) -> None:

@@ -112,6 +112,7 @@ class Empty(_Body):
 
 class Universe(_Body):
     universe: int = Field(ge=0, le=63999)
+    length: int = Field(512, ge=1, le=512, description="slots from channel 1 on")
 
 
 class BridgeHost(Protocol):
@@ -244,9 +245,9 @@ async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
     status = host.renderer.status()
     if body.universe not in status:
         raise UnknownTargetError(f"universe {body.universe} has no output")
-    frame = host.renderer.frame(body.universe)
-    last = max((i + 1 for i, v in enumerate(frame) if v), default=0)
-    return {"universe": body.universe, "slots": list(frame[:last]), "output": status[body.universe]}
+    # Every slot asked for, zeros included: slot n of the reply is channel n + 1.
+    slots = list(host.renderer.frame(body.universe)[: body.length])
+    return {"universe": body.universe, "slots": slots, "output": status[body.universe]}
 
 
 HANDLERS: dict[str, tuple[type[_Body], Handler]] = {

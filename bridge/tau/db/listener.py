@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from tau.backoff import Backoff
-from tau.db.connect import plain_dsn, reason, server_address
+from tau.db.connect import BRIDGE_SETTINGS, plain_dsn, reason, server_address
 from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ class ConfigListener:
             conn: asyncpg.Connection | None = None
             pause: float | None = None
             try:
-                conn = await asyncpg.connect(plain_dsn(self._url), timeout=5)
+                conn = await asyncpg.connect(
+                    plain_dsn(self._url), timeout=5, server_settings=BRIDGE_SETTINGS
+                )
                 await conn.add_listener(CHANNEL, self._notified)
                 if not self.connected and not first_failure:
                     self._pending.set()  # missed notifications while away
