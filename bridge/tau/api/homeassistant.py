@@ -120,6 +120,7 @@ class HomeAssistantExtension(Extension):
         if not self._swept and self._read_retained is not None:
             retained = await self._read_retained(self._topics.discovery_configs)
             self._swept = retained is not None  # else the next connection tries again
+            await self._sweep_states(self._read_retained)
         self._everything(retained)
 
     # --------------------------------------------------------------------- events
@@ -174,17 +175,30 @@ class HomeAssistantExtension(Extension):
 
     def _clear_stale_topics(self, old: Installation, new: Installation) -> None:
         """Renamed or deleted objects leave no retained state behind."""
-        topics = self._topics
-        stale = {topics.fixture(s) for s in old.fixture_by_slug} - {
-            topics.fixture(s) for s in new.fixture_by_slug
-        }
-        stale |= {topics.group(s) for s in old.group_by_slug} - {
-            topics.group(s) for s in new.group_by_slug
-        }
-        old_circ = {topics.circadian(g.slug) for g in old.groups.values() if g.circadian_profile_id}
-        new_circ = {topics.circadian(g.slug) for g in new.groups.values() if g.circadian_profile_id}
-        for topic in sorted(stale | (old_circ - new_circ)):
+        stale = state_topics(self._topics, old) - state_topics(self._topics, new)
+        for topic in sorted(stale):
             self._publish(topic, b"", retain=True, qos=1)
+
+    async def _sweep_states(self, read: ReadRetained) -> None:
+        """The retained states of lights the installation no longer has (removed while
+        Tau was stopped) are cleared too."""
+        base = self._topics.base
+        found: set[str] = set()
+        for pattern in (f"{base}/fixture/+", f"{base}/group/+", f"{base}/group/+/circadian"):
+            found |= set(await read(pattern) or ())
+        stale = found - state_topics(self._topics, self._store.installation)
+        for topic in sorted(stale):
+            self._publish(topic, b"", retain=True, qos=1)
+        if stale:
+            log.info("event=state_leftovers_cleared topics=%d", len(stale))
+
+
+def state_topics(topics: Topics, inst: Installation) -> set[str]:
+    """The retained light state topics the installation has (and its Circadian switches')."""
+    out = {topics.fixture(s) for s in inst.fixture_by_slug}
+    out |= {topics.group(s) for s in inst.group_by_slug}
+    out |= {topics.circadian(g.slug) for g in inst.groups.values() if g.circadian_profile_id}
+    return out
 
 
 class UniverseAvailability:

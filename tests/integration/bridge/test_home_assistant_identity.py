@@ -70,6 +70,7 @@ def test_leftovers_under_the_node_id_are_cleared_at_start(bridge_factory, mqtt_p
     bridge = bridge_factory(seeds=True)
     prefix, node = bridge.discovery_prefix, bridge.base_topic  # the node id is the base topic
     before = _configs(mqtt_probe, prefix)
+    assert bridge.topic("fixture", "study-desk") in mqtt_probe.retained(bridge.topic("fixture"))
     removed = next(t for t, c in before.items() if c.get("state_topic", "").endswith("/study-desk"))
     # what an earlier installation on this base topic left, and another bridge's config
     leftover = f"{prefix}/light/{node}/fixture_0123456789abcdef0123456789abcdef/config"
@@ -81,12 +82,15 @@ def test_leftovers_under_the_node_id_are_cleared_at_start(bridge_factory, mqtt_p
         # a fixture removed while Tau was stopped
         sql(bridge.database_url, "DELETE FROM fixtures WHERE slug = 'study-desk'")
         mqtt_probe.subscribe(f"{prefix}/#")
+        state = bridge.topic("fixture", "study-desk")
+        mqtt_probe.subscribe(state)
         mark = mqtt_probe.mark()
         bridge.start()
         bridge.wait_online()
         # cleared with an empty retained payload, before the bridge said `online`
-        for topic in (removed, leftover):
+        for topic in (removed, leftover, state):  # its retained state too
             mqtt_probe.wait_for(topic, lambda m: m.payload == b"", timeout=5, after=mark)
+        assert state not in mqtt_probe.retained(bridge.topic("fixture"))
         after = _configs(mqtt_probe, prefix)
         assert removed not in after and leftover not in after
         assert foreign in after  # another node id's configs are not Tau's to clear
