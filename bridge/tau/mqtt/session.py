@@ -427,8 +427,8 @@ class MqttSession:
         Subscribes at QoS 0 and unsubscribes at once: the broker queues the retained
         messages right behind the SUBACK, ahead of the UNSUBACK (QoS 0 never waits for an
         in-flight slot), and paho hands them over in that order, so when `unsubscribe`
-        returns they are all here. The messages also reach the bridge's handler, which
-        routes none of a foreign pattern."""
+        returns they are all here. The messages also reach the message handler (read
+        what is not a command: configs, states)."""
         client = self._current
         if client is None:
             return None
