@@ -86,6 +86,8 @@ def patches(inst: Installation) -> list[Patch]:
             min_level=f.model.min_level,
             fixed=f.model.fixed,
             spans=f.model.spans,
+            ctc=f.model.ctc,
+            constant_output=f.model.constant_output,
         )
         for f in inst.fixtures.values()
     ]

@@ -213,6 +213,12 @@ async def test_library_roles_fixed_channels_heads_and_source(db: asyncpg.Connect
         ('[{"role": "dimmer", "range": [8, 9], "off": 3.5}]', '"off" must be a whole number'),
         ('[{"role": "dimmer", "off": 3}]', '"off" needs a "range"'),
         ('[{"role": "red", "range": [8, 9]}]', 'only a dimmer has a "range" and "off"'),
+        ('[{"role": "cct", "range": [16, 255]}]', 'needs both "range" .* and "kelvin"'),
+        ('[{"role": "cct", "range": [16, 255], "kelvin": [10000, 900]}]', "1000 to 20000"),
+        ('[{"role": "cct", "range": [16, 255], "kelvin": [3000, 3000]}]', "two different"),
+        ('[{"role": "cct", "neutral": 256}]', '"neutral" must be a whole number'),
+        ('[{"role": "cct", "range": [0, 255], "kelvin": [2700, 6500], "off": 0}]', "only a dimmer"),
+        ('[{"role": "red", "neutral": 0}]', 'only a cct channel has a "kelvin" scale'),
     ],
 )
 async def test_bad_channels_are_refused_with_the_channel_named(
@@ -221,6 +227,13 @@ async def test_bad_channels_are_refused_with_the_channel_named(
     with pytest.raises(asyncpg.CheckViolationError, match=f"fixture model 'm': .*{message}"):
         await model(db, "m", channels)
     assert await db.fetchval("SELECT count(*) FROM fixture_models") == 0
+
+
+async def test_a_ctc_scale_is_stored(db: asyncpg.Connection) -> None:
+    ctc = {"role": "cct", "range": [16, 255], "kelvin": [10000, 2500], "neutral": 0}
+    await model(db, "ctc", json.dumps(["red", "green", "blue", ctc]))
+    stored = await db.fetchval("SELECT channels::text FROM fixture_models WHERE model = 'ctc'")
+    assert json.loads(stored)[3] == ctc
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ from testkit.db import run_async, sql
 from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
 
+from tau.colours import COLOUR_KEYS
+
 # Seeded installation (database/seeds/04-test-fixtures.sql).
 UNIVERSE_1 = (
     "kitchen-ceiling",
@@ -105,8 +107,8 @@ def stored_states(url: str) -> dict[str, dict[str, Any]]:
         }
         if mode == "color_temp":
             state["color_temp"] = r["kelvin"]
-        if mode == "rgb":
-            state["color"] = {k: color[k] for k in ("r", "g", "b")} if color else None
+        if mode in COLOUR_KEYS:
+            state["color"] = {k: color[k] for k in COLOUR_KEYS[mode]} if color else None
         out[r["slug"]] = state
     return out
 
@@ -119,7 +121,7 @@ def light_state(payload: dict[str, Any]) -> dict[str, Any]:
     out = {k: payload.get(k) for k in ("state", "brightness", "color_mode")}
     if payload.get("color_mode") == "color_temp":
         out["color_temp"] = payload.get("color_temp")
-    if payload.get("color_mode") == "rgb":
+    if payload.get("color_mode") in COLOUR_KEYS:
         out["color"] = payload.get("color")
     return out
 
@@ -140,7 +142,7 @@ class LightInfo:
 
     @property
     def rgb(self) -> bool:
-        return "rgb" in self.modes or "rgbw" in self.modes
+        return any(mode in COLOUR_KEYS for mode in self.modes)
 
 
 def catalogue(

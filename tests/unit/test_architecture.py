@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "config_errors": 0,
     "errors": 0,
     "units": 0,
+    "colours": 0,
     "backoff": 0,
     "data": 0,  # migrations and seeds (package data; see tau/db/files.py)
     "waiting": 0,

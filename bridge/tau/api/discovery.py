@@ -143,8 +143,14 @@ def _light(
 
 
 def fixture_light(
-    topics: Topics, inst: Installation, fixture: Fixture, room: Group | None = None
+    topics: Topics,
+    fixture: Fixture,
+    inst: Installation | None = None,
+    room: Group | None = None,
 ) -> dict[str, Any]:
+    """A fixture's light; `inst` names its installation (a model not read from a
+    database has none)."""
+    inst = inst if inst is not None else Installation()
     model: FixtureModel = fixture.model
     return _light(
         topics,
@@ -176,8 +182,9 @@ def group_light(
 
 
 def circadian_switch(
-    topics: Topics, inst: Installation, group: Group, room: Group | None = None
+    topics: Topics, group: Group, inst: Installation | None = None, room: Group | None = None
 ) -> dict[str, Any]:
+    inst = inst if inst is not None else Installation()
     state_topic = topics.circadian(group.slug)
     return {
         "name": "Circadian",
@@ -221,9 +228,10 @@ def switch_device(inst: Installation, switch: Switch) -> dict[str, Any]:
 
 
 def switch_payloads(
-    topics: Topics, inst: Installation, switch: Switch, triggers: TriggerTypes
+    topics: Topics, switch: Switch, triggers: TriggerTypes, inst: Installation | None = None
 ) -> dict[str, dict[str, Any]]:
     """One device trigger per supported action (discovered up front) and an event entity."""
+    inst = inst if inst is not None else Installation()
     event_topic = topics.switch_event(switch.slug)
     device = switch_device(inst, switch)
     out: dict[str, dict[str, Any]] = {}
@@ -262,7 +270,7 @@ def discovery_payloads(
     fixture_rooms, group_rooms = rooms(inst)
     for fixture in inst.fixtures.values():
         out[topics.discovery("light", object_id("fixture", fixture))] = fixture_light(
-            topics, inst, fixture, fixture_rooms.get(fixture.id)
+            topics, fixture, inst, fixture_rooms.get(fixture.id)
         )
     for group in inst.groups.values():
         room = group_rooms.get(group.id)
@@ -271,7 +279,7 @@ def discovery_payloads(
         )
         if group.circadian_profile_id is not None:
             out[topics.discovery("switch", object_id("group", group, "_circadian"))] = (
-                circadian_switch(topics, inst, group, room)
+                circadian_switch(topics, group, inst, room)
             )
     for scene in inst.scenes.values():
         room = group_rooms.get(scene.group_id) if scene.group_id is not None else None
@@ -279,5 +287,5 @@ def discovery_payloads(
             topics, inst, scene, room
         )
     for switch in inst.switches.values():
-        out.update(switch_payloads(topics, inst, switch, trigger_types.get(switch.id, [])))
+        out.update(switch_payloads(topics, switch, trigger_types.get(switch.id, []), inst))
     return out

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tau.colours import COLOUR_KEYS, colour_json
 from tau.core.events import ChangeBatch
 from tau.core.lights import FixtureState, GroupLight
 from tau.core.model import Installation
@@ -49,9 +50,8 @@ def light_payload(
     if light.color_mode == "color_temp" and light.kelvin is not None:
         payload["color_temp"] = light.kelvin
         payload["color_temp_kelvin"] = light.kelvin
-    if light.color_mode == "rgb" and light.color is not None:
-        r, g, b = light.color
-        payload["color"] = {"r": r, "g": g, "b": b}
+    if light.color_mode in COLOUR_KEYS and light.color is not None:
+        payload["color"] = colour_json(light.color)
     if circadian is not None:
         payload["circadian"] = circadian
     if source is not None:

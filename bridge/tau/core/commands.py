@@ -12,12 +12,20 @@ and valid kelvins 1000..20000, and 1000 means the same colour in both units.
 
 from __future__ import annotations
 
+import colorsys
 import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tau.errors import InvalidCommandError
 from tau.units import MAX_KELVIN, MIN_KELVIN, kelvin_of_mired
@@ -37,7 +45,7 @@ class LightCommand:
     brightness_move: int | None = None  # units per second; 0 stops a running move
     kelvin: int | None = None
     mired_step: int | None = None  # color_temp_step: positive is warmer
-    color: tuple[int, int, int] | None = None
+    color: tuple[int, ...] | None = None  # (r, g, b), (r, g, b, w) or (r, g, b, c, w)
     transition_s: float | None = None
 
     @property
@@ -54,13 +62,67 @@ class LightCommand:
         return self.kelvin is not None or self.mired_step is not None or self.color is not None
 
 
-class Rgb(BaseModel):
-    """An rgb colour `{"r", "g", "b"}` (0-255 each), in commands and stored scene values."""
+class Colour(BaseModel):
+    """A colour as Home Assistant's JSON schema sends it, in commands and stored values:
+    `{r, g, b}` (rgb), `{r, g, b, w}` (rgbw), `{r, g, b, c, w}` (rgbww: cold and warm
+    white), 0-255 each; or `{h, s}` (hue 0-360, saturation 0-100) or `{x, y}` (CIE 1931),
+    which are turned into rgb at full value."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
-    r: int = Field(ge=0, le=255)
-    g: int = Field(ge=0, le=255)
-    b: int = Field(ge=0, le=255)
+    r: int | None = Field(None, ge=0, le=255)
+    g: int | None = Field(None, ge=0, le=255)
+    b: int | None = Field(None, ge=0, le=255)
+    c: int | None = Field(None, ge=0, le=255)
+    w: int | None = Field(None, ge=0, le=255)
+    h: float | None = Field(None, ge=0, le=360)
+    s: float | None = Field(None, ge=0, le=100)
+    x: float | None = Field(None, ge=0, le=1)
+    y: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Colour:
+        rgb = [self.r, self.g, self.b]
+        if any(v is not None for v in rgb) and None in rgb:
+            raise ValueError("an rgb colour needs r, g and b")
+        if self.c is not None and self.w is None:
+            raise ValueError('"c" (cold white) comes with "w" (warm white): {r, g, b, c, w}')
+        if self.w is not None and None in rgb:
+            raise ValueError('"w" (white) comes with r, g and b: {r, g, b, w}')
+        if None not in rgb:
+            return self
+        if (self.h is None) != (self.s is None) or (self.x is None) != (self.y is None):
+            raise ValueError("give h with s, or x with y")
+        if self.h is None and self.x is None:
+            raise ValueError("give r, g, b (with w, or c and w), h and s, or x and y")
+        return self
+
+    def as_tuple(self) -> tuple[int, ...]:
+        """(r, g, b), (r, g, b, w) or (r, g, b, c, w); hs and xy as rgb at full value."""
+        if self.r is not None and self.g is not None and self.b is not None:
+            rgb = (self.r, self.g, self.b)
+            if self.c is not None and self.w is not None:
+                return (*rgb, self.c, self.w)
+            return rgb if self.w is None else (*rgb, self.w)
+        if self.h is not None and self.s is not None:
+            rgb_f = colorsys.hsv_to_rgb(self.h / 360.0, self.s / 100.0, 1.0)
+        else:  # the validator saw both x and y
+            rgb_f = _xy_to_rgb(self.x or 0.0, self.y or 1.0)
+        return tuple(round(c * 255) for c in rgb_f)
+
+
+def _xy_to_rgb(x: float, y: float) -> tuple[float, float, float]:
+    """CIE 1931 xy (at full luminance) to sRGB 0-1, the brightest component at 1."""
+    big_x, big_z = x / y, (1.0 - x - y) / y
+    linear = (
+        3.2406 * big_x - 1.5372 - 0.4986 * big_z,
+        -0.9689 * big_x + 1.8758 + 0.0415 * big_z,
+        0.0557 * big_x - 0.2040 + 1.0570 * big_z,
+    )
+    top = max(max(linear), 1e-9)
+    out = []
+    for value in (max(0.0, v / top) for v in linear):
+        out.append(12.92 * value if value <= 0.0031308 else 1.055 * value ** (1 / 2.4) - 0.055)
+    return (out[0], out[1], out[2])
 
 
 class _LightPayload(BaseModel):
@@ -77,7 +139,7 @@ class _LightPayload(BaseModel):
     color_temp: int | None = Field(None, ge=50, le=MAX_KELVIN)
     color_temp_kelvin: int | None = Field(None, ge=MIN_KELVIN, le=MAX_KELVIN)
     color_temp_step: int | None = Field(None, ge=-1000, le=1000)
-    color: Rgb | None = None
+    color: Colour | None = None
     transition: float | None = Field(None, ge=0, le=3600)
     color_mode: str | None = None  # HA may echo it; informational only
 
@@ -233,7 +295,7 @@ def _to_command(body: _LightPayload) -> LightCommand:
     kelvin = _kelvin(body)
     if kelvin is not None and body.color is not None:
         raise InvalidCommandError("give a colour temperature or an rgb colour, not both")
-    color = (body.color.r, body.color.g, body.color.b) if body.color else None
+    color = body.color.as_tuple() if body.color else None
     command = LightCommand(
         state=_state(body.state),
         brightness=brightness,

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tau.core.commands import Rgb
+from tau.core.commands import Colour
 from tau.core.lights import FixtureState, GroupState
 from tau.core.model import (
     CircadianProfile,
@@ -24,6 +24,7 @@ from tau.core.model import (
     Switch,
     SwitchModel,
 )
+from tau.dmx.types import CtcScale
 
 if TYPE_CHECKING:
     from tau.db.loader import InstallationRows
@@ -38,23 +39,36 @@ Span = tuple[int, int, int]
 
 def model_channels(
     value: Any,
-) -> tuple[tuple[str, ...], tuple[int, ...], tuple[Span | None, ...]]:
-    """`fixture_models.channels` as (roles, fixed values, dimmer spans).
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[Span | None, ...], CtcScale | None]:
+    """`fixture_models.channels` as (roles, fixed values, dimmer spans, CTC scale).
 
     An element is a role string or an object `{"role": …, "value": 0-255 (fixed),
-    "range": [at 0 %, at 100 %], "off": … (a dimmer sharing its channel), "name": …}`.
-    Fixed values and spans are per channel (0 / None for the other channels), or ()
-    when no channel has one.
+    "range": [at 0 %, at 100 %], "off": … (a dimmer sharing its channel), "name": …}`,
+    or for a CTC channel `{"role": "cct", "range": [DMX, DMX], "kelvin": [K at the
+    first, K at the second], "neutral": DMX}`. Fixed values and spans are per channel
+    (0 / None for the other channels), or () when no channel has one; the CTC scale
+    is the first cct channel's.
     """
     roles: list[str] = []
     fixed: list[int] = []
     spans: list[Span | None] = []
+    ctc: CtcScale | None = None
     for item in _json(value):
         if isinstance(item, dict):
             roles.append(str(item["role"]))
             fixed.append(int(item.get("value", 0)))
             rng = item.get("range")
-            if rng is None:
+            if item["role"] == "cct":
+                spans.append(None)
+                if ctc is None and rng is not None and item.get("kelvin") is not None:
+                    k0, k1 = item["kelvin"]
+                    neutral = item.get("neutral")
+                    ctc = CtcScale(
+                        (int(rng[0]), int(rng[1])),
+                        (int(k0), int(k1)),
+                        None if neutral is None else int(neutral),
+                    )
+            elif rng is None:
                 spans.append(None)
             else:
                 lo, hi = int(rng[0]), int(rng[1])
@@ -67,16 +81,17 @@ def model_channels(
         tuple(roles),
         tuple(fixed) if "fixed" in roles else (),
         tuple(spans) if any(s is not None for s in spans) else (),
+        ctc,
     )
 
 
-def _rgb(value: Any) -> tuple[int, int, int] | None:
-    """A stored `color` (scene values, fixture state): `Rgb`, or None when there is none."""
+def _rgb(value: Any) -> tuple[int, ...] | None:
+    """A stored `color` (scene values, fixture state), {r, g, b[, w] | [, c, w]}, or None."""
     data = _json(value)
     if data is None:
         return None
-    rgb = Rgb.model_validate(data, strict=False)  # the database allows 255.0
-    return (rgb.r, rgb.g, rgb.b)
+    colour = Colour.model_validate(data, strict=False)  # the database allows 255.0
+    return colour.as_tuple()
 
 
 Row = Mapping[str, Any]
@@ -121,7 +136,7 @@ def installation_from_rows(rows: InstallationRows) -> Installation:
 
 
 def _fixture_model(r: Row) -> FixtureModel:
-    roles, fixed, spans = model_channels(r["channels"])
+    roles, fixed, spans, ctc = model_channels(r["channels"])
     return FixtureModel(
         id=r["id"],
         manufacturer=r["manufacturer"],
@@ -133,6 +148,8 @@ def _fixture_model(r: Row) -> FixtureModel:
         min_level=float(r["min_level"]),
         fixed=fixed,
         spans=spans,
+        ctc=ctc,
+        constant_output=bool(r.get("constant_output", False)),
         heads=tuple(tuple(int(c) for c in head) for head in _json(r["heads"])),
     )
 

@@ -9,8 +9,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tau.colours import COLOUR_KEYS, colour_mode_of
 from tau.core.commands import LightCommand
 from tau.core.model import FixtureModel
+from tau.dmx.colour import convert_colour
 from tau.units import MAX_KELVIN, default_kelvin, kelvin_of_mired, mired
 
 
@@ -21,7 +23,7 @@ class FixtureState:
     is_on: bool = False
     brightness: int = 255
     kelvin: int | None = None
-    color: tuple[int, int, int] | None = None
+    color: tuple[int, ...] | None = None  # in the colour mode's own format (`COLOUR_KEYS`)
     color_mode: str = "brightness"
     circadian_suspended: bool = False
     suspended_at: float | None = None  # wall-clock seconds
@@ -65,7 +67,7 @@ class GroupLight:
     is_on: bool
     brightness: int
     kelvin: int | None
-    color: tuple[int, int, int] | None
+    color: tuple[int, ...] | None
     color_mode: str
 
 
@@ -117,7 +119,14 @@ def fit_to_model(state: FixtureState, model: FixtureModel) -> FixtureState:
     """A stored state made valid for the (possibly changed) model: mode, kelvin range."""
     modes = model.color_modes
     fitted = state.copy()
-    if fitted.color_mode not in modes or (fitted.color_mode == "rgb" and fitted.color is None):
+    colour_mode = model.colour_mode
+    if fitted.color is not None and colour_mode is not None:
+        fitted.color = model_colour(fitted.color, model)
+        if fitted.color_mode in COLOUR_KEYS:
+            fitted.color_mode = colour_mode
+    if fitted.color_mode not in modes or (
+        fitted.color_mode in COLOUR_KEYS and fitted.color is None
+    ):
         fitted.color_mode = "color_temp" if "color_temp" in modes else modes[0]
     if "color_temp" in modes:
         fitted.kelvin = clamp_kelvin(
@@ -137,15 +146,26 @@ def _apply_colour(new: FixtureState, model: FixtureModel, command: LightCommand)
             stepped = max(mired(kelvin) + command.mired_step, mired(MAX_KELVIN))
             new.kelvin = clamp_kelvin(model, kelvin_of_mired(stepped))
             new.color_mode = "color_temp"
-    if command.color is not None and "rgb" in modes:
-        new.color = command.color
-        new.color_mode = "rgb"
+    colour_mode = model.colour_mode
+    if command.color is not None and colour_mode is not None:
+        new.color = model_colour(command.color, model)
+        new.color_mode = colour_mode
+
+
+def model_colour(color: tuple[int, ...], model: FixtureModel) -> tuple[int, ...]:
+    """A colour (rgb, rgbw or rgbww) in the model's own colour mode: an rgb colour on
+    white LEDs gives them its white part, white LEDs the model lacks become rgb light."""
+    mode = model.colour_mode
+    if mode is None or colour_mode_of(color) == mode:
+        return color
+    fmt = convert_colour(tuple(float(c) for c in color), mode, model.min_kelvin, model.max_kelvin)
+    return tuple(round(c) for c in fmt)
 
 
 def supports_command(model: FixtureModel, command: LightCommand) -> bool:
     """Whether the model can honour the colour part of a command."""
     modes = model.color_modes
-    if command.color is not None and "rgb" not in modes:
+    if command.color is not None and model.colour_mode is None:
         return False
     colour_temp = command.kelvin is not None or command.mired_step is not None
     return not (colour_temp and "color_temp" not in modes)
@@ -159,7 +179,7 @@ def group_color_modes(models: Iterable[FixtureModel]) -> list[str]:
         modes.update(model.color_modes)
     if len(modes) > 1:
         modes.discard("brightness")
-    order = ["brightness", "color_temp", "rgb"]
+    order = ["brightness", "color_temp", *COLOUR_KEYS]
     return [m for m in order if m in modes] or ["brightness"]
 
 
@@ -188,7 +208,7 @@ def derive_group(members: Sequence[FixtureState], modes: Sequence[str]) -> Group
     if not kelvins:
         kelvins = [m.kelvin for m in pool if m.kelvin is not None]
     kelvin = round(sum(kelvins) / len(kelvins)) if kelvins else None
-    colors = [m.color for m in pool if m.color is not None and m.color_mode == "rgb"]
+    colors = [m.color for m in pool if m.color is not None and m.color_mode in COLOUR_KEYS]
     color = Counter(colors).most_common(1)[0][0] if colors else None
     mode = _group_mode(pool, modes, kelvin, color)
     return GroupLight(bool(on), brightness, kelvin, color, mode)
@@ -198,10 +218,15 @@ def _group_mode(
     pool: Sequence[FixtureState],
     modes: Sequence[str],
     kelvin: int | None,
-    color: tuple[int, int, int] | None,
+    color: tuple[int, ...] | None,
 ) -> str:
     counts = Counter(m.color_mode for m in pool)
     for mode, _ in counts.most_common():
-        if mode in modes and (mode != "rgb" or color) and (mode != "color_temp" or kelvin):
+        if mode in COLOUR_KEYS:
+            # the group's colour is its members' most common one, in its own mode
+            if color is not None and colour_mode_of(color) in modes:
+                return colour_mode_of(color)
+            continue
+        if mode in modes and (mode != "color_temp" or kelvin):
             return mode
     return modes[0]

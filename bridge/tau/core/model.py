@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tau.colours import COLOUR_KEYS
+from tau.dmx.colour import colour_format
+from tau.dmx.types import CtcScale
+
 COLOR_ROLES = frozenset({"red", "green", "blue"})
 WHITE_PAIR_ROLES = frozenset({"warm", "cool"})
 
@@ -29,6 +33,10 @@ class FixtureModel:
     # Per channel, a dimmer's (value at 0 %, value at 100 %, value when off) where it
     # shares its channel with other functions, else None; empty when no channel has one.
     spans: tuple[tuple[int, int, int] | None, ...] = ()
+    # The scale of the `cct` channels as the library gives it (None: 0-255 spans
+    # min_kelvin..max_kelvin), and whether mixes keep a constant sum (`tau.dmx.colour`).
+    ctc: CtcScale | None = None
+    constant_output: bool = False
     # 1-based channel positions of each head of a multi-head mode (empty: one head).
     heads: tuple[tuple[int, ...], ...] = ()
 
@@ -41,13 +49,18 @@ class FixtureModel:
         """Home Assistant `supported_color_modes` for this model."""
         roles = set(self.channels)
         if roles >= COLOR_ROLES:
-            # Colour fixtures also render colour temperatures (approximated in RGB, with
-            # the white channel when there is one), so a white scene can include them.
-            # RGBW takes `rgb` commands and derives its white channel in the renderer.
-            return ("color_temp", "rgb")
+            # Colour fixtures also render colour temperatures (from their whites and CTC,
+            # else approximated in RGB), so a white scene can include them. With white
+            # LEDs the colour mode says so (`rgbw`, `rgbww`): they can be set directly.
+            return ("color_temp", colour_format(roles))
         if roles >= WHITE_PAIR_ROLES or "cct" in roles:
             return ("color_temp",)
         return ("brightness",)
+
+    @property
+    def colour_mode(self) -> str | None:
+        """The colour mode (`rgb`, `rgbw`, `rgbww`) this model takes colours in, if any."""
+        return next((m for m in self.color_modes if m in COLOUR_KEYS), None)
 
     @property
     def tunable(self) -> bool:
@@ -91,7 +104,7 @@ class SceneValue(NamedTuple):
     is_on: bool
     brightness: int
     kelvin: int | None
-    color: tuple[int, int, int] | None
+    color: tuple[int, ...] | None
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from tau.colours import COLOUR_KEYS
 from tau.core.commands import LightCommand
 from tau.core.model import Installation, Scene, SceneValue
 
@@ -23,7 +24,7 @@ class CapturableState(Protocol):
     @property
     def kelvin(self) -> int | None: ...
     @property
-    def color(self) -> tuple[int, int, int] | None: ...
+    def color(self) -> tuple[int, ...] | None: ...
     @property
     def color_mode(self) -> str: ...
 
@@ -39,7 +40,7 @@ def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
     for fid in sorted(fixture_states):
         state = fixture_states[fid]
         kelvin = state.kelvin if state.color_mode == "color_temp" else None
-        color = state.color if state.color_mode == "rgb" else None
+        color = state.color if state.color_mode in COLOUR_KEYS else None
         values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color))
     return values
 

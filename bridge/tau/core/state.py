@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
+from tau.colours import COLOUR_KEYS
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
@@ -272,7 +273,7 @@ class StateStore:
             return
         models = [self._inst.fixtures[fid].model for fid in members]
         if members and not any(supports_command(m, command) for m in models):
-            what = "colour temperature" if command.color is None else "rgb colour"
+            what = "colour temperature" if command.color is None else "colour"
             raise InvalidCommandError(f"{target[0]} does not support {what}")
 
     def _want_on(self, target: Target, members: list[int], command: LightCommand) -> bool | None:
@@ -397,8 +398,9 @@ class StateStore:
 
     def _target(self, fid: int, transition_s: float) -> LightTarget:
         s = self._fixtures[fid]
-        color = s.color if s.color_mode == "rgb" else None
-        kelvin = s.kelvin if s.color_mode != "rgb" else None
+        colour = s.color_mode in COLOUR_KEYS
+        color = s.color if colour else None
+        kelvin = s.kelvin if not colour else None
         return LightTarget(fid, s.is_on, s.brightness, kelvin, color, transition_s)
 
     def _emit(

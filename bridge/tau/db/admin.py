@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from tau.colours import colour_json
 from tau.errors import DatabaseError, UnknownTargetError
 
 
@@ -209,7 +210,7 @@ async def store_scene(
     slug: str,
     name: str,
     group_id: int,
-    values: Sequence[tuple[int, bool, int, int | None, tuple[int, int, int] | None]],
+    values: Sequence[tuple[int, bool, int, int | None, tuple[int, ...] | None]],
 ) -> dict[str, Any]:
     """Create or overwrite a scene with the captured member values, atomically."""
     try:
@@ -235,7 +236,7 @@ async def store_scene(
                         on,
                         brightness,
                         kelvin,
-                        json.dumps({"r": c[0], "g": c[1], "b": c[2]}) if c else None,
+                        json.dumps(colour_json(c)) if c else None,
                     )
                     for fid, on, brightness, kelvin, c in values
                 ],

@@ -20,6 +20,7 @@ from typing import Protocol
 import asyncpg
 
 from tau.backoff import Backoff
+from tau.colours import colour_json
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class FixtureState(Protocol):
     @property
     def kelvin(self) -> int | None: ...
     @property
-    def color(self) -> tuple[int, int, int] | None: ...
+    def color(self) -> tuple[int, ...] | None: ...
     @property
     def color_mode(self) -> str: ...
     @property
@@ -201,10 +202,7 @@ def _fixture_columns(rows: list[tuple[int, FixtureState]]) -> list[list[object]]
         [s.is_on for _, s in rows],
         [s.brightness for _, s in rows],
         [s.kelvin for _, s in rows],
-        [
-            json.dumps({"r": s.color[0], "g": s.color[1], "b": s.color[2]}) if s.color else None
-            for _, s in rows
-        ],
+        [json.dumps(colour_json(s.color)) if s.color else None for _, s in rows],
         [s.color_mode for _, s in rows],
         [s.circadian_suspended for _, s in rows],
         [_ts(s.suspended_at) for _, s in rows],

@@ -13,7 +13,7 @@ from tau.dmx.level import Level
 from tau.dmx.mixing import kelvin_to_rgb
 from tau.units import blend_kelvin
 
-RGB = tuple[float, float, float]
+RGB = tuple[float, ...]
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,7 +69,12 @@ def _rgb_at(s: Level, e: Level, p: float) -> RGB | None:
     a, b = _rgb_of(s), _rgb_of(e)
     if a is None or b is None:
         return b if b is not None else a
-    return (a[0] + (b[0] - a[0]) * p, a[1] + (b[1] - a[1]) * p, a[2] + (b[2] - a[2]) * p)
+    if len(a) != len(b):
+        # rgb and the white LEDs' own values (rgbw/rgbww): blend the rgb, the whites
+        # of the longer one fade from or to 0.
+        n = max(len(a), len(b))
+        a, b = (*a, *(0.0,) * (n - len(a))), (*b, *(0.0,) * (n - len(b)))
+    return tuple(x + (y - x) * p for x, y in zip(a, b, strict=True))
 
 
 def start_fade(current: Level, target: Level, now: float, duration_s: float) -> Fade:

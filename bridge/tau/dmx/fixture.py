@@ -5,22 +5,15 @@ Pure: a `Patch` and a `Level` in, the fixture's bytes out, one per channel role.
 
 from __future__ import annotations
 
+from tau.dmx.colour import Emitters, mix_request
 from tau.dmx.curves import apply_curve
 from tau.dmx.level import FULL16, Level
-from tau.dmx.mixing import (
-    cct_value16,
-    extract_amber,
-    extract_white,
-    kelvin_to_rgb,
-    split_warm_cool,
-)
 from tau.dmx.types import Patch
-from tau.units import default_kelvin
 
 FINE_SUFFIX = "_fine"
 FIXED = "fixed"
 # Emitters an RGB request mixes: red, green and blue, with white and amber taking their
-# share of it (`extract_white`, `extract_amber`).
+# share of it (`tau.dmx.colour`).
 MIXED_EMITTERS = ("red", "green", "blue", "white", "amber")
 # Emitters no Home Assistant colour describes: in a fixture with red/green/blue they stay
 # at 0 (UV is never switched on by a colour request); as a fixture's only emitters (a UV
@@ -30,9 +23,8 @@ BASE_ROLES = ("dimmer", "warm", "cool", "cct", *MIXED_EMITTERS, *EXTRA_EMITTERS)
 KNOWN_ROLES = frozenset(
     {role + suffix for role in BASE_ROLES for suffix in ("", FINE_SUFFIX)} | {FIXED}
 )
-_RGB = frozenset({"red", "green", "blue"})
-_WHITE_PAIR = frozenset({"warm", "cool"})
-_SINGLE_EMITTERS = frozenset({*MIXED_EMITTERS, *EXTRA_EMITTERS})
+# A lone warm or cool white (no pair to mix) is a single emitter too.
+_SINGLE_EMITTERS = frozenset({*MIXED_EMITTERS, *EXTRA_EMITTERS, "warm", "cool"})
 
 
 def coarse8(value16: int) -> int:
@@ -50,57 +42,29 @@ def unknown_roles(channels: tuple[str, ...]) -> list[str]:
 def role_values(patch: Patch, level: Level) -> dict[str, int]:
     """16-bit value for every base role this fixture has (dimmer, warm, cool, cct, colours).
 
-    A master `dimmer` carries the level (through the curve) and the colour channels the
-    colour at full scale, as the fixture multiplies the two itself; without one the colour
-    channels carry the level too. Either way the light is dimmed once.
+    A master `dimmer` carries the level (through the curve) and the emitters the mix at
+    full scale, as the fixture multiplies the two itself; without one the emitters
+    carry the level too. Either way the light is dimmed once. The mix is one colour
+    path per request (`tau.dmx.colour`).
     """
-    roles = {role.removesuffix(FINE_SUFFIX) for role in patch.channels}
+    roles = frozenset(role.removesuffix(FINE_SUFFIX) for role in patch.channels)
     out16 = apply_curve(level.level16, patch.dimming_curve, patch.min_level)
     has_dimmer = "dimmer" in roles
     colour16 = FULL16 if has_dimmer else out16
     values: dict[str, int] = {"dimmer": out16} if has_dimmer else {}
-
-    kelvin = level.kelvin
-    if kelvin is None:
-        kelvin = default_kelvin(patch.min_kelvin, patch.max_kelvin)
-    if "warm" in roles or "cool" in roles:
-        warm, cool = split_warm_cool(colour16, kelvin, patch.min_kelvin, patch.max_kelvin)
-        values["warm"], values["cool"] = warm, cool
-    if "cct" in roles:
-        values["cct"] = cct_value16(kelvin, patch.min_kelvin, patch.max_kelvin)
-    if roles & _RGB:
-        values.update(_rgb_mix(roles, level, colour16))
-    elif not roles & _WHITE_PAIR:
+    em = Emitters(roles, patch.min_kelvin, patch.max_kelvin, patch.ctc, patch.constant_output)
+    if em.has_rgb or em.white_pair or "cct" in roles:
+        mix = mix_request(level.rgb, level.kelvin, em)
+        for role, share in mix.shares.items():
+            values[role] = round(colour16 * share)
+        if mix.cct16 is not None:
+            values["cct"] = mix.cct16
+    else:
         # Single-colour emitters (a white, amber or UV fixture, a blacklight...): each
         # one carries the level.
         for role in roles & _SINGLE_EMITTERS:
             values[role] = colour16
     return values
-
-
-def _rgb_mix(roles: set[str], level: Level, colour16: int) -> dict[str, int]:
-    """Red/green/blue from the request; white and amber take the share of it they can
-    make (white first: the common part of r, g, b; then amber from the red+green left),
-    so an RGBWA fixture shows the requested colour with its cleanest emitters. Lime,
-    cyan, indigo and UV stay at 0 (no request names them)."""
-    w = a = 0.0
-    if level.rgb is not None:
-        r, g, b = (max(0.0, min(255.0, c)) / 255.0 for c in level.rgb)
-    elif level.kelvin is not None:
-        r, g, b = kelvin_to_rgb(level.kelvin)
-    else:
-        r = g = b = 1.0  # plain white: all white emitter on RGBW
-    if "white" in roles:
-        r, g, b, w = extract_white(r, g, b)
-    if "amber" in roles:
-        r, g, a = extract_amber(r, g)
-    return {
-        "red": round(colour16 * r),
-        "green": round(colour16 * g),
-        "blue": round(colour16 * b),
-        "white": round(colour16 * w),
-        "amber": round(colour16 * a),
-    }
 
 
 def render_fixture(patch: Patch, level: Level) -> bytes:

@@ -12,13 +12,14 @@ class Level:
     """Linear (pre-curve) brightness on a 16-bit scale, with an optional colour.
 
     `kelvin` is the colour temperature for tunable-white (and RGB in colour-temp
-    mode); `rgb` is a colour on the MQTT 0-255 scale and wins over `kelvin` on
+    mode); `rgb` is a colour on the MQTT 0-255 scale, (r, g, b) or with the white
+    LEDs' own values (r, g, b, w) / (r, g, b, c, w), and wins over `kelvin` on
     colour fixtures.
     """
 
     level16: int
     kelvin: float | None = None
-    rgb: tuple[float, float, float] | None = None
+    rgb: tuple[float, ...] | None = None
 
 
 OFF = Level(0)

@@ -17,14 +17,6 @@ def cool_fraction(kelvin: float, min_kelvin: int, max_kelvin: int) -> float:
     return (warm_m - mired(k)) / (warm_m - cool_m)
 
 
-def split_warm_cool(
-    level16: int, kelvin: float, min_kelvin: int, max_kelvin: int
-) -> tuple[int, int]:
-    """(warm16, cool16) whose sum is exactly `level16` (constant total output)."""
-    cool = round(level16 * cool_fraction(kelvin, min_kelvin, max_kelvin))
-    return level16 - cool, cool
-
-
 def cct_value16(kelvin: float, min_kelvin: int, max_kelvin: int) -> int:
     """A CCT channel's value: 0 at the warm end, 65535 at the cool end, linear in kelvin."""
     if max_kelvin <= min_kelvin:

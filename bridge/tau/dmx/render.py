@@ -422,6 +422,8 @@ def _rendered(patch: Patch, level: Level) -> bytes:
         patch.channels,
         patch.fixed,
         patch.spans,
+        patch.ctc,
+        patch.constant_output,
         patch.min_kelvin,
         patch.max_kelvin,
         patch.dimming_curve,
@@ -457,8 +459,7 @@ def _target_level(target: LightTarget, current: Level) -> Level:
     """Where a command takes the fixture: colour follows the command's mode, else stays."""
     level16 = brightness_to_level16(target.brightness) if target.is_on else 0
     if target.color is not None:
-        r, g, b = target.color
-        rgb: tuple[float, float, float] | None = (float(r), float(g), float(b))
+        rgb: tuple[float, ...] | None = tuple(float(c) for c in target.color)
         kelvin = float(target.kelvin) if target.kelvin is not None else current.kelvin
     elif target.kelvin is not None:
         rgb, kelvin = None, float(target.kelvin)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from rich.console import Group
 from rich.text import Text
 
+from tau.colours import COLOUR_KEYS
 from tau.core.lights import FixtureState
 from tau.core.model import Fixture
 
@@ -69,8 +70,8 @@ def fixture_state_text(fixture: Fixture, state: FixtureState) -> Text:
     text = Text(f"{brightness_pct(state.brightness)} %", style="bold yellow")
     if state.color_mode == "color_temp" and state.kelvin is not None:
         text.append(f" {state.kelvin} K")
-    elif state.color_mode in ("rgb", "hs", "xy") and state.color is not None:
-        r, g, b = state.color
+    elif state.color_mode in COLOUR_KEYS and state.color is not None:
+        r, g, b = state.color[:3]
         text.append(" ")
         text.append(SWATCH, style=f"rgb({r},{g},{b})")
         text.append(f" #{r:02X}{g:02X}{b:02X}")

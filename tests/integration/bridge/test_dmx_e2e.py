@@ -190,15 +190,16 @@ def test_fixed_channels_are_sent_before_any_command(rig, widgets) -> None:
     assert (frame.slot(32), frame.slot(36)) == (0, 0)
 
 
-def test_tunable_white_midpoint_splits_evenly(rig, widgets, mqtt_probe) -> None:
+def test_tunable_white_midpoint_is_both_whites_at_full(rig, widgets, mqtt_probe) -> None:
     one, _ = widgets
-    # 3815 K is the mired midpoint of 2700..6500 K: half warm, half cool, sum = full
+    # 3815 K is the mired midpoint of 2700..6500 K: as much warm as cool, and at 100 %
+    # the mix is scaled so the brightest white is at full: both (within a 16-bit step).
     send(mqtt_probe, rig, "wc16", {"state": "ON", "brightness": 255, "color_temp_kelvin": 3815})
     assert one.wait_for(lambda: (f := one.latest()) is not None and f.slot(6) > 0, timeout=3)
     frame = one.latest()
     warm = frame.slot(6) << 8 | frame.slot(7)
     cool = frame.slot(8) << 8 | frame.slot(9)
-    assert warm + cool == 65535
+    assert max(warm, cool) == 65535
     assert abs(warm - cool) < 65535 * 0.002
 
 

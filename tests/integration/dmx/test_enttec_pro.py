@@ -59,12 +59,13 @@ async def test_exact_frame_bytes(widget: EnttecEmulator) -> None:
                 target(5, 255, color=(255, 128, 64)),
             ]
         )
-        frame = await widget.wait_for_slots_async({1: 128, 510: 191})
+        # rgbw: white takes the common 64, the mix scaled so red is at full
+        frame = await widget.wait_for_slots_async({1: 128, 510: 255})
         expected = bytearray(512)
         expected[0:3] = bytes((128, 255, 255))
         expected[9:11] = bytes((0, 128))
         expected[19:21] = bytes((64, 128))
-        expected[509:512] = bytes((191, 64, 0))  # 4th channel (white) is past slot 512
+        expected[509:512] = bytes((255, 85, 0))  # 4th channel (white) is past slot 512
         assert frame.data == bytes(expected)
         assert renderer.frame(1) == bytes(expected)
 

@@ -53,14 +53,16 @@ def warm_cool_bytes(
 ) -> tuple[int, int]:
     """(warm, cool) bytes of an 8-bit warm/cool pair, linear curve, no minimum level.
 
-    The 16-bit level (brightness * 257) is split linearly in mireds so warm + cool
-    stays constant: all warm at `lo`, all cool at `hi`.
+    The mix is split linearly in mireds (all warm at `lo`, all cool at `hi`) and scaled
+    so its brightest white is at the 16-bit level (brightness * 257).
     """
     level16 = brightness * 257
     k = min(max(kelvin, lo), hi)
     cool_share = (1e6 / lo - 1e6 / k) / (1e6 / lo - 1e6 / hi)
-    cool16 = round(level16 * cool_share)
-    return coarse8(level16 - cool16), coarse8(cool16)
+    top = max(cool_share, 1.0 - cool_share)
+    cool16 = round(level16 * cool_share / top)
+    warm16 = round(level16 * (1.0 - cool_share) / top)
+    return coarse8(warm16), coarse8(cool16)
 
 
 # ------------------------------------------------------------------------ database

@@ -51,7 +51,8 @@ def test_min_level_lifts_the_lowest_step_but_off_stays_off() -> None:
         (2700, 128, [128, 0]),
         (6500, 128, [0, 128]),
         (1000, 255, [255, 0]),  # clamped to the warm end
-        (None, 255, [128, 127]),  # never set: the mired midpoint of 2700-6500, an even mix
+        # never set: the mired midpoint of 2700-6500, an even mix, the brightest at full
+        (None, 255, [255, 255]),
     ],
 )
 def test_warm_cool(kelvin: float | None, brightness: int, expected: list[int]) -> None:
@@ -90,7 +91,8 @@ def test_rgbw_extracts_white() -> None:
     p = patch("red", "green", "blue", "white")
     assert render(p, 255, rgb=(255, 255, 255)) == [0, 0, 0, 255]
     assert render(p, 255, rgb=(255, 128, 0)) == [255, 128, 0, 0]
-    assert render(p, 255, rgb=(255, 128, 64)) == [191, 64, 0, 64]
+    # White takes the common 64; the mix is scaled so its brightest emitter is at full.
+    assert render(p, 255, rgb=(255, 128, 64)) == [255, 85, 0, 85]
     assert render(p, 255) == [0, 0, 0, 255]
 
 
@@ -149,16 +151,16 @@ def test_16bit_master_dimmer_with_colours() -> None:
 
 def test_rgba_amber_takes_red_and_half_green() -> None:
     p = patch("red", "green", "blue", "amber")
-    assert render(p, 255, rgb=(254, 127, 0)) == [0, 0, 0, 254]  # pure amber
+    assert render(p, 255, rgb=(254, 127, 0)) == [0, 0, 0, 255]  # pure amber, at full
     assert render(p, 255, rgb=(255, 0, 0)) == [255, 0, 0, 0]  # red has no green: no amber
-    assert render(p, 255, rgb=(128, 128, 0)) == [0, 64, 0, 128]
+    assert render(p, 255, rgb=(128, 128, 0)) == [0, 128, 0, 255]
 
 
 def test_rgbwa_white_first_then_amber() -> None:
     p = patch("red", "green", "blue", "white", "amber")
     assert render(p, 255, rgb=(255, 255, 255)) == [0, 0, 0, 255, 0]
-    # White takes the common 64, amber the 190 red + 95 green left over.
-    assert render(p, 255, rgb=(254, 159, 64)) == [0, 0, 0, 64, 190]
+    # White takes the common 64, amber the 190 red + 95 green left over (scaled to full).
+    assert render(p, 255, rgb=(254, 159, 64)) == [0, 0, 0, 86, 255]
     # Warm white from a colour temperature uses amber and white, little red.
     _, _, b, w, a = render(p, 255, kelvin=2700)
     assert w > 0 and a > 0 and b == 0

@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tau.dmx.colour import Emitters, white_split
 from tau.dmx.mixing import (
     AMBER_GREEN,
     cct_value16,
@@ -9,20 +10,21 @@ from tau.dmx.mixing import (
     extract_amber,
     extract_white,
     kelvin_to_rgb,
-    split_warm_cool,
 )
 from tau.units import default_kelvin, mired
 
 RANGES = st.tuples(st.integers(1500, 4000), st.integers(4001, 10000))
-LEVELS = st.integers(0, 65535)
 
 
-@given(LEVELS, st.floats(1000, 12000), RANGES)
-def test_warm_plus_cool_is_the_requested_level(
-    level: int, kelvin: float, rng: tuple[int, int]
-) -> None:
-    warm, cool = split_warm_cool(level, kelvin, *rng)
-    assert warm + cool == level
+def split(kelvin: float, rng: tuple[int, int]) -> tuple[float, float]:
+    shares = white_split(kelvin, Emitters(frozenset({"warm", "cool"}), *rng))
+    return shares["warm"], shares["cool"]
+
+
+@given(st.floats(1000, 12000), RANGES)
+def test_warm_plus_cool_is_one(kelvin: float, rng: tuple[int, int]) -> None:
+    warm, cool = split(kelvin, rng)
+    assert warm + cool == pytest.approx(1.0)
     assert warm >= 0
     assert cool >= 0
 
@@ -30,19 +32,19 @@ def test_warm_plus_cool_is_the_requested_level(
 @given(RANGES)
 def test_ends_are_pure_channels(rng: tuple[int, int]) -> None:
     lo, hi = rng
-    assert split_warm_cool(65535, lo, lo, hi) == (65535, 0)
-    assert split_warm_cool(65535, hi, lo, hi) == (0, 65535)
+    assert split(lo, rng) == (1.0, 0.0)
+    assert split(hi, rng) == (0.0, 1.0)
     # outside the range clamps to the nearest end
-    assert split_warm_cool(65535, lo - 500, lo, hi) == (65535, 0)
-    assert split_warm_cool(65535, hi + 500, lo, hi) == (0, 65535)
+    assert split(lo - 500, rng) == (1.0, 0.0)
+    assert split(hi + 500, rng) == (0.0, 1.0)
 
 
 @given(RANGES)
 def test_mired_midpoint_is_an_even_mix(rng: tuple[int, int]) -> None:
     mid = default_kelvin(*rng)
     assert mired(mid) == pytest.approx((mired(rng[0]) + mired(rng[1])) / 2)
-    warm, cool = split_warm_cool(65535, mid, *rng)
-    assert abs(warm - cool) <= 1
+    warm, cool = split(mid, rng)
+    assert warm == pytest.approx(cool)
 
 
 @given(RANGES, st.floats(1000, 12000), st.floats(1000, 12000))
