@@ -1,5 +1,6 @@
 # The two commands: `make run` (demo on embedded defaults) and `make test`.
-# `make run` installs only what Tau needs at run time; the development tools (pytest,
+# `make run` installs what Tau needs at run time (with the embedded PostgreSQL and broker
+# of the `embedded` extra, which a production install leaves out); the development tools (pytest,
 # ruff, mypy, hypothesis, py-spy...) come with the first target that uses them.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[fast]'
+	$(BIN)/python -m pip install --quiet -e '.[fast,embedded]'
 	@touch $@
 
 $(STAMP): pyproject.toml $(RUNTIME_STAMP)

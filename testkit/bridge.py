@@ -90,6 +90,8 @@ class BridgeProcess:
             TAU_MQTT__BASE_TOPIC=self.base_topic,
             TAU_MQTT__DISCOVERY_PREFIX=self.discovery_prefix,
             TAU_LOG_LEVEL="INFO",
+            # Its own data directory (when the broker session was last up), not ~/.local.
+            TAU_DATA_DIR=str(self.log_path.parent / "data"),
             PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join(
                 p for p in (str(REPO / "bridge"), os.environ.get("PYTHONPATH")) if p

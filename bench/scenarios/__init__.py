@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench.scenarios import baseline, group, persistence, scale, scaleout, single, throughput
+from bench.scenarios import (
+    baseline,
+    effects,
+    group,
+    persistence,
+    scale,
+    scaleout,
+    single,
+    throughput,
+)
 
 SCENARIOS: dict[str, ModuleType] = {
-    m.NAME: m for m in (baseline, single, group, throughput, scale, scaleout, persistence)
+    m.NAME: m for m in (baseline, single, group, effects, throughput, scale, scaleout, persistence)
 }
 # Latencies are reported against the baseline measured in the same run.
 NEEDS_BASELINE = {"single", "group"}

@@ -48,8 +48,10 @@ from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.dmx.types import Patch
+from tau.embedded import data_directory
 from tau.errors import TauError
 from tau.metrics import Metrics
+from tau.mqtt.lastup import last_up_file
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings
@@ -69,8 +71,18 @@ RELOAD_WAIT_S = 2.0
 # Messages every bridge handles (several bridges), with the kinds extensions declare
 # `everywhere`; the rest only the leader does.
 EVERY_NODE = frozenset(
-    {"fixture_set", "group_set", "ha_status", "bridge_state", "node_sync", "node_database"}
+    {
+        "fixture_set",
+        "group_set",
+        "ha_status",
+        "bridge_state",
+        "node_sync",
+        "node_database",
+        "broker_dropped",
+    }
 )
+# Messages from the bridges themselves or the broker: no size limit to check.
+OWN_KINDS = frozenset({"ha_status", "bridge_state", "node_sync", "node_database", "broker_dropped"})
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -134,6 +146,7 @@ class Bridge:
             self.on_message,
             on_reconnect=metrics.mqtt_reconnects.inc,
             on_disconnect=lambda: self._bus.publish(MqttDisconnected()),
+            record=data_directory(settings) / last_up_file(settings.client_id),
         )
         self._bus = bus
         changes = sync.SharedChanges(
@@ -167,6 +180,7 @@ class Bridge:
         self._reloaded = asyncio.Condition()  # notified with _last_reload, a begun count
         self._last_reload = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._stale_sync = 0  # late `nodes/sync` operations in a row
         self.rejected = 0  # for the terminal view
         self.recent: list[tuple[float, str, str]] = []  # for the terminal view
         self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
@@ -191,7 +205,12 @@ class Bridge:
 
     async def stop(self) -> None:
         # With other bridges still up, their `online` stands: no `offline` from this one.
-        await self.session.stop(announce=self.nodes is None or self.nodes.alone)
+        # A universe this bridge sends that no living bridge could take over goes dark.
+        dark = self._store.installation.universes if self.nodes is None else self.nodes.unattended()
+        await self.session.stop(
+            announce=self.nodes is None or self.nodes.alone,
+            farewell={self.topics.universe_state(u): b"offline" for u in sorted(dark)},
+        )
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -282,7 +301,7 @@ class Bridge:
             self.reject(topic, payload, f"internal error: {exc!r}", found)
 
     def _dispatch(self, found: Route, topic: str, payload: bytes) -> None:
-        if found.kind not in ("ha_status", "bridge_state", "node_sync", "node_database"):
+        if found.kind not in OWN_KINDS:
             check_size(payload)
         inst = self._store.installation
         match found.kind:
@@ -301,11 +320,19 @@ class Bridge:
                 if payload.strip().lower() == b"online":
                     self._bus.publish(HomeAssistantOnline())
             case "bridge_state":
-                # Another bridge's last will: this one is still here.
-                if payload == b"offline" and self.session.online.is_set():
+                # Another bridge's last will: this one is still here. (Its own `offline`
+                # at a clean stop comes back too: `leaving`, and `online` is cleared.)
+                if (
+                    payload == b"offline"
+                    and self.session.online.is_set()
+                    and not self.session.leaving
+                ):
                     self.session.publish(self.topics.bridge_state, "online", retain=True, qos=1)
             case "node_sync":  # the leader's decision, this bridge's own included
-                sync.apply(self._store, sync.decode(payload))
+                self._apply_sync(sync.decode(payload))
+            case "broker_dropped":
+                if rise := self.status.drops.report(payload):
+                    self._metrics.broker_dropped.inc(rise)
             case "node_database":
                 report = sync.decode_report(payload)
                 if self.nodes is not None:
@@ -316,6 +343,26 @@ class Bridge:
             case kind:
                 self._owner[kind].on_message(kind, found.name, payload)
                 self._count(kind, topic, payload)
+
+    def _apply_sync(self, op: sync.Operation) -> None:
+        """Apply the leader's decision while it is fresh; say once (per run of them) that
+        late ones are dropped."""
+        age, max_age = sync.age_s(op), self.settings.mqtt.command_max_age_s
+        if age <= max_age:
+            self._stale_sync = 0
+            sync.apply(self._store, op)
+            return
+        self._stale_sync += 1
+        log.log(
+            logging.WARNING if self._stale_sync == 1 else logging.DEBUG,
+            "event=node_sync_stale op=%s node=%s age_s=%.1f max_age_s=%g: decided longer "
+            "ago than TAU_MQTT__COMMAND_MAX_AGE_S (queued while this bridge was away), "
+            "not applied",
+            op.op,
+            op.node,
+            age,
+            max_age,
+        )
 
     def _count(self, kind: str, topic: str, payload: bytes) -> None:
         text = payload[:120].decode("utf-8", "replace")

@@ -17,6 +17,7 @@ from tau.api.status import BridgeStatus
 from tau.core.extension import Context, Extension
 from tau.features.circadian.engine import CircadianClock, CircadianEngine
 from tau.features.circadian.extension import CircadianExtension
+from tau.features.effects import EffectsExtension
 from tau.features.scene_extension import ScenesExtension
 from tau.features.switches.extension import SwitchesExtension
 
@@ -39,5 +40,6 @@ def build_extensions(
         # the features
         CircadianExtension(ctx, circadian, clock),
         ScenesExtension(ctx),
+        EffectsExtension(ctx),
         SwitchesExtension(ctx),
     ]

@@ -43,6 +43,11 @@ class Metrics:
         self.mqtt_queued = Gauge(
             "tau_mqtt_queued", "Messages waiting for the broker (outbox)", registry=r
         )
+        self.broker_dropped = Counter(
+            "tau_broker_dropped_messages",
+            "Messages the MQTT broker dropped (its $SYS count rose: max_queued_messages)",
+            registry=r,
+        )
         self.circadian_tick = Gauge(
             "tau_circadian_tick_seconds", "Duration of the last circadian tick", registry=r
         )

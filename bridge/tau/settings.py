@@ -84,6 +84,13 @@ class MqttSettings(_Strict):
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version")
     transport: Literal["tcp", "websockets"] = "tcp"
     ws_path: str = Field("/mqtt", pattern=r"^/\S*$", description="path of a WebSocket listener")
+    command_max_age_s: float = Field(
+        60.0,
+        ge=1,
+        le=86_400,
+        description="a command, switch press, scene recall or request queued for the bridge "
+        "while it was away is applied only when younger than this",
+    )
     max_queued: int = Field(
         10_000,
         ge=100,

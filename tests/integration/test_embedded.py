@@ -120,6 +120,34 @@ async def test_mosquitto_is_preferred_when_installed() -> None:
         await broker.stop()
 
 
+def _settings_of(text: str, names: tuple[str, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, value = line.strip().partition(" ")
+        if name in names:
+            found[name] = value.strip()
+    return found
+
+
+async def test_the_embedded_mosquitto_has_the_settings_of_config_mosquitto_conf(
+    tmp_path: Path,
+) -> None:
+    if find_mosquitto() is None:
+        pytest.skip("no mosquitto binary installed (apt install mosquitto)")
+    port = free_port()
+    broker = await ensure_broker(MqttSettings(port=port), workdir=tmp_path)
+    assert broker is not None
+    try:
+        names = ("max_queued_messages", "set_tcp_nodelay")
+        shipped = _settings_of((REPO / "config" / "mosquitto.conf").read_text(), names)
+        embedded = _settings_of((tmp_path / f"mosquitto-{port}.conf").read_text(), names)
+        assert shipped == {"max_queued_messages": "20000", "set_tcp_nodelay": "true"}
+        assert embedded == shipped
+        assert await _roundtrip(port, "tau-embedded/group/demo/set") == b"ON"  # it took them
+    finally:
+        await broker.stop()
+
+
 def test_amqtt_keeps_its_errors_out_of_the_terminal(caplog) -> None:
     """Publishers that leave while amqtt still sends them retained messages: no traceback.
 

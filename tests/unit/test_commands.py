@@ -79,3 +79,14 @@ def test_arbitrary_bytes_parse_or_raise_invalid_command(payload: bytes) -> None:
         assert message
     else:
         assert command != LightCommand()
+
+
+def test_effects_as_home_assistant_sends_them() -> None:
+    command = parse_light_command(b'{"state": "ON", "effect": "Candle"}')
+    assert (command.state, command.effect) == ("ON", "candle")
+    assert parse_light_command(b'{"effect": "off"}').effect == "none"
+    assert parse_light_command(b'{"effect": "rainbow", "effect_seed": 4}').effect_seed == 4
+    with pytest.raises(InvalidCommandError, match="unknown effect 'disco'; known: candle"):
+        parse_light_command(b'{"effect": "disco"}')
+    with pytest.raises(InvalidCommandError, match="effect_seed needs an effect"):
+        parse_light_command(b'{"state": "ON", "effect_seed": 4}')

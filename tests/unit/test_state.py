@@ -11,7 +11,7 @@ from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
 from tau.core.installation import build_installation
-from tau.core.model import Fixture, FixtureModel, Group, Installation
+from tau.core.model import CircadianProfile, Fixture, FixtureModel, Group, Installation
 from tau.core.state import StateStore
 from tau.dmx.types import LiveLevel
 from tau.errors import InvalidCommandError, UnknownTargetError
@@ -52,8 +52,14 @@ class _Target:
 
 
 class _Circadian:
+    def __init__(self) -> None:
+        self.profile = CircadianProfile(7, "Day", ())
+
     def profile_group_of(self, fixture_id: int) -> int | None:
         return 12 if fixture_id in (1, 2) else None
+
+    def profile_of(self, fixture_id: int) -> CircadianProfile | None:
+        return self.profile if fixture_id in (1, 2) else None
 
     def target_for_fixture(self, fixture_id: int) -> _Target | None:
         return _Target(100, 3000) if fixture_id in (1, 2) else None
@@ -150,17 +156,61 @@ def test_unknown_target(store) -> None:
         s.command(("group", 99), LightCommand(state="ON"))
 
 
-def test_circadian_on_lands_on_target_and_manual_level_suspends(circadian_store) -> None:
+def test_circadian_on_lands_on_target_and_manual_level_takes_over_brightness(
+    circadian_store,
+) -> None:
     s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON"))
     assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
     assert s.circadian_switch_on(12)
     s.command(("group", 12), LightCommand(brightness=255))
-    assert not s.circadian_switch_on(12)
-    assert not s.circadian_active(1)
+    # the switch stays ON, fixtures and group agree; only brightness is taken over
+    assert s.circadian_switch_on(12) and s.fixture_circadian(1) is True
+    assert s.fixture(2).circadian_suspended and not s.fixture(2).colour_suspended
+    assert s.circadian_active(2)  # colour still follows
+    s.apply_circadian([(1, 30, 4000), (2, 30, 4000)], 1.0)
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (255, 4000)
+    assert s.fixture(1).brightness == 255
     s.command(("group", 12), LightCommand(state="OFF"))
     s.command(("group", 12), LightCommand(state="ON"))
-    assert s.circadian_switch_on(12) and s.circadian_active(1)
+    assert not s.fixture(2).circadian_suspended
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
+
+
+def test_take_over_all_stops_both_and_a_colour_change_only_colour(circadian_store) -> None:
+    s, _ = circadian_store
+    s.command(("group", 12), LightCommand(state="ON"))
+    s.command(("fixture", 2), LightCommand(kelvin=5000))
+    assert s.fixture(2).colour_suspended and not s.fixture(2).circadian_suspended
+    s.apply_circadian([(2, 30, 4000)], 1.0)
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (30, 5000)
+
+    circadian: _Circadian = s._circadian  # type: ignore[assignment]
+    circadian.profile = CircadianProfile(7, "Day", (), take_over="all")
+    s.command(("fixture", 1), LightCommand(brightness=9))
+    assert s.fixture(1).circadian_suspended and s.fixture(1).colour_suspended
+    assert not s.circadian_active(1)
+    assert s.circadian_switch_on(12) and s.fixture_circadian(1) is True
+
+
+def test_turn_on_with_a_level_lands_colour_on_the_profile(circadian_store) -> None:
+    s, _ = circadian_store
+    s.command(("fixture", 2), LightCommand(state="ON", brightness=20))
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (20, 3000)
+    assert s.fixture(2).circadian_suspended and not s.fixture(2).colour_suspended
+
+
+def test_sleep_mode_lands_at_the_sleep_level(circadian_store) -> None:
+    s, _ = circadian_store
+    s.set_sleep(12, True)
+    s.command(("group", 12), LightCommand(state="ON"))
+    # 1 % of 255, and the fixture's warmest (2700 K) without a profile sleep_kelvin
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (3, 2700)
+    assert s.fixture(1).brightness == 3
+    s.apply_circadian([(2, 200, 5000)], 1.0)  # a tick keeps the sleep level
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (3, 2700)
+    s.set_sleep(12, False)
+    assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
 
 
 def test_fixture_command_through_unprofiled_parent_suspends_fixtures(circadian_store) -> None:
@@ -181,9 +231,10 @@ def test_circadian_tick_never_turns_lights_on(circadian_store) -> None:
 def test_circadian_switch_resumes_and_disables(circadian_store) -> None:
     s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON", brightness=10))
-    assert not s.circadian_switch_on(12)
+    assert s.fixture(1).circadian_suspended
     s.set_circadian(12, True)
     assert s.circadian_switch_on(12) and s.fixture(1).brightness == 100
+    assert not s.fixture(1).circadian_suspended
     s.set_circadian(12, False)
     assert not s.circadian_switch_on(12) and not s.circadian_active(1)
 
@@ -192,8 +243,19 @@ def test_suspension_times_out(circadian_store) -> None:
     s, _ = circadian_store
     s.command(("group", 12), LightCommand(state="ON", brightness=10))
     s._clock = lambda: 5000.0
+    s.expire_suspensions(None)  # no timeout anywhere: kept
+    assert s.fixture(1).circadian_suspended
     s.expire_suspensions(3600)
-    assert s.circadian_switch_on(12)
+    assert not s.fixture(1).circadian_suspended
+    s.command(("group", 12), LightCommand(brightness=10))
+    circadian: _Circadian = s._circadian  # type: ignore[assignment]
+    circadian.profile = CircadianProfile(7, "Day", (), resume_after_s=60)
+    s._clock = lambda: 5059.0
+    s.expire_suspensions(3600)  # the profile's resume_after_s wins
+    assert s.fixture(1).circadian_suspended
+    s._clock = lambda: 5061.0
+    s.expire_suspensions(3600)
+    assert not s.fixture(1).circadian_suspended
 
 
 def test_brightness_move_and_stop_reads_live_level(store) -> None:
@@ -233,3 +295,22 @@ def test_restored_state_is_fitted_to_the_model() -> None:
     assert (s.fixture(2).color_mode, s.fixture(2).kelvin) == ("color_temp", 6500)
     s.command(("fixture", 1), LightCommand(state="ON"))
     assert s.fixture(1).brightness == 255  # never on at level 0
+
+
+def test_an_effect_runs_until_any_other_command(store) -> None:
+    s, batches = store
+    s.command(("group", 12), LightCommand(effect="candle"))  # naming one turns the light on
+    assert s.fixture(1).is_on and s.fixture(1).effect == "candle"
+    assert batches[-1].targets[0].effect == "candle"
+    assert s.group_light(12).effect == "candle"
+    s.command(("fixture", 2), LightCommand(state="ON"))  # a bare ON is a command too
+    assert s.fixture(2).effect is None and s.group_light(12).effect is None
+    s.command(("fixture", 1), LightCommand(brightness_move=40))
+    assert s.fixture(1).effect is None
+    s.command(("fixture", 1), LightCommand(effect="pulse", effect_seed=3))
+    s.command(("fixture", 1), LightCommand(effect="none"))
+    assert s.fixture(1).is_on and s.fixture(1).effect is None
+    s.command(("fixture", 1), LightCommand(state="OFF", effect="candle"))
+    assert not s.fixture(1).is_on and s.fixture(1).effect is None
+    with pytest.raises(InvalidCommandError, match="colorloop effect"):
+        s.command(("group", 12), LightCommand(effect="colorloop"))

@@ -26,6 +26,7 @@ from tau.core.lights import group_color_modes, group_kelvin_range
 from tau.core.model import Fixture, FixtureModel, Group, Installation, Scene, Switch
 from tau.core.rooms import rooms
 from tau.core.topics import Topics
+from tau.dmx.effects import effects_for
 
 TriggerTypes = list[tuple[str, str, str]]  # (action, type, subtype)
 
@@ -129,6 +130,8 @@ def _light(
         "brightness": True,
         "brightness_scale": 255,
         "supported_color_modes": modes,
+        "effect": True,
+        "effect_list": effects_for(modes),
         "device": device,
         "origin": ORIGIN,
     }
@@ -195,6 +198,27 @@ def circadian_switch(
         "payload_on": "ON",
         "payload_off": "OFF",
         "icon": "mdi:theme-light-dark",
+        "availability": [{"topic": topics.bridge_state}],
+        "device": group_device(inst, group, room),
+        "origin": ORIGIN,
+    }
+
+
+def sleep_switch(
+    topics: Topics, group: Group, inst: Installation | None = None, room: Group | None = None
+) -> dict[str, Any]:
+    """Sleep mode of a group that follows a profile (Adaptive Lighting's sleep mode)."""
+    inst = inst if inst is not None else Installation()
+    state_topic = topics.sleep(group.slug)
+    return {
+        "name": "Sleep",
+        "unique_id": unique_id(inst, "group", group, "_sleep"),
+        "default_entity_id": f"switch.{entity_id_part(group.slug)}_sleep",
+        "state_topic": state_topic,
+        "command_topic": f"{state_topic}/set",
+        "payload_on": "ON",
+        "payload_off": "OFF",
+        "icon": "mdi:sleep",
         "availability": [{"topic": topics.bridge_state}],
         "device": group_device(inst, group, room),
         "origin": ORIGIN,
@@ -280,6 +304,9 @@ def discovery_payloads(
         if group.circadian_profile_id is not None:
             out[topics.discovery("switch", object_id("group", group, "_circadian"))] = (
                 circadian_switch(topics, group, inst, room)
+            )
+            out[topics.discovery("switch", object_id("group", group, "_sleep"))] = sleep_switch(
+                topics, group, inst, room
             )
     for scene in inst.scenes.values():
         room = group_rooms.get(scene.group_id) if scene.group_id is not None else None

@@ -184,8 +184,8 @@ class HomeAssistantExtension(Extension):
         Tau was stopped) are cleared too."""
         base = self._topics.base
         found: set[str] = set()
-        for pattern in (f"{base}/fixture/+", f"{base}/group/+", f"{base}/group/+/circadian"):
-            found |= set(await read(pattern) or ())
+        for level in ("fixture/+", "group/+", "group/+/circadian", "group/+/sleep"):
+            found |= set(await read(f"{base}/{level}") or ())
         stale = found - state_topics(self._topics, self._store.installation)
         for topic in sorted(stale):
             self._publish(topic, b"", retain=True, qos=1)
@@ -194,10 +194,13 @@ class HomeAssistantExtension(Extension):
 
 
 def state_topics(topics: Topics, inst: Installation) -> set[str]:
-    """The retained light state topics the installation has (and its Circadian switches')."""
+    """The retained light state topics the installation has (and its Circadian and Sleep
+    switches')."""
     out = {topics.fixture(s) for s in inst.fixture_by_slug}
     out |= {topics.group(s) for s in inst.group_by_slug}
-    out |= {topics.circadian(g.slug) for g in inst.groups.values() if g.circadian_profile_id}
+    for group in inst.groups.values():
+        if group.circadian_profile_id:
+            out |= {topics.circadian(group.slug), topics.sleep(group.slug)}
     return out
 
 

@@ -19,6 +19,7 @@ from tau.core.events import ChangeBatch
 from tau.core.lights import FixtureState, GroupLight
 from tau.core.model import Installation
 from tau.core.state import StateStore
+from tau.core.takeover import paused
 from tau.core.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,10 @@ def stable_json(payload: Any) -> str:
 
 
 def light_payload(
-    light: FixtureState | GroupLight, circadian: str | None, source: str | None
+    light: FixtureState | GroupLight,
+    circadian: str | None,
+    source: str | None,
+    paused: list[str] | None = None,
 ) -> dict[str, Any]:
     """HA JSON-schema light state; `color_temp` is in kelvin as discovery announces."""
     payload: dict[str, Any] = {
@@ -52,8 +56,12 @@ def light_payload(
         payload["color_temp_kelvin"] = light.kelvin
     if light.color_mode in COLOUR_KEYS and light.color is not None:
         payload["color"] = colour_json(light.color)
+    payload["effect"] = light.effect if light.is_on else None  # null clears it in HA
     if circadian is not None:
         payload["circadian"] = circadian
+        # What a manual change took over from the profile (Adaptive Lighting's
+        # "manual control"): brightness, colour, both or nothing.
+        payload["circadian_paused"] = paused or []
     if source is not None:
         payload["source"] = source
     return payload
@@ -148,18 +156,29 @@ class StatePublisher:
         if group is None:
             return
         light = self._store.group_light(gid)
-        circadian = None
+        circadian, paused = None, None
         if group.circadian_profile_id is not None:
             circadian = "ON" if self._store.circadian_switch_on(gid) else "OFF"
+            sleep = "ON" if self._store.sleeping(gid) else "OFF"
             self._publish(self._topics.circadian(group.slug), circadian, retain=True, qos=STATE_QOS)
-        self._send(self._topics.group(group.slug), light_payload(light, circadian, None))
+            self._publish(self._topics.sleep(group.slug), sleep, retain=True, qos=STATE_QOS)
+            paused = self._group_paused(group.fixture_ids, gid)
+        self._send(self._topics.group(group.slug), light_payload(light, circadian, None, paused))
+
+    def _group_paused(self, members: Iterable[int], gid: int) -> list[str]:
+        """What is taken over on any member the group's profile governs."""
+        found: set[str] = set()
+        for fid in members:
+            if self._store.profile_group_of(fid) == gid:
+                found.update(paused(self._store.fixture(fid)))
+        return [a for a in ("brightness", "colour") if a in found]
 
     def _fixture_payload(self, inst: Installation, fid: int) -> dict[str, Any]:
         state = self._store.fixture(fid)
-        circadian = None
-        if self._store.profile_group_of(fid):
-            circadian = "ON" if self._store.circadian_active(fid) else "OFF"
-        return light_payload(state, circadian, state.source)
+        circadian = self._store.fixture_circadian(fid)
+        if circadian is None:
+            return light_payload(state, None, state.source)
+        return light_payload(state, "ON" if circadian else "OFF", state.source, paused(state))
 
     def _send(self, topic: str, payload: dict[str, Any]) -> None:
         text = json.dumps(payload, separators=(",", ":"))

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from tau.core.extension import EXTERNAL
 from tau.core.topics import Topics
+from tau.mqtt.drops import SYS_DROPPED
 
 # kind of message: "fixture_set", "group_set", "request", "ha_status", "bridge_state"
 # (the bridges' own availability), "node_sync" (the leading bridge's changes),
-# "node_database" (a bridge that lost PostgreSQL),
+# "node_database" (a bridge that lost PostgreSQL), "broker_dropped" (the broker's count
+# of messages it dropped, `$SYS`),
 # "input_topic" (an extension's external topic) or the kind an extension gave its pattern
 RouteKind = str
 
@@ -57,6 +59,7 @@ def subscriptions(topics: Topics, owned: Patterns, input_topics: list[str]) -> l
         topics.node_sync,
         topics.node_database,
         topics.ha_status,
+        SYS_DROPPED,
         *sorted(set(input_topics)),
     ]
 
@@ -68,6 +71,8 @@ def route(
         return Route(EXTERNAL, topic)
     if topic == topics.ha_status:
         return Route("ha_status", "")
+    if topic == SYS_DROPPED:
+        return Route("broker_dropped", "")
     prefix = topics.base + "/"
     if not topic.startswith(prefix):
         return None

@@ -25,6 +25,7 @@ from tau.db.leases import LEADER, View
 from tau.db.nodes_cli import build_view
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
+from tau.mqtt.drops import BrokerDrops
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
 
@@ -59,6 +60,7 @@ class BridgeStatus(Extension):
         self._info_sent: str | None = None
         self._outputs: dict[int, str] = {}  # universe -> output state last announced
         self._task: asyncio.Task[None] | None = None
+        self.drops = BrokerDrops()  # fed by the controller from the broker's `$SYS`
 
     # ------------------------------------------------------------- the extension
     def requests(self) -> Mapping[str, ExtensionRequest]:
@@ -109,6 +111,7 @@ class BridgeStatus(Extension):
         broker = {
             "status": "connected" if session.connected.is_set() else "disconnected",
             "reconnects": session.reconnects,
+            "dropped": self.drops.seen,
         }
         return {
             "healthy": session.connected.is_set() and outputs_ok,
@@ -148,7 +151,10 @@ class BridgeStatus(Extension):
             },
             "universes": health["outputs"],
             "database": health["database"],
-            "broker": {"status": health["broker"]["status"]},
+            "broker": {
+                "status": health["broker"]["status"],
+                "dropped": health["broker"]["dropped"],
+            },
             "default_transition": self._settings.default_transition,
             "fps": self._settings.dmx.fps,
             "node": name,

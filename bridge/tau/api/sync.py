@@ -10,6 +10,10 @@ command that overtakes the leader's change on one bridge would be undone there. 
 while other bridges are up, the leader does not apply its decisions itself: it
 publishes each as an operation on the sync topic, and every bridge, the leader
 included, applies it when the broker delivers it. A bridge alone applies at once.
+
+Each operation carries when the leader decided it (`at`, its wall clock): one older
+than `TAU_MQTT__COMMAND_MAX_AGE_S` when it arrives (queued while a bridge was away)
+is not applied: a switch press or a circadian tick from a minute ago is no command.
 """
 
 from __future__ import annotations
@@ -40,38 +44,41 @@ class WireCommand(_Strict):
     mired_step: int | None = None
     color: tuple[int, int, int] | None = None
     transition_s: float | None = Field(None, ge=0)
+    effect: str | None = None
+    effect_seed: int | None = None
 
     def command(self) -> LightCommand:
         return LightCommand(**self.model_dump())
 
 
-class CommandOp(_Strict):
-    op: Literal["command"]
+class _Op(_Strict):
     node: str
+    at: float  # when the leader decided it (its wall clock, seconds since the epoch)
+
+
+class CommandOp(_Op):
+    op: Literal["command"]
     target: tuple[Literal["fixture", "group"], int]
     command: WireCommand
     reason: str
 
 
-class ApplyManyOp(_Strict):
+class ApplyManyOp(_Op):
     op: Literal["apply_many"]
-    node: str
     items: list[tuple[int, WireCommand]]
     reason: str
     transition_s: float | None = Field(None, ge=0)
 
 
-class CircadianOp(_Strict):
+class CircadianOp(_Op):
     op: Literal["circadian"]
-    node: str
     items: list[tuple[int, int, int]]
     transition_s: float = Field(ge=0)
 
 
-class ExpireOp(_Strict):
+class ExpireOp(_Op):
     op: Literal["expire"]
-    node: str
-    timeout_s: float = Field(gt=0)
+    timeout_s: float | None = Field(None, gt=0)
 
 
 class SyncMessage(BaseModel):
@@ -121,7 +128,15 @@ def decode(payload: bytes) -> CommandOp | ApplyManyOp | CircadianOp | ExpireOp:
         raise InvalidCommandError(f"not a bridge sync message ({detail})") from None
 
 
-def apply(store: StateStore, op: CommandOp | ApplyManyOp | CircadianOp | ExpireOp) -> None:
+Operation = CommandOp | ApplyManyOp | CircadianOp | ExpireOp
+
+
+def age_s(op: Operation, now: float | None = None) -> float:
+    """How long ago the leader decided `op` (by this bridge's clock)."""
+    return (time.time() if now is None else now) - op.at
+
+
+def apply(store: StateStore, op: Operation) -> None:
     match op:
         case CommandOp():
             store.command(op.target, op.command.command(), reason=op.reason)
@@ -151,7 +166,8 @@ class SharedChanges:
         self._shared = shared
 
     def _send(self, op: dict[str, Any]) -> None:
-        self._publish(json.dumps({**op, "node": self._node}, separators=(",", ":")))
+        message = {**op, "node": self._node, "at": round(time.time(), 3)}
+        self._publish(json.dumps(message, separators=(",", ":")))
 
     def command(self, target: Target, command: LightCommand, reason: str) -> None:
         if not self._shared():
@@ -180,7 +196,7 @@ class SharedChanges:
             {"op": "circadian", "items": [list(i) for i in items], "transition_s": transition_s}
         )
 
-    def expire_suspensions(self, timeout_s: float) -> None:
+    def expire_suspensions(self, timeout_s: float | None) -> None:
         if not self._shared():
             self._store.expire_suspensions(timeout_s)
             return

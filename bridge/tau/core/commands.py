@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from tau.dmx.effects import EFFECTS, STOP
 from tau.errors import InvalidCommandError
 from tau.units import MAX_KELVIN, MIN_KELVIN, kelvin_of_mired
 
@@ -47,6 +48,8 @@ class LightCommand:
     mired_step: int | None = None  # color_temp_step: positive is warmer
     color: tuple[int, ...] | None = None  # (r, g, b), (r, g, b, w) or (r, g, b, c, w)
     transition_s: float | None = None
+    effect: str | None = None  # an effect name, or `none` to stop one explicitly
+    effect_seed: int | None = None  # the same seed on every member: flicker in unison
 
     @property
     def sets_level(self) -> bool:
@@ -142,6 +145,8 @@ class _LightPayload(BaseModel):
     color: Colour | None = None
     transition: float | None = Field(None, ge=0, le=3600)
     color_mode: str | None = None  # HA may echo it; informational only
+    effect: str | None = None
+    effect_seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
     @field_validator("transition", "brightness_pct", "brightness_step_pct", mode="before")
     @classmethod
@@ -281,6 +286,21 @@ def _kelvin(body: _LightPayload) -> int | None:
     return body.color_temp
 
 
+def parse_effect(raw: str | None) -> str | None:
+    """An effect name as given in a command or scene: a known effect, `none` (stop), or
+    None when absent."""
+    if raw is None:
+        return None
+    name = raw.strip().lower()
+    if name in STOP:
+        return "none"
+    if name not in EFFECTS:
+        raise InvalidCommandError(
+            f"unknown effect {raw[:40]!r}; known: {', '.join(EFFECTS)} (or none to stop)"
+        )
+    return name
+
+
 def _to_command(body: _LightPayload) -> LightCommand:
     brightness = body.brightness
     if body.brightness_pct is not None:
@@ -296,6 +316,9 @@ def _to_command(body: _LightPayload) -> LightCommand:
     if kelvin is not None and body.color is not None:
         raise InvalidCommandError("give a colour temperature or an rgb colour, not both")
     color = body.color.as_tuple() if body.color else None
+    effect = parse_effect(body.effect)
+    if body.effect_seed is not None and (effect is None or effect in STOP):
+        raise InvalidCommandError("effect_seed needs an effect")
     command = LightCommand(
         state=_state(body.state),
         brightness=brightness,
@@ -305,7 +328,11 @@ def _to_command(body: _LightPayload) -> LightCommand:
         mired_step=body.color_temp_step,
         color=color,
         transition_s=body.transition,
+        effect=effect,
+        effect_seed=body.effect_seed,
     )
     if command == LightCommand():
-        raise InvalidCommandError("command changes nothing; give state, brightness or colour")
+        raise InvalidCommandError(
+            "command changes nothing; give state, brightness, colour or effect"
+        )
     return command

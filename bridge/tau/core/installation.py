@@ -119,7 +119,15 @@ def installation_from_rows(rows: InstallationRows) -> Installation:
         for r in rows.fixtures
     }
     profiles = {
-        r["id"]: CircadianProfile(r["id"], r["name"], tuple(_json(r["keyframes"])))
+        r["id"]: CircadianProfile(
+            r["id"],
+            r["name"],
+            tuple(_json(r["keyframes"])),
+            r.get("take_over") or "changed",
+            r.get("resume_after_s"),
+            r.get("sleep_brightness_pct") or 1.0,
+            r.get("sleep_kelvin"),
+        )
         for r in rows.circadian_profiles
     }
     switch_models, switches = _switches(rows)
@@ -184,7 +192,14 @@ def _scenes(rows: InstallationRows) -> dict[int, Scene]:
     values: dict[int, list[SceneValue]] = defaultdict(list)
     for r in rows.scene_values:
         values[r["scene_id"]].append(
-            SceneValue(r["fixture_id"], r["is_on"], r["brightness"], r["kelvin"], _rgb(r["color"]))
+            SceneValue(
+                r["fixture_id"],
+                r["is_on"],
+                r["brightness"],
+                r["kelvin"],
+                _rgb(r["color"]),
+                r.get("effect"),
+            )
         )
     return {
         r["id"]: Scene(
@@ -271,6 +286,9 @@ def state_from_rows(
             circadian_suspended=r["circadian_suspended"],
             suspended_at=r["suspended_at"].timestamp() if r["suspended_at"] else None,
             source="restore",
+            effect=r.get("effect"),
+            effect_seed=r.get("effect_seed"),
+            colour_suspended=bool(r.get("colour_suspended")),
         )
         for r in fixture_rows
     }
@@ -279,6 +297,7 @@ def state_from_rows(
             circadian_enabled=r["circadian_enabled"],
             circadian_suspended=r["circadian_suspended"],
             suspended_at=r["suspended_at"].timestamp() if r["suspended_at"] else None,
+            sleep=bool(r.get("sleep")),
         )
         for r in group_rows
     }

@@ -13,6 +13,7 @@ from tau.colours import COLOUR_KEYS, colour_mode_of
 from tau.core.commands import LightCommand
 from tau.core.model import FixtureModel
 from tau.dmx.colour import convert_colour
+from tau.dmx.effects import STOP, needs_rgb
 from tau.units import MAX_KELVIN, default_kelvin, kelvin_of_mired, mired
 
 
@@ -28,6 +29,11 @@ class FixtureState:
     circadian_suspended: bool = False
     suspended_at: float | None = None  # wall-clock seconds
     source: str = "default"
+    effect: str | None = None  # a running effect (`tau.dmx.effects`); None: steady
+    effect_seed: int | None = None  # None: the fixture id
+    # Circadian take-over: `circadian_suspended` is brightness taken over by hand (the
+    # column's historic name), `colour_suspended` colour; `suspended_at` the first of them.
+    colour_suspended: bool = False
 
     def copy(self) -> FixtureState:
         # Field by field: dataclasses.replace() costs ~5x more, and a group command
@@ -41,6 +47,9 @@ class FixtureState:
             self.circadian_suspended,
             self.suspended_at,
             self.source,
+            self.effect,
+            self.effect_seed,
+            self.colour_suspended,
         )
 
     def same_light(self, other: FixtureState) -> bool:
@@ -50,6 +59,8 @@ class FixtureState:
             and self.kelvin == other.kelvin
             and self.color == other.color
             and self.color_mode == other.color_mode
+            and self.effect == other.effect
+            and self.effect_seed == other.effect_seed
         )
 
 
@@ -60,6 +71,7 @@ class GroupState:
     circadian_enabled: bool = True
     circadian_suspended: bool = False
     suspended_at: float | None = None
+    sleep: bool = False  # sleep mode: lights turn on at the profile's sleep level
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +81,7 @@ class GroupLight:
     kelvin: int | None
     color: tuple[int, ...] | None
     color_mode: str
+    effect: str | None = None
 
 
 def initial_state(model: FixtureModel) -> FixtureState:
@@ -112,7 +125,29 @@ def apply_command(
     if new.is_on and new.brightness <= 0:
         new.brightness = 255  # never "on" at level 0 (e.g. a state row written as 0)
     _apply_colour(new, model, command)
+    _apply_effect(new, model, command, want_on)
     return new
+
+
+def _apply_effect(
+    new: FixtureState, model: FixtureModel, command: LightCommand, want_on: bool | None
+) -> None:
+    """Any command stops a running effect unless it names one; naming one turns the
+    light on (unless the command says OFF). A colour effect on a fixture without rgb
+    (a mixed group) leaves that fixture steady."""
+    effect = command.effect
+    if effect is None or effect in STOP or not supports_effect(model, effect):
+        new.effect, new.effect_seed = None, None
+        return
+    new.effect, new.effect_seed = effect, command.effect_seed
+    if want_on is None and command.brightness != 0:
+        new.is_on = True
+    if not new.is_on:
+        new.effect, new.effect_seed = None, None
+
+
+def supports_effect(model: FixtureModel, effect: str) -> bool:
+    return not needs_rgb(effect) or model.colour_mode is not None
 
 
 def fit_to_model(state: FixtureState, model: FixtureModel) -> FixtureState:
@@ -132,6 +167,8 @@ def fit_to_model(state: FixtureState, model: FixtureModel) -> FixtureState:
         fitted.kelvin = clamp_kelvin(
             model, fitted.kelvin or default_kelvin(model.min_kelvin, model.max_kelvin)
         )
+    if fitted.effect is not None and not supports_effect(model, fitted.effect):
+        fitted.effect = fitted.effect_seed = None
     return state if fitted == state else fitted
 
 
@@ -211,7 +248,9 @@ def derive_group(members: Sequence[FixtureState], modes: Sequence[str]) -> Group
     colors = [m.color for m in pool if m.color is not None and m.color_mode in COLOUR_KEYS]
     color = Counter(colors).most_common(1)[0][0] if colors else None
     mode = _group_mode(pool, modes, kelvin, color)
-    return GroupLight(bool(on), brightness, kelvin, color, mode)
+    effects = {m.effect for m in on}
+    effect = effects.pop() if len(effects) == 1 else None  # shown only when all agree
+    return GroupLight(bool(on), brightness, kelvin, color, mode, effect)
 
 
 def _group_mode(

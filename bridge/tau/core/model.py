@@ -97,6 +97,12 @@ class CircadianProfile:
     id: int
     name: str
     keyframes: tuple[dict[str, Any], ...]
+    # What a manual change takes over: `changed` (only the aspect it changed: brightness,
+    # or colour) or `all`; handed back at the next off -> on, or after `resume_after_s`.
+    take_over: str = "changed"
+    resume_after_s: float | None = None
+    sleep_brightness_pct: float = 1.0
+    sleep_kelvin: int | None = None  # None: each fixture's warmest
 
 
 class SceneValue(NamedTuple):
@@ -105,6 +111,7 @@ class SceneValue(NamedTuple):
     brightness: int
     kelvin: int | None
     color: tuple[int, ...] | None
+    effect: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

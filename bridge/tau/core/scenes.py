@@ -27,6 +27,8 @@ class CapturableState(Protocol):
     def color(self) -> tuple[int, ...] | None: ...
     @property
     def color_mode(self) -> str: ...
+    @property
+    def effect(self) -> str | None: ...
 
 
 def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
@@ -41,7 +43,8 @@ def capture(fixture_states: Mapping[int, CapturableState]) -> list[SceneValue]:
         state = fixture_states[fid]
         kelvin = state.kelvin if state.color_mode == "color_temp" else None
         color = state.color if state.color_mode in COLOUR_KEYS else None
-        values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color))
+        effect = state.effect if state.is_on else None
+        values.append(SceneValue(fid, state.is_on, state.brightness, kelvin, color, effect))
     return values
 
 
@@ -56,6 +59,7 @@ def value_command(value: SceneValue, transition_s: float | None = None) -> Light
         kelvin=kelvin,
         color=color,
         transition_s=transition_s,
+        effect=value.effect if value.is_on else None,
     )
 
 

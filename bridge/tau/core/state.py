@@ -28,8 +28,19 @@ from tau.core.lights import (
     group_color_modes,
     initial_state,
     supports_command,
+    supports_effect,
 )
-from tau.core.model import Installation
+from tau.core.model import CircadianProfile, Installation
+from tau.core.takeover import (
+    follow,
+    fully_taken,
+    land,
+    resume,
+    resume_due,
+    sleep_goal,
+    take,
+    taken,
+)
 from tau.dmx.types import LightTarget, LiveLevel
 from tau.errors import InvalidCommandError, UnknownTargetError
 
@@ -50,7 +61,15 @@ class CircadianSource(Protocol):
     """What the store asks the circadian engine (absent = no circadian)."""
 
     def profile_group_of(self, fixture_id: int) -> int | None: ...
+    def profile_of(self, fixture_id: int) -> CircadianProfile | None: ...
     def target_for_fixture(self, fixture_id: int) -> CircadianTargetLike | None: ...
+
+
+class _Goal:
+    __slots__ = ("brightness", "kelvin")
+
+    def __init__(self, brightness: int, kelvin: int) -> None:
+        self.brightness, self.kelvin = brightness, kelvin
 
 
 class StateStore:
@@ -128,15 +147,25 @@ class StateStore:
         return derive_group(members, self.group_modes(group_id))
 
     def circadian_active(self, fixture_id: int) -> bool:
-        """On, not suspended, and its profile group enabled and not suspended."""
+        """On, its profile's switch ON, and not everything taken over by hand."""
         state = self._fixtures.get(fixture_id)
-        if state is None or not state.is_on or state.circadian_suspended:
+        if state is None or not state.is_on or fully_taken(state):
             return False
         return self._profile_group_active(fixture_id)
 
     def circadian_switch_on(self, group_id: int) -> bool:
-        flags = self._groups[group_id]
-        return flags.circadian_enabled and not flags.circadian_suspended
+        """The group's Circadian switch; its fixtures report the same (take-over is
+        reported apart, as `circadian_paused`)."""
+        return self._groups[group_id].circadian_enabled
+
+    def fixture_circadian(self, fixture_id: int) -> bool | None:
+        """The Circadian switch of the group governing the fixture; None without one."""
+        gid = self.profile_group_of(fixture_id)
+        return None if gid is None or gid not in self._groups else self.circadian_switch_on(gid)
+
+    def sleeping(self, group_id: int) -> bool:
+        """The group's Sleep switch (sleep mode)."""
+        return self._groups[group_id].sleep
 
     def restore_targets(self) -> list[LightTarget]:
         return [self._target(fid, 0.0) for fid in sorted(self._fixtures)]
@@ -172,15 +201,13 @@ class StateStore:
         self._commit(after, reason)
         turned_on = [fid for fid in members if after[fid].is_on and not before[fid].is_on]
         groups_turned_on = self._groups_on(members) - groups_before
-        for gid in groups_turned_on:  # off -> on resumes a suspended profile ...
-            self._resume_group(gid)
-        # ... unless this very command chooses a level or colour.
-        flag_groups = self._update_suspension(target, members, command, reason, turned_on)
-        if not command.sets_level and not command.sets_colour:
-            self._land_on_circadian(turned_on)
+        # Off -> on hands everything back to the profile, then this very command takes
+        # what it chooses (a level, a colour); the rest lands on the profile's values.
+        flagged = self._update_suspension(members, command, reason, turned_on)
+        self._land_on_circadian(turned_on)
         transition = self._transition(command)
         changed = {fid for fid in members if not self._fixtures[fid].same_light(before[fid])}
-        return self._emit(reason, changed, transition, target, flag_groups | groups_turned_on)
+        return self._emit(reason, changed, transition, target, groups_turned_on, republish=flagged)
 
     def apply_many(
         self, items: Sequence[tuple[int, LightCommand]], reason: str, transition_s: float | None
@@ -195,15 +222,15 @@ class StateStore:
             after[fid] = apply_command(before[fid], self._inst.fixtures[fid].model, cmd, want_on)
         self._moving.difference_update(after)
         self._commit(after, reason)
-        # A recalled scene is an explicit level, like a command: each fixture it lights
-        # under a profile is suspended until its next off -> on (or the Circadian switch).
+        # A recalled scene is an explicit level, like a command: what it sets on each
+        # fixture it lights under a profile is taken over until the next off -> on.
         now = self._clock()
         for fid, cmd in items:
             state = after.get(fid)
-            if state is None or not state.is_on or self.profile_group_of(fid) is None:
+            profile = self.profile_of(fid)
+            if state is None or not state.is_on or profile is None:
                 continue
-            if cmd.sets_level or cmd.sets_colour:
-                self._suspend_fixture(fid, now)
+            take(state, taken(cmd, profile.take_over), now)
         changed = {fid for fid in after if not self._fixtures[fid].same_light(before[fid])}
         transition = self.default_transition_s if transition_s is None else transition_s
         return self._emit(reason, changed, transition, None, set(), republish=set(after))
@@ -218,9 +245,8 @@ class StateStore:
                 continue
             state = self._fixtures[fid].copy()
             model = self._inst.fixtures[fid].model
-            state.brightness = max(1, brightness)
-            if "color_temp" in model.color_modes and state.color_mode == "color_temp":
-                state.kelvin = min(max(kelvin, model.min_kelvin), model.max_kelvin)
+            goal = self._sleep_goal(fid) or _Goal(brightness, kelvin)
+            follow(state, model, goal)
             if not state.same_light(self._fixtures[fid]):
                 after[fid] = state
         self._commit(after, "circadian")
@@ -235,10 +261,8 @@ class StateStore:
         members = set(self._inst.groups[group_id].fixture_ids)
         governed = {fid for fid in members if self.profile_group_of(fid) == group_id}
         if enabled:
-            flags.circadian_suspended = False
-            flags.suspended_at = None
             for fid in governed:
-                self._clear_fixture_suspension(fid)
+                resume(self._fixtures[fid])
         # The fixtures this profile governs report `circadian` in their state, so they are
         # re-published (no render target: a running fade is left alone).
         batch = self._emit("circadian_switch", set(), 0.0, None, {group_id}, republish=governed)
@@ -247,31 +271,43 @@ class StateStore:
             batch = self._emit("circadian", members, self.default_transition_s, None, {group_id})
         return batch
 
-    def expire_suspensions(self, timeout_s: float) -> None:
-        """Resume profiles suspended longer than `timeout_s` (the optional timeout)."""
-        limit = self._clock() - timeout_s
-        groups = {
-            gid
-            for gid, g in self._groups.items()
-            if g.circadian_suspended and g.suspended_at is not None and g.suspended_at < limit
-        }
-        fixtures = {
-            fid
-            for fid, f in self._fixtures.items()
-            if f.circadian_suspended and f.suspended_at is not None and f.suspended_at < limit
-        }
-        for gid in groups:
-            self._resume_group(gid)
-        for fid in fixtures:
-            self._clear_fixture_suspension(fid)
-        if groups or fixtures:
-            self._emit("circadian_timeout", fixtures, 0.0, None, groups)
+    def set_sleep(self, group_id: int, on: bool) -> ChangeBatch:
+        """The group's Sleep switch: its profile's lights that are on move to the sleep
+        level (ON) or back to the profile's (OFF); turning on lands there too."""
+        if group_id not in self._groups:
+            raise UnknownTargetError(f"unknown group id {group_id}")
+        self._groups[group_id].sleep = on
+        members = self._inst.groups[group_id].fixture_ids
+        governed = [f for f in sorted(members) if self.profile_group_of(f) == group_id]
+        before = {fid: self._fixtures[fid].copy() for fid in governed}
+        self._land_on_circadian([f for f in governed if self._fixtures[f].is_on])
+        changed = {f for f in governed if not self._fixtures[f].same_light(before[f])}
+        return self._emit("sleep", changed, self.default_transition_s, None, {group_id})
+
+    def expire_suspensions(self, timeout_s: float | None) -> None:
+        """Hand back what was taken over longer than the profile's `resume_after_s`, or
+        else `timeout_s` (the bridge-wide timeout; None: none)."""
+        now = self._clock()
+        fixtures = set()
+        for fid, state in self._fixtures.items():
+            if state.suspended_at is None:
+                continue
+            profile = self.profile_of(fid)
+            limit = profile.resume_after_s if profile and profile.resume_after_s else timeout_s
+            if resume_due(state, limit, now):
+                resume(state)
+                fixtures.add(fid)
+        if fixtures:
+            self._emit("circadian_timeout", set(), 0.0, None, set(), republish=fixtures)
 
     # ---------------------------------------------------------------- internals
     def _check_supported(self, target: Target, members: list[int], command: LightCommand) -> None:
+        models = [self._inst.fixtures[fid].model for fid in members]
+        effect = command.effect
+        if effect is not None and members and not any(supports_effect(m, effect) for m in models):
+            raise InvalidCommandError(f"{target[0]} does not support the {effect} effect (no rgb)")
         if not command.sets_colour:
             return
-        models = [self._inst.fixtures[fid].model for fid in members]
         if members and not any(supports_command(m, command) for m in models):
             what = "colour temperature" if command.color is None else "colour"
             raise InvalidCommandError(f"{target[0]} does not support {what}")
@@ -301,7 +337,7 @@ class StateStore:
         self, target: Target, members: list[int], command: LightCommand, reason: str
     ) -> ChangeBatch:
         rate = command.brightness_move or 0
-        flag_groups = self._update_suspension(target, members, command, reason, [])
+        flagged = self._update_suspension(members, command, reason, [])
         after: dict[int, FixtureState] = {}
         longest = 0.0
         for fid in members:
@@ -318,15 +354,16 @@ class StateStore:
             goal = 255 if rate > 0 else 1
             longest = max(longest, abs(goal - now) / abs(rate))
             state.is_on, state.brightness = True, goal
+            state.effect = state.effect_seed = None  # dimming by hand stops an effect
             after[fid] = state
         if rate == 0:
             self._moving.difference_update(members)
             self._commit(after, reason)
-            return self._emit(reason, set(after), 0.0, target, flag_groups)
+            return self._emit(reason, set(after), 0.0, target, set(), republish=flagged)
         self._moving.update(after)
         self._commit(after, reason)
         # One duration for the whole batch keeps a group's members moving together.
-        return self._emit(reason, set(after), longest, target, flag_groups)
+        return self._emit(reason, set(after), longest, target, set(), republish=flagged)
 
     def _commit(self, after: Mapping[int, FixtureState], reason: str) -> None:
         for fid, state in after.items():
@@ -334,45 +371,29 @@ class StateStore:
             self._fixtures[fid] = state
 
     def _update_suspension(
-        self,
-        target: Target,
-        members: list[int],
-        command: LightCommand,
-        reason: str,
-        turned_on: list[int],
+        self, members: list[int], command: LightCommand, reason: str, turned_on: list[int]
     ) -> set[int]:
-        for fid in turned_on:
-            self._clear_fixture_suspension(fid)
+        """Resume what turned on, then take over what a manual command chose (per the
+        profile's `take_over`); returns the fixtures whose take-over changed."""
+        flagged = {fid for fid in turned_on if resume(self._fixtures[fid])}
         if reason not in ("command", "switch") or not (command.sets_level or command.sets_colour):
-            return set()
-        kind, ident = target
+            return flagged
         now = self._clock()
-        if kind == "group" and self._inst.groups[ident].circadian_profile_id is not None:
-            flags = self._groups[ident]
-            flags.circadian_suspended, flags.suspended_at = True, now
-            covered = {f for f in members if self.profile_group_of(f) == ident}
-        else:
-            covered = set()
         for fid in members:
-            if fid not in covered and self.profile_group_of(fid) is not None:
-                self._suspend_fixture(fid, now)
-        return {ident} if kind == "group" else set()
-
-    def _resume_group(self, group_id: int) -> None:
-        flags = self._groups[group_id]
-        flags.circadian_suspended, flags.suspended_at = False, None
-
-    def _suspend_fixture(self, fixture_id: int, now: float) -> None:
-        state = self._fixtures[fixture_id]
-        state.circadian_suspended, state.suspended_at = True, now
-
-    def _clear_fixture_suspension(self, fixture_id: int) -> None:
-        state = self._fixtures[fixture_id]
-        state.circadian_suspended, state.suspended_at = False, None
+            profile = self.profile_of(fid)
+            if profile is not None and take(
+                self._fixtures[fid], taken(command, profile.take_over), now
+            ):
+                flagged.add(fid)
+        return flagged
 
     def profile_group_of(self, fixture_id: int) -> int | None:
         """The group whose circadian profile governs the fixture; None without one."""
         return self._circadian.profile_group_of(fixture_id) if self._circadian else None
+
+    def profile_of(self, fixture_id: int) -> CircadianProfile | None:
+        """The circadian profile governing the fixture; None without one."""
+        return self._circadian.profile_of(fixture_id) if self._circadian else None
 
     def _profile_group_active(self, fixture_id: int) -> bool:
         gid = self.profile_group_of(fixture_id)
@@ -381,27 +402,33 @@ class StateStore:
         return self.circadian_switch_on(gid)
 
     def _land_on_circadian(self, fixture_ids: Iterable[int]) -> None:
+        """Put what the profile still controls of each fixture at its level (or sleep's)."""
         if self._circadian is None:
             return
         for fid in fixture_ids:
             if not self.circadian_active(fid):
                 continue
-            goal = self._circadian.target_for_fixture(fid)
-            if goal is None:
-                continue
-            state = self._fixtures[fid]
-            model = self._inst.fixtures[fid].model
-            state.brightness = max(1, goal.brightness)
-            if "color_temp" in model.color_modes:
-                state.kelvin = min(max(goal.kelvin, model.min_kelvin), model.max_kelvin)
-                state.color_mode = "color_temp"
+            goal = self._sleep_goal(fid) or self._circadian.target_for_fixture(fid)
+            if goal is not None:
+                land(self._fixtures[fid], self._inst.fixtures[fid].model, goal)
+
+    def _sleep_goal(self, fixture_id: int) -> _Goal | None:
+        """The sleep level when the fixture's profile group is in sleep mode."""
+        gid = self.profile_group_of(fixture_id)
+        profile = self.profile_of(fixture_id)
+        flags = self._groups.get(gid) if gid is not None else None
+        if flags is None or profile is None or not flags.sleep:
+            return None
+        return _Goal(*sleep_goal(profile, self._inst.fixtures[fixture_id].model))
 
     def _target(self, fid: int, transition_s: float) -> LightTarget:
         s = self._fixtures[fid]
         colour = s.color_mode in COLOUR_KEYS
         color = s.color if colour else None
         kelvin = s.kelvin if not colour else None
-        return LightTarget(fid, s.is_on, s.brightness, kelvin, color, transition_s)
+        return LightTarget(
+            fid, s.is_on, s.brightness, kelvin, color, transition_s, s.effect, s.effect_seed
+        )
 
     def _emit(
         self,

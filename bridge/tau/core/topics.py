@@ -76,6 +76,9 @@ class Topics:
     def circadian(self, slug: str) -> str:
         return f"{self.base}/group/{slug}/circadian"
 
+    def sleep(self, slug: str) -> str:
+        return f"{self.base}/group/{slug}/sleep"
+
     def scene_set(self, slug: str) -> str:
         return f"{self.base}/scene/{slug}/set"
 

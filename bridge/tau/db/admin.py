@@ -210,7 +210,7 @@ async def store_scene(
     slug: str,
     name: str,
     group_id: int,
-    values: Sequence[tuple[int, bool, int, int | None, tuple[int, ...] | None]],
+    values: Sequence[tuple[int, bool, int, int | None, tuple[int, ...] | None, str | None]],
 ) -> dict[str, Any]:
     """Create or overwrite a scene with the captured member values, atomically."""
     try:
@@ -227,8 +227,9 @@ async def store_scene(
             assert row is not None
             await conn.execute("DELETE FROM scene_values WHERE scene_id=$1", row["id"])
             await conn.executemany(
-                "INSERT INTO scene_values (scene_id, fixture_id, is_on, brightness, kelvin, color) "
-                "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                "INSERT INTO scene_values "
+                "(scene_id, fixture_id, is_on, brightness, kelvin, color, effect) "
+                "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
                 [
                     (
                         row["id"],
@@ -237,8 +238,9 @@ async def store_scene(
                         brightness,
                         kelvin,
                         json.dumps(colour_json(c)) if c else None,
+                        effect,
                     )
-                    for fid, on, brightness, kelvin, c in values
+                    for fid, on, brightness, kelvin, c, effect in values
                 ],
             )
             return dict(row) | {"fixtures": len(values)}

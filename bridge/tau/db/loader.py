@@ -58,7 +58,8 @@ async def fetch_installation(conn: asyncpg.Connection) -> InstallationRows:
                 "SELECT group_id, fixture_id FROM v_group_membership"
             ),
             circadian_profiles=await conn.fetch(
-                "SELECT id, name, keyframes FROM circadian_profiles"
+                "SELECT id, name, keyframes, take_over, resume_after_s, sleep_brightness_pct, "
+                "sleep_kelvin FROM circadian_profiles"
             ),
             scenes=await conn.fetch("SELECT id, name, slug, group_id, uid FROM scenes"),
             scene_values=await conn.fetch(

@@ -26,32 +26,34 @@ log = logging.getLogger(__name__)
 
 _FIXTURE_UPSERT = """
 INSERT INTO fixture_state AS s (fixture_id, is_on, brightness, kelvin, color, color_mode,
-                                circadian_suspended, suspended_at, updated_at)
+                                circadian_suspended, suspended_at, colour_suspended, effect,
+                                effect_seed, updated_at)
 SELECT u.fixture_id, u.is_on, u.brightness, u.kelvin, u.color::jsonb, u.color_mode,
-       u.circadian_suspended, u.suspended_at, now()
+       u.circadian_suspended, u.suspended_at, u.colour_suspended, u.effect, u.effect_seed, now()
 FROM unnest($1::int[], $2::bool[], $3::smallint[], $4::int[], $5::text[], $6::text[],
-            $7::bool[], $8::timestamptz[])
+            $7::bool[], $8::timestamptz[], $9::bool[], $10::text[], $11::int[])
      AS u(fixture_id, is_on, brightness, kelvin, color, color_mode, circadian_suspended,
-          suspended_at)
+          suspended_at, colour_suspended, effect, effect_seed)
 WHERE EXISTS (SELECT 1 FROM fixtures f WHERE f.id = u.fixture_id)
 ON CONFLICT (fixture_id) DO UPDATE SET
     is_on = EXCLUDED.is_on, brightness = EXCLUDED.brightness, kelvin = EXCLUDED.kelvin,
     color = EXCLUDED.color, color_mode = EXCLUDED.color_mode,
     circadian_suspended = EXCLUDED.circadian_suspended, suspended_at = EXCLUDED.suspended_at,
-    updated_at = now()
+    colour_suspended = EXCLUDED.colour_suspended, effect = EXCLUDED.effect,
+    effect_seed = EXCLUDED.effect_seed, updated_at = now()
 """
 
 _GROUP_UPSERT = """
 INSERT INTO group_state AS s (group_id, circadian_enabled, circadian_suspended, suspended_at,
-                              updated_at)
-SELECT u.group_id, u.enabled, u.suspended, u.suspended_at, now()
-FROM unnest($1::int[], $2::bool[], $3::bool[], $4::timestamptz[])
-     AS u(group_id, enabled, suspended, suspended_at)
+                              sleep, updated_at)
+SELECT u.group_id, u.enabled, u.suspended, u.suspended_at, u.sleep, now()
+FROM unnest($1::int[], $2::bool[], $3::bool[], $4::timestamptz[], $5::bool[])
+     AS u(group_id, enabled, suspended, suspended_at, sleep)
 WHERE EXISTS (SELECT 1 FROM groups g WHERE g.id = u.group_id)
 ON CONFLICT (group_id) DO UPDATE SET
     circadian_enabled = EXCLUDED.circadian_enabled,
     circadian_suspended = EXCLUDED.circadian_suspended,
-    suspended_at = EXCLUDED.suspended_at, updated_at = now()
+    suspended_at = EXCLUDED.suspended_at, sleep = EXCLUDED.sleep, updated_at = now()
 """
 
 
@@ -83,6 +85,12 @@ class FixtureState(Protocol):
     def circadian_suspended(self) -> bool: ...
     @property
     def suspended_at(self) -> float | None: ...
+    @property
+    def colour_suspended(self) -> bool: ...
+    @property
+    def effect(self) -> str | None: ...
+    @property
+    def effect_seed(self) -> int | None: ...
 
 
 class GroupState(Protocol):
@@ -94,6 +102,8 @@ class GroupState(Protocol):
     def circadian_suspended(self) -> bool: ...
     @property
     def suspended_at(self) -> float | None: ...
+    @property
+    def sleep(self) -> bool: ...
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -206,6 +216,9 @@ def _fixture_columns(rows: list[tuple[int, FixtureState]]) -> list[list[object]]
         [s.color_mode for _, s in rows],
         [s.circadian_suspended for _, s in rows],
         [_ts(s.suspended_at) for _, s in rows],
+        [s.colour_suspended for _, s in rows],
+        [s.effect for _, s in rows],
+        [s.effect_seed for _, s in rows],
     ]
 
 
@@ -215,4 +228,5 @@ def _group_columns(rows: list[tuple[int, GroupState]]) -> list[list[object]]:
         [g.circadian_enabled for _, g in rows],
         [g.circadian_suspended for _, g in rows],
         [_ts(g.suspended_at) for _, g in rows],
+        [g.sleep for _, g in rows],
     ]

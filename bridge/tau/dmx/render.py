@@ -20,6 +20,7 @@ from typing import Any
 
 from tau.dmx.curves import parse_curve
 from tau.dmx.drivers.base import SLOTS, Output
+from tau.dmx.effects import effect_frame, needs_rgb
 from tau.dmx.fades import Fade, start_fade
 from tau.dmx.fixture import render_fixture, unknown_roles
 from tau.dmx.level import FULL16, OFF, Level, brightness_to_level16, level16_to_brightness
@@ -31,6 +32,7 @@ log = logging.getLogger("tau.dmx.render")
 FrameListener = Callable[[int, float, frozenset[int]], None]
 
 _STEP_8BIT = 32.0  # input units (of 65535) an 8-bit fixture may lag behind a fade
+_EFFECT_STEP_MASK = 63  # a brightness effect's level moves in steps of 64 (of 65535)
 # Roles whose bytes are not linear in the fade's inputs (kelvin to rgb, cct in kelvin).
 _COLOUR_ROLES = frozenset({"red", "green", "blue", "white", "amber", "cct"})
 
@@ -41,6 +43,8 @@ class Renderer:
         outputs: Mapping[int, Output],
         fps: float,
         clock: Callable[[], float] = time.monotonic,
+        effect_clock: Callable[[], float] = time.time,
+        effect_fps: float = 25.0,
     ) -> None:
         self._outputs: dict[int, Output] = dict(outputs)
         self._instant = frozenset(u for u, o in outputs.items() if o.instant)
@@ -49,6 +53,15 @@ class Renderer:
         self._patches: dict[int, Patch] = {}
         self._levels: dict[int, Level] = {}  # where each fixture is (or heads, mid-fade)
         self._fades: dict[int, Fade] = {}
+        # Fixtures running an effect: (effect, seed), rendered every frame. Effects run on
+        # wall-clock seconds (`effect_clock` at `clock`'s zero), so every universe, and
+        # every bridge of an installation, shows a periodic effect in the same phase.
+        self._effects: dict[int, tuple[str, int]] = {}
+        self._effect_t0 = effect_clock() - clock()
+        # Effects are rendered at most at `effect_fps` (flicker reads as a flame from
+        # about 20 fps): a DMX line's refresh is left to commands and fades.
+        self._effect_period = 1.0 / min(effect_fps, fps)
+        self._next_effect_t = float("-inf")
         # Fading fixtures: (when to render next, interval), the interval fixed per fade.
         self._next_render: dict[int, tuple[float, float]] = {}
         self._buffers: dict[int, bytearray] = {u: bytearray(SLOTS) for u in outputs}
@@ -88,6 +101,7 @@ class Renderer:
                         fixture_id,
                     )
         self._patches = new
+        self._effects = {f: e for f, e in self._effects.items() if f in new}
         self._wake.set()
 
     def set_outputs(self, outputs: Mapping[int, Output]) -> None:
@@ -132,6 +146,11 @@ class Renderer:
                 self._fades.pop(target.fixture_id, None)
                 self._next_render.pop(target.fixture_id, None)
             self._levels[target.fixture_id] = end
+            if target.effect is not None and target.is_on:
+                seed = target.fixture_id if target.effect_seed is None else target.effect_seed
+                self._effects[target.fixture_id] = (target.effect, seed)
+            else:
+                self._effects.pop(target.fixture_id, None)
             self._dirty.add(target.fixture_id)
         frame = self._frame_no + 1
         if self._task is not None:
@@ -152,11 +171,16 @@ class Renderer:
         level = self._current(fixture_id, self._clock())
         return LiveLevel(level16_to_brightness(level.level16), level.kelvin, level.rgb)
 
+    def effect(self, fixture_id: int) -> str | None:
+        """The effect the fixture is rendering, if any."""
+        running = self._effects.get(fixture_id)
+        return running[0] if running is not None else None
+
     def frame(self, universe: int) -> bytes:
         """The universe's current 512 slots (what the next frame sends, if it changed)."""
         now = self._clock()
         for fixture_id in self._deferred_on(universe):
-            self._render(self._patches[fixture_id], self._current(fixture_id, now))
+            self._render(self._patches[fixture_id], self._shown(fixture_id, now))
         buffer = self._buffers.get(universe)
         return bytes(buffer) if buffer is not None else bytes(SLOTS)
 
@@ -195,7 +219,7 @@ class Renderer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._started and (self._dirty or self._fades):
+        if self._started and (self._dirty or self._fades or self._effects):
             self._tick(self._clock())
         for pending in list(self._output_tasks):
             with contextlib.suppress(Exception):
@@ -207,7 +231,7 @@ class Renderer:
 
     async def _run(self) -> None:
         while True:
-            if not self._dirty and not self._fades and not self._force:
+            if not self._dirty and not self._fades and not self._force and not self._effects:
                 self._wake.clear()
                 timeout = self._keepalive_wait(self._clock())
                 with contextlib.suppress(TimeoutError):
@@ -217,7 +241,7 @@ class Renderer:
             if now < due:
                 await asyncio.sleep(due - now)
                 continue  # look again: `apply()` may have sent a frame meanwhile
-            if self._dirty or self._fades or self._force:
+            if self._dirty or self._fades or self._force or self._effects:
                 self._safe_tick(now)
             try:
                 self._keepalives(now)
@@ -248,7 +272,7 @@ class Renderer:
             if patch is None:
                 continue
             if patch.universe in outputs:
-                self._render(patch, self._current(fixture_id, now))
+                self._render(patch, self._shown(fixture_id, now))
             else:
                 self._deferred.add(fixture_id)
         self._dirty.clear()
@@ -294,6 +318,10 @@ class Renderer:
                 if due <= now:
                     self._dirty.add(fixture_id)
                     self._next_render[fixture_id] = (now + interval, interval)
+        if self._effects and now >= self._next_effect_t:
+            self._dirty.update(self._effects)
+            # Half a frame early, so a 25 fps budget on a 44 fps grid is every 2nd frame.
+            self._next_effect_t = now + self._effect_period - self._period / 2
 
     def _send(self, universe: int, output: Output, data: bytes) -> None:
         try:
@@ -332,6 +360,22 @@ class Renderer:
             return fade.value_at(now)
         return self._levels.get(fixture_id, OFF)
 
+    def _shown(self, fixture_id: int, now: float) -> Level:
+        """What the fixture shows at `now`: its level, through its effect if it runs one."""
+        level = self._current(fixture_id, now)
+        running = self._effects.get(fixture_id)
+        if running is None:
+            return level
+        frame = effect_frame(running[0], now + self._effect_t0, running[1])
+        if frame.rgb is not None:
+            return Level(round(level.level16 * frame.factor), level.kelvin, frame.rgb)
+        # In 1/1024 steps (finer than an 8-bit slot, and than the eye at flicker speed), so
+        # the bytes of a flickering level come from the render cache, shared by a model.
+        level16 = round(level.level16 * frame.factor) & ~_EFFECT_STEP_MASK
+        if level.level16 and not level16:
+            level16 = _EFFECT_STEP_MASK + 1  # a flame flickers, it does not go out
+        return Level(level16, level.kelvin, level.rgb)
+
     def _render_interval(self, fixture_id: int, fade: Fade) -> float:
         """How long a fade may go without re-rendering this fixture.
 
@@ -368,7 +412,13 @@ class Renderer:
         return mine
 
     def _render(self, patch: Patch, level: Level) -> None:
-        data = _rendered(patch, level)
+        # A colour effect's colours rarely repeat: rendered directly, they would only
+        # flush the cache the group commands and circadian ticks rely on.
+        running = self._effects.get(patch.fixture_id)
+        if running is not None and needs_rgb(running[0]):
+            data = render_fixture(patch, level)
+        else:
+            data = _rendered(patch, level)
         start = patch.start_channel - 1
         buffer = self._buffers.setdefault(patch.universe, bytearray(SLOTS))
         buffer[start : start + len(data)] = data[: max(0, SLOTS - start)]

@@ -58,6 +58,8 @@ class LightTarget:
     # rgb 0-255 when in a colour mode; (r, g, b, w) in rgbw, (r, g, b, c, w) in rgbww
     color: tuple[int, ...] | None
     transition_s: float
+    effect: str | None = None  # a running effect (`tau.dmx.effects`), rendered per frame
+    effect_seed: int | None = None  # None: the fixture id (members flicker independently)
 
 
 @dataclass(slots=True, frozen=True)

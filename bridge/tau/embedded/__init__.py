@@ -22,7 +22,13 @@ from typing import Any
 
 import platformdirs
 
-from tau.embedded.broker import AMQTT_NOTE, EmbeddedBroker, ensure_broker, find_mosquitto
+from tau.embedded.broker import (
+    AMQTT_NOTE,
+    INSTALL_EMBEDDED,
+    EmbeddedBroker,
+    ensure_broker,
+    find_mosquitto,
+)
 from tau.errors import ConfigurationError, DatabaseError
 from tau.settings import Settings
 
@@ -165,7 +171,8 @@ def _pgserver(module: str) -> Any:
         except ImportError:
             raise ConfigurationError(
                 "TAU_DATABASE_URL is unset and the embedded PostgreSQL (`pgserver`) is not "
-                "installed on this platform; set TAU_DATABASE_URL to a PostgreSQL database"
+                f"installed: {INSTALL_EMBEDDED}, or set TAU_DATABASE_URL to a PostgreSQL "
+                "database"
             ) from None
 
 

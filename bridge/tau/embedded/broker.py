@@ -44,6 +44,15 @@ AMQTT_NOTE = (
 )
 
 
+# As config/mosquitto.conf: no Nagle delay behind a PUBACK, and room for Tau's
+# reconnect burst and an area switched at once (Mosquitto drops beyond 1000 by default).
+MOSQUITTO_SETTINGS = "set_tcp_nodelay true\nmax_queued_messages 20000\n"
+
+
+# What a production install leaves out (pyproject's `embedded` extra; `make run` has it).
+INSTALL_EMBEDDED = "install Tau's embedded services (pip install 'tau-lighting[embedded]')"
+
+
 def find_mosquitto() -> str | None:
     """The `mosquitto` broker binary: on PATH, else in the usual sbin directories."""
     found = shutil.which("mosquitto")
@@ -144,6 +153,7 @@ async def _start_mosquitto(binary: str, port: int, workdir: Path | None) -> Embe
         "log_dest stderr\n"
         "log_type error\n"
         "log_type warning\n"
+        f"{MOSQUITTO_SETTINGS}"
     )
     log_path = workdir / f"mosquitto-{port}.log"
     with log_path.open("wb") as log_file:
@@ -217,7 +227,8 @@ async def _start_amqtt(port: int) -> EmbeddedBroker:
     except ImportError:
         raise ConfigurationError(
             f"nothing listens on 127.0.0.1:{port} and no embedded broker is installed "
-            "(neither `mosquitto` nor `amqtt`); start Mosquitto or set TAU_MQTT__HOST/PORT"
+            f"(neither `mosquitto` nor `amqtt`): start Mosquitto, {INSTALL_EMBEDDED}, "
+            "or set TAU_MQTT__HOST/PORT"
         ) from None
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},

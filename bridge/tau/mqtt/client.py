@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import socket
 import ssl
+import time
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -25,7 +29,6 @@ from tau.settings import MqttSettings
 log = logging.getLogger("tau.mqtt.session")  # one logger for the connection's story
 
 CONNECT_TIMEOUT_S = 10.0
-SESSION_EXPIRY_S = 3600  # MQTT 5: queued QoS 1 commands survive an outage this long
 
 # Reason codes (MQTT 5 values; paho reports 3.1.1 CONNACK codes as these too).
 _BAD_CREDENTIALS = frozenset({4, 5, 134, 135})
@@ -57,9 +60,12 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
 
 
 def client_options(
-    settings: MqttSettings, client_id: str, *, persistent: bool = True
+    settings: MqttSettings, client_id: str, *, persistent: bool = True, resume: bool = True
 ) -> dict[str, Any]:
-    """aiomqtt.Client keyword arguments for these settings (also used by `tau check`)."""
+    """aiomqtt.Client keyword arguments for these settings (also used by `tau check`).
+
+    `persistent`: the broker keeps the session over an outage; `resume` (MQTT 5): take
+    up the one it kept (else start afresh, dropping what was queued)."""
     v5 = settings.protocol == "5"
     options: dict[str, Any] = {
         "hostname": settings.host,
@@ -80,15 +86,57 @@ def client_options(
         options["websocket_path"] = settings.ws_path
     if v5:
         # Clean start only when asked: the broker keeps the session (and the QoS 1
-        # commands sent during a short outage) for SESSION_EXPIRY_S.
-        options["clean_start"] = not persistent
+        # commands sent during a short outage) as long as a command stays fresh
+        # (TAU_MQTT__COMMAND_MAX_AGE_S), then drops it with what was queued.
+        options["clean_start"] = not (persistent and resume)
         if persistent:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.SessionExpiryInterval = math.ceil(settings.command_max_age_s)
             options["properties"] = properties
     else:
         options["clean_session"] = not persistent
     return options
+
+
+def discard_session(settings: MqttSettings, client_id: str, logger: PahoLog) -> None:
+    """MQTT 3.1.1 (no session expiry): end the broker's session for `client_id`, and the
+    messages queued in it, with one clean connection. Blocking: run it in a thread.
+
+    paho's own client, not aiomqtt's: an aiomqtt client closed right before the next
+    one opens leaves the event loop watching a socket that is gone."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=True,
+        protocol=mqtt.MQTTv311,
+        transport=settings.transport,
+    )
+    if settings.username is not None:
+        password = settings.password.get_secret_value() if settings.password else None
+        client.username_pw_set(settings.username, password)
+    if (context := tls_context(settings)) is not None:
+        client.tls_set_context(context)
+    if settings.transport == "websockets":
+        client.ws_set_options(path=settings.ws_path)
+    client.enable_logger(logger)  # a TLS alert after the handshake only shows there
+    answered: list[ReasonCode] = []
+    client.on_connect = lambda _c, _u, _f, code, _p: answered.append(code)
+    try:
+        client.connect(settings.host, settings.port, settings.keepalive_s)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while not answered and time.monotonic() < deadline:
+            if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
+                break
+    except OSError as exc:
+        raise aiomqtt.MqttError(str(exc)) from exc
+    finally:
+        if client.is_connected():
+            client.disconnect()  # written at once; the broker ends the session
+            client.loop(timeout=0.1)
+    if not answered:
+        raise aiomqtt.MqttError(logger.last_error or "the broker did not answer a clean connection")
+    if answered[0].is_failure:
+        raise MqttConnectError(answered[0])
 
 
 class PahoLog(logging.Logger):

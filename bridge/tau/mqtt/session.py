@@ -23,8 +23,12 @@ a liveness probe, reconnects with backoff, and an outbox that never loses what m
   publishing. Every keep-alive/3 the session unsubscribes from a topic it never
   subscribed to (the broker must answer UNSUBACK; nobody else sees anything); no answer
   within 3/4 keep-alive drops the connection.
-- **Reconnects**: capped exponential backoff with jitter, reset only after a connection
-  stayed up for `STABLE_S`. The first failure is a WARNING, repeats DEBUG, recovery INFO.
+- **Reconnects**: a broker that is away or restarting (connection refused, reset, timed
+  out) is tried again at least every `RETRY_S` (1 s with its jitter), however long it has
+  been away, so the bridge is back within 2 s of the broker. A refusal a retry cannot
+  fix (credentials, TLS, protocol, another client taking the id over) backs off
+  exponentially with jitter up to `MAX_DELAY_S`, reset only after a connection stayed up
+  for `STABLE_S`. The first failure is a WARNING, repeats DEBUG, recovery INFO.
   A broker that refuses the bridge (credentials, TLS, protocol) or keeps dropping it
   right after accepting it (another client with the same id) is one ERROR with one
   sentence saying what to fix.
@@ -37,7 +41,8 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -50,9 +55,11 @@ from tau.mqtt.client import (
     BrokerSilentError,
     PahoLog,
     client_options,
+    discard_session,
     explain_connect_error,
     reason_code,
 )
+from tau.mqtt.lastup import LastUp
 from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
 from tau.waiting import Waiting
@@ -66,7 +73,8 @@ MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
 STABLE_S = 30.0  # a connection that lived this long resets the backoff
 FIRST_DELAY_S = 0.25
-MAX_DELAY_S = 10.0
+MAX_DELAY_S = 10.0  # refusals only a person can fix
+RETRY_S = 0.8  # a broker away or restarting: at most this (+25 % jitter) between attempts
 
 
 # ------------------------------------------------------------------------- session
@@ -94,6 +102,9 @@ class MqttSession:
         probe_topic: str | None = None,
         on_reconnect: Callable[[], None] | None = None,
         on_disconnect: Callable[[], None] | None = None,
+        *,
+        record: Path | None = None,
+        retry_s: float = RETRY_S,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -123,6 +134,10 @@ class MqttSession:
         self.last_error: str | None = None
         self.on_reconnect = on_reconnect  # e.g. a metrics counter
         self._on_disconnect = on_disconnect  # a connection that was up is over
+        self._retry_s = retry_s
+        self._last_up = LastUp(record)
+        self.leaving = False  # a clean stop began: its own `offline` is not a last will
+        self._said_clean = False  # the clean session of this outage was logged
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -194,7 +209,20 @@ class MqttSession:
 
     # -- connection ---------------------------------------------------------------------
 
-    def _new_client(self) -> aiomqtt.Client:
+    async def _connect(self) -> aiomqtt.Client:
+        resume = self._keep_session()
+        if not resume and self._settings.protocol != "5":
+            # MQTT 3.1.1 has no session expiry: a clean connection ends the old session
+            # (and what waits in it), then the bridge opens a persistent one.
+            self._paho_log.last_error = None
+            await asyncio.to_thread(
+                discard_session, self._settings, self._client_id, self._paho_log
+            )
+        client = self._new_client(resume)
+        await self._enter(client)
+        return client
+
+    def _new_client(self, resume: bool) -> aiomqtt.Client:
         self._generation += 1
         generation = self._generation
 
@@ -211,13 +239,39 @@ class MqttSession:
                 log.exception("event=mqtt_handler_failed topic=%s", message.topic.value)
 
         client = aiomqtt.Client(
-            **client_options(self._settings, self._client_id),
+            **client_options(self._settings, self._client_id, resume=resume),
             will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
             logger=self._paho_log,
             queue_type=_handing_queue(handle),
         )
         client.pending_calls_threshold = WRITERS + 16  # aiomqtt warns above this
         return client
+
+    def _keep_session(self) -> bool:
+        """Resume the broker's session (what was queued for the bridge while it was
+        away) only when every message in it is younger than the command age limit:
+        the bridge was connected within that limit."""
+        max_age = self._settings.command_max_age_s
+        away = self._last_up.away_s()
+        if away is not None and away <= max_age:
+            return True
+        said, self._said_clean = self._said_clean, True
+        if said:
+            return False  # said once per outage
+        if away is None:
+            log.info(
+                "event=mqtt_clean_session reason=no_record: when this bridge was last "
+                "connected is unknown, so nothing queued for it earlier is applied"
+            )
+            return False
+        log.warning(
+            "event=mqtt_clean_session away_s=%.1f max_age_s=%g: commands queued for "
+            "this bridge while it was away may be older than TAU_MQTT__COMMAND_MAX_AGE_S "
+            "and are dropped, not applied",
+            away,
+            max_age,
+        )
+        return False
 
     async def _enter(self, client: aiomqtt.Client) -> None:
         """Connect; paho's own error during the attempt (a TLS alert, a reset before
@@ -240,15 +294,16 @@ class MqttSession:
         raise aiomqtt.MqttError(self._paho_log.last_error or "connection failed")
 
     async def run(self) -> None:
-        backoff = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
+        refusals = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
+        outage = Backoff(FIRST_DELAY_S, self._retry_s)
         quick_drops = 0
         try:
             while not self._stopping.is_set():
-                client = self._new_client()
                 up_since: float | None = None
                 try:
-                    await self._enter(client)
+                    client = await self._connect()
                     up_since = time.monotonic()
+                    outage.reset()
                     try:
                         await self._serve(client)
                     finally:
@@ -265,17 +320,18 @@ class MqttSession:
                         exc = aiomqtt.MqttError(f"internal error: {exc!r}")
                     lived = None if up_since is None else time.monotonic() - up_since
                     quick_drops = quick_drops + 1 if lived is not None and lived < STABLE_S else 0
-                    self._report_failure(exc, lived, quick_drops)
-                    delay = backoff.delay(lived)
+                    refused = self._report_failure(exc, lived, quick_drops)
+                    delay = refusals.delay(lived) if refused else outage.delay()
                     log.debug("event=mqtt_retry_in seconds=%.2f", delay)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), delay)
         finally:
             self._done.set()
 
-    def _report_failure(self, exc: aiomqtt.MqttError, lived: float | None, quick: int) -> None:
+    def _report_failure(self, exc: aiomqtt.MqttError, lived: float | None, quick: int) -> bool:
         """One line per new problem: ERROR when only a person can fix it, WARNING for an
-        outage, DEBUG for each retry that changes nothing."""
+        outage, DEBUG for each retry that changes nothing. True: refused (a retry soon
+        would change nothing)."""
         if lived is not None and lived >= STABLE_S:
             self._logged = None  # a drop after a good while is news again
         if lived is not None and reason_code(exc.__cause__) == TAKEN_OVER:
@@ -297,7 +353,7 @@ class MqttSession:
             detail = explanation.removeprefix(f"no connection to {self._waiting.what} ")
             self._waiting.failed(detail.removeprefix("(").removesuffix(")"))
             self._logged = self.last_error = explanation
-            return
+            return False
         if explanation == self._logged:
             level = logging.DEBUG
         else:
@@ -309,6 +365,7 @@ class MqttSession:
             log.log(level, "event=%s connected_s=%.1f error=%r", event, lived, explanation)
         self._logged = explanation
         self.last_error = explanation
+        return refused
 
     def _takeover_text(self, what: str, *, probable: bool = False) -> str:
         s = self._settings
@@ -329,7 +386,8 @@ class MqttSession:
         probe = asyncio.create_task(self._probe(client))
         stopping = asyncio.create_task(self._stopping.wait())
         setup = asyncio.create_task(self._setup())
-        watched = {lost, probe, stopping, setup}
+        marking = asyncio.create_task(self._mark_up())
+        watched = {lost, probe, stopping, setup, marking}
         try:
             while True:
                 done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
@@ -339,13 +397,16 @@ class MqttSession:
                     return
                 watched -= done
         finally:
-            for task in [*tasks, lost, probe, stopping, setup]:
+            for task in [*tasks, lost, probe, stopping, setup, marking]:
                 task.cancel()
-            await asyncio.gather(*tasks, lost, probe, stopping, setup, return_exceptions=True)
+            await asyncio.gather(
+                *tasks, lost, probe, stopping, setup, marking, return_exceptions=True
+            )
 
     async def _setup(self) -> None:
         await self._sync_subscriptions()
         self.connected.set()
+        self._said_clean = False
         self._waiting.done()
         if self.last_error is not None:
             log.info("event=mqtt_reconnected host=%s", self._settings.host)
@@ -355,8 +416,18 @@ class MqttSession:
                 self.on_reconnect()
         # Discovery and states first, so `online` means "everything is out".
         await self._on_connect()
+        if self.leaving:
+            return  # a clean stop began meanwhile: its `offline` stands
         await self._publish_acked(self._availability, b"online")
         self.online.set()
+
+    async def _mark_up(self) -> None:
+        """Record, while connected, that the bridge is: a crash (kill -9) leaves the time
+        the connection was last known up, which is when its session began to age."""
+        every = max(self._settings.command_max_age_s / 4, 0.1)
+        while True:
+            self._last_up.mark()
+            await asyncio.sleep(every)
 
     async def _until_lost(self, client: aiomqtt.Client) -> None:
         # Nothing is ever queued (the queue hands messages on), so this only ends when
@@ -388,6 +459,7 @@ class MqttSession:
         self._generation += 1
         self._current = None
         was_up = self.connected.is_set() or self.online.is_set()
+        self._last_up.mark()  # the broker's session starts ageing now
         self.connected.clear()
         self.online.clear()
         if was_up and self._on_disconnect is not None:
@@ -416,7 +488,9 @@ class MqttSession:
             for topic, code in zip(new, granted, strict=False):
                 value = code.value if isinstance(code, ReasonCode) else code
                 if isinstance(value, int) and value >= 0x80:
-                    log.error("event=mqtt_subscribe_refused topic=%s", topic)
+                    # `$SYS` is the broker's to offer (an ACL may keep it from clients).
+                    level = logging.DEBUG if topic.startswith("$SYS/") else logging.ERROR
+                    log.log(level, "event=mqtt_subscribe_refused topic=%s", topic)
         if gone:
             await client.unsubscribe(gone)
 
@@ -445,13 +519,25 @@ class MqttSession:
             self._collecting.remove(entry)
         return found
 
-    async def stop(self, announce: bool = True) -> None:
+    async def stop(
+        self, announce: bool = True, farewell: Mapping[str, bytes] | None = None
+    ) -> None:
         """Say `offline` (a clean stop sends no last will) and disconnect; `announce=False`
-        when other bridges stay online (their `online` stands)."""
-        if announce and self.connected.is_set():
+        when other bridges stay online (their `online` stands). `farewell`: retained
+        messages acknowledged before that (a universe nobody else sends: `offline`).
+
+        From here on this session never says `online` again, and the `offline` it hears
+        back is its own (`leaving`), not another bridge's last will."""
+        self.leaving = True
+        self.online.clear()
+        last = dict(farewell or {})
+        if announce:
+            last[self._availability] = b"offline"
+        if last and self.connected.is_set():
             try:
                 await asyncio.wait_for(
-                    self._publish_acked(self._availability, b"offline"), timeout=2
+                    asyncio.gather(*(self._publish_acked(t, p) for t, p in last.items())),
+                    timeout=2,
                 )
             except TimeoutError:
                 log.debug("event=mqtt_offline_not_sent")

@@ -128,6 +128,14 @@ class Cluster:
             if r not in self._held and (u := resource_universe(r)) is not None
         )
 
+    def unattended(self) -> frozenset[int]:
+        """Universes this node sends that no living node could take over."""
+        return frozenset(
+            u
+            for r, h in self._held.items()
+            if (u := resource_universe(r)) is not None and not h.standbys
+        )
+
     def deadline(self, universe: int) -> float | None:
         """When this node must stop sending `universe` unless the lease is renewed
         (None: no limit, since nobody could take it over)."""

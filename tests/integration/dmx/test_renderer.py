@@ -11,6 +11,7 @@ from testkit.enttec import EnttecEmulator
 
 from tau.dmx.drivers import EnttecProOutput, VirtualOutput
 from tau.dmx.render import Renderer
+from tau.dmx.types import LightTarget
 
 from .conftest import fixture_patch, running, target
 
@@ -335,3 +336,24 @@ async def test_a_universe_taken_over_starts_from_the_current_levels_not_black() 
         await _until(renderer, lambda: two.frame_count >= 1)
         assert two.history[0][4] == 60  # its first frame: the newest level, no black
         assert all(frame[4] == 60 for frame in two.history)
+
+
+async def test_an_effect_runs_in_step_on_two_universes_and_stops_with_the_next_target() -> None:
+    renderer, one, two = two_universes()
+    breathe = [
+        LightTarget(fid, True, 255, None, None, 0.0, "breathe") for fid in (1, 2)
+    ]  # periodic: the same seed-free phase everywhere
+    async with running(renderer):
+        renderer.apply(breathe)
+        assert renderer.effect(1) == "breathe"
+        await _until(renderer, lambda: len(one.history) >= 25 and len(two.history) >= 25, 4.0)
+        # every frame carried both universes, at the same level
+        pairs = list(zip(one.history[-20:], two.history[-20:], strict=True))
+        assert all(a[0] == b[4] for a, b in pairs), [(a[0], b[4]) for a, b in pairs]
+        assert len({a[0] for a, _ in pairs}) > 5
+        renderer.apply([target(1, 90), target(2, 90)])
+        assert renderer.effect(1) is None
+        sent = len(one.history)
+        await asyncio.sleep(0.2)  # steady: nothing more to send
+        assert one.last_frame[0] == 90 and two.last_frame[4] == 90
+        assert len(one.history) <= sent + 1

@@ -1,9 +1,11 @@
 """Circadian profiles end to end: MQTT in, an injected clock, DMX bytes out of the widget.
 
-One profile (06:00 20 % 2700 K → 12:00 100 % 6500 K → 20:00 40 % 2700 K, wrapping
+One day (06:00 20 % 2700 K → 12:00 100 % 6500 K → 20:00 40 % 2700 K, wrapping
 midnight back to 06:00) on three groups, in Europe/Berlin (UTC+2 in June), so the
-clock is given in UTC and the keyframes are read in local time. The bridge ticks
-every 0.5 s by itself; `circadian/clock` freezes the clock and runs one tick.
+clock is given in UTC and the keyframes are read in local time: living and den follow
+it with the default take-over (`changed`: a manual change takes only what it changed),
+office with `take_over = all`. The bridge ticks every 0.5 s by itself;
+`circadian/clock` freezes the clock and runs one tick.
 """
 
 from __future__ import annotations
@@ -83,11 +85,16 @@ async def _build(conn: asyncpg.Connection) -> dict[str, int]:
         "INSERT INTO circadian_profiles (name, keyframes) VALUES ('Day', $1::jsonb) RETURNING id",
         json.dumps(PROFILE),
     )
+    all_of_it = await conn.fetchval(
+        "INSERT INTO circadian_profiles (name, keyframes, take_over) "
+        "VALUES ('Day, all or nothing', $1::jsonb, 'all') RETURNING id",
+        json.dumps(PROFILE),
+    )
     ids: dict[str, int] = {}
     for group, members, profile_id in (
         ("living", LIVING, profile),
         ("den", DEN, profile),
-        ("office", OFFICE, profile),
+        ("office", OFFICE, all_of_it),
         ("hall", HALL, None),
     ):
         fixture_ids = []
@@ -212,38 +219,43 @@ def test_ticks_follow_the_clock_smoothly_and_across_midnight(rig: Rig) -> None:
         rig.state("fixture", "lamp-b", on_target(moment), after=mark)
 
 
-def test_manual_brightness_suspends_until_off_then_on(rig: Rig) -> None:
+def test_manual_brightness_leaves_colour_temperature_adapting_until_off_then_on(
+    rig: Rig,
+) -> None:
     reset(rig, "living", LIVING)
     turn_on(rig, "living", LIVING, AT_09)
 
     mark = rig.probe.mark()
     rig.set("group", "living", {"brightness": 50})
-    rig.circadian_switch("living", "OFF", after=mark)
     for slug in LIVING:
         state = rig.state("fixture", slug, lambda s: s["brightness"] == 50, after=mark)
-        assert state["circadian"] == "OFF"
-    assert (
-        rig.state("group", "living", lambda s: s["brightness"] == 50, after=mark)["circadian"]
-        == "OFF"
-    )
-    suspended = expected_slots(LIVING, 50, AT_09.kelvin)
-    rig.slots(suspended)
+        # the fixtures say what their group's switch says; what was taken is apart
+        assert state["circadian"] == "ON" and state["circadian_paused"] == ["brightness"]
+    group = rig.state("group", "living", lambda s: s["brightness"] == 50, after=mark)
+    assert group["circadian"] == "ON" and group["circadian_paused"] == ["brightness"]
+    rig.slots(expected_slots(LIVING, 50, AT_09.kelvin))
 
-    # Ticks (the clock request's and the scheduler's own) leave it alone.
+    # A tick (the clock request's) moves colour temperature, never the brightness.
     mark = rig.probe.mark()
     at(rig, AT_12)
-    rig.steady(suspended, 3 * TICK_S)
+    adapted = expected_slots(LIVING, 50, AT_12.kelvin)
+    rig.slots(adapted)
+    rig.steady(adapted, 3 * TICK_S)
+    state = rig.state("fixture", "lamp-a", lambda s: s["color_temp_kelvin"] == 6500, after=mark)
+    assert state["brightness"] == 50 and state["source"] == "circadian"
     moved = [m.json() for m in rig.probe.messages(rig.topic("fixture", "+"), after=mark)]
     assert all(s["brightness"] == 50 for s in moved if s["state"] == "ON"), moved
+    switch_topic = rig.topic("group", "living", "circadian")
+    assert "OFF" not in [m.text for m in rig.probe.messages(switch_topic, after=mark)]
 
-    # Off → on resumes the profile and lands on its current values.
+    # Off → on hands brightness back and lands on the profile's current values.
     rig.set("group", "living", "OFF")
     rig.slots(dark(LIVING))
     mark = rig.probe.mark()
     rig.set("group", "living", "ON")
-    rig.circadian_switch("living", "ON", after=mark)
     rig.slots(expected_slots(LIVING, AT_12.brightness, AT_12.kelvin))
-    assert rig.state("fixture", "lamp-a", on_target(AT_12), after=mark)["circadian"] == "ON"
+    state = rig.state("fixture", "lamp-a", on_target(AT_12), after=mark)
+    assert state["circadian"] == "ON" and state["circadian_paused"] == []
 
 
 def test_circadian_switch_resumes_and_disables(rig: Rig) -> None:
@@ -251,15 +263,18 @@ def test_circadian_switch_resumes_and_disables(rig: Rig) -> None:
     turn_on(rig, "living", LIVING, AT_09)
 
     mark = rig.probe.mark()
-    rig.set("group", "living", {"color_temp_kelvin": 3000})  # a colour override suspends too
-    rig.circadian_switch("living", "OFF", after=mark)
+    rig.set("group", "living", {"color_temp_kelvin": 3000})  # takes over colour only
+    state = rig.state("fixture", "lamp-b", lambda s: s["color_temp_kelvin"] == 3000, after=mark)
+    assert state["circadian_paused"] == ["colour"]
     rig.slots(expected_slots(LIVING, AT_09.brightness, 3000))
 
+    # Switching Circadian ON (again) hands everything back at once.
     mark = rig.probe.mark()
     rig.send(rig.topic("group", "living", "circadian", "set"), "ON")
     rig.circadian_switch("living", "ON", after=mark)
     rig.slots(expected_slots(LIVING, AT_09.brightness, AT_09.kelvin))
-    assert rig.state("fixture", "lamp-b", on_target(AT_09), after=mark)["circadian"] == "ON"
+    state = rig.state("fixture", "lamp-b", on_target(AT_09), after=mark)
+    assert state["circadian"] == "ON" and state["circadian_paused"] == []
 
     # OFF disables: the clock moves, the lights do not.
     mark = rig.probe.mark()
@@ -291,10 +306,9 @@ def test_fixture_override_suspends_only_that_fixture(rig: Rig) -> None:
 
     mark = rig.probe.mark()
     rig.set("fixture", "office-1", {"brightness": 40})
-    assert (
-        rig.state("fixture", "office-1", lambda s: s["brightness"] == 40, after=mark)["circadian"]
-        == "OFF"
-    )
+    state = rig.state("fixture", "office-1", lambda s: s["brightness"] == 40, after=mark)
+    # office's profile takes over all: colour stops too
+    assert state["circadian"] == "ON" and state["circadian_paused"] == ["brightness", "colour"]
     at(rig, AT_12)
     one = {8: warm_cool_bytes(40, AT_09.kelvin)[0], 9: warm_cool_bytes(40, AT_09.kelvin)[1]}
     two = {10: warm_cool_bytes(255, 6500)[0], 11: warm_cool_bytes(255, 6500)[1]}
@@ -303,6 +317,8 @@ def test_fixture_override_suspends_only_that_fixture(rig: Rig) -> None:
     switch_topic = rig.topic("group", "office", "circadian")
     assert "OFF" not in [m.text for m in rig.probe.messages(switch_topic, after=mark)]
     assert rig.last_state("fixture", "office-2")["circadian"] == "ON"
+    assert rig.last_state("fixture", "office-2")["circadian_paused"] == []
+    assert rig.last_state("group", "office")["circadian_paused"] == ["brightness", "colour"]
 
     # Its own off → on resumes it.
     rig.set("fixture", "office-1", "OFF")
@@ -353,8 +369,12 @@ def test_a_recalled_scene_holds_against_ticks(rig: Rig) -> None:
     morning = expected_slots(LIVING, AT_09.brightness, AT_09.kelvin)
     rig.slots(morning)
     rig.steady(morning, 3 * TICK_S)
-    for slug in LIVING:
-        assert rig.state("fixture", slug, after=mark)["circadian"] == "OFF", slug
+    for slug in LIVING:  # a scene sets brightness and colour: both are taken
+        white = ["brightness", "colour"] if slug != "lamp-c" else ["brightness"]
+        state = rig.state(
+            "fixture", slug, lambda s, w=white: s["circadian_paused"] == w, after=mark
+        )
+        assert state["circadian"] == "ON", slug
 
     # and the next off → on resumes the profile
     rig.set("group", "living", "OFF")
@@ -377,14 +397,13 @@ def test_a_wall_switch_turns_on_at_profile_values_and_its_dimming_suspends(rig: 
     # brightness 199.2, so wait for 201 (from 200.2) before releasing at "at least 200".
     assert rig.widget.wait_for(lambda: (f := rig.widget.latest()) is not None and f.slot(5) >= 201)
     rig.send(press_topic, "release")
-    rig.circadian_switch("living", "OFF", after=mark)
     released = rig.probe.wait_for(
         rig.topic("switch", "living-button", "event"),
         lambda m: m.json() == {"event_type": "release"},
         after=mark,
     )
     final = rig.probe.wait_json(rig.topic("fixture", "lamp-c"), after=released.index)
-    assert final["circadian"] == "OFF" and 200 <= final["brightness"] < 255
+    assert final["circadian_paused"] == ["brightness"] and 200 <= final["brightness"] < 255
     at(rig, AT_23)
     rig.steady({5: final["brightness"]}, 3 * TICK_S)
 
@@ -410,12 +429,14 @@ def test_suspension_survives_a_restart(rig: Rig) -> None:
     rig.slots(kept)
     _wait_db(
         rig,
-        "SELECT bool_and(circadian_suspended) AS ok FROM group_state WHERE group_id = $1",
-        rig.ids["den"],
+        "SELECT circadian_suspended AND NOT colour_suspended AS ok FROM fixture_state "
+        "WHERE fixture_id = $1",
+        rig.ids["den-1"],
     )
     _wait_db(
         rig,
-        "SELECT bool_and(circadian_suspended) AS ok FROM fixture_state WHERE fixture_id = $1",
+        "SELECT circadian_suspended AND colour_suspended AS ok FROM fixture_state "
+        "WHERE fixture_id = $1",
         rig.ids["office-1"],
     )
 
@@ -423,22 +444,29 @@ def test_suspension_survives_a_restart(rig: Rig) -> None:
     mark = rig.probe.mark()
     rig.bridge.start()
     rig.bridge.wait_online()
-    rig.circadian_switch("den", "OFF", after=mark)
-    assert rig.state("fixture", "den-1", after=mark)["circadian"] == "OFF"
-    assert rig.state("fixture", "office-1", after=mark)["circadian"] == "OFF"
-    assert rig.state("fixture", "office-2", after=mark)["circadian"] == "ON"
+    rig.circadian_switch("den", "ON", after=mark)
     rig.circadian_switch("office", "ON", after=mark)
+    assert rig.state("fixture", "den-1", after=mark)["circadian_paused"] == ["brightness"]
+    assert rig.state("fixture", "office-1", after=mark)["circadian_paused"] == [
+        "brightness",
+        "colour",
+    ]
+    assert rig.state("fixture", "office-2", after=mark)["circadian_paused"] == []
     rig.slots(kept)
 
     at(rig, AT_12)
     rig.slots(expected_slots({"office-2": OFFICE["office-2"]}, AT_12.brightness, AT_12.kelvin))
-    rig.steady(kept, 2 * TICK_S)
+    held = {  # den-1's colour follows the profile; office-1 is held whole
+        **expected_slots(DEN, 60, AT_12.kelvin),
+        **expected_slots({"office-1": OFFICE["office-1"]}, 30, AT_09.kelvin),
+    }
+    rig.steady(held, 2 * TICK_S)
 
     mark = rig.probe.mark()
     rig.set("group", "den", "OFF")
     rig.slots(dark(DEN))
     rig.set("group", "den", "ON")
-    rig.circadian_switch("den", "ON", after=mark)
+    assert rig.state("fixture", "den-1", on_target(AT_12), after=mark)["circadian_paused"] == []
     rig.slots(expected_slots(DEN, AT_12.brightness, AT_12.kelvin))
 
 
@@ -462,11 +490,50 @@ def test_a_suspension_expires_after_the_configured_timeout(
         turn_on(rig, "den", DEN, AT_09)
         mark = rig.probe.mark()
         rig.set("group", "den", {"brightness": 60})
-        switch = rig.topic("group", "den", "circadian")
-        suspended = rig.probe.wait_for(switch, lambda m: m.text == "OFF", after=mark)
+        topic = rig.topic("fixture", "den-1")
+        suspended = rig.probe.wait_for(
+            topic, lambda m: m.json()["circadian_paused"] == ["brightness"], after=mark
+        )
         rig.slots(expected_slots(DEN, 60, AT_09.kelvin))
 
-        resumed = rig.probe.wait_for(switch, lambda m: m.text == "ON", after=suspended.index)
+        resumed = rig.probe.wait_for(
+            topic, lambda m: m.json()["circadian_paused"] == [], after=suspended.index
+        )
         assert resumed.received - suspended.received >= 0.9
         rig.slots(expected_slots(DEN, AT_09.brightness, AT_09.kelvin))
         assert widget.errors == []
+
+
+def test_sleep_mode_turns_on_at_the_sleep_level_without_a_flash(rig: Rig) -> None:
+    reset(rig, "den", DEN)
+    turn_on(rig, "den", DEN, AT_09)  # den remembers the profile's 09:00 level
+    rig.set("group", "den", "OFF")
+    rig.slots(dark(DEN))
+
+    mark = rig.probe.mark()
+    rig.send(rig.topic("group", "den", "sleep", "set"), "ON")
+    rig.probe.wait_for(rig.topic("group", "den", "sleep"), lambda m: m.text == "ON", after=mark)
+    rig.widget.clear()
+    mark = rig.probe.mark()
+    rig.set("group", "den", "ON")
+    # 1 % and the fixture's warmest white (the profile sets no sleep_kelvin)
+    sleep = expected_slots(DEN, pct_to_255(1), 2700)
+    assert sleep == {6: 3, 7: 0}
+    rig.slots(sleep)
+    lit = [f for f in rig.widget.frames if any(f.slot(c) for c in sleep)]
+    assert lit and all({c: f.slot(c) for c in sleep} == sleep for f in lit), lit[:3]
+    state = rig.state("fixture", "den-1", lambda s: s["state"] == "ON", after=mark)
+    assert (state["brightness"], state["color_temp_kelvin"]) == (3, 2700)
+
+    # Ticks keep the sleep level; sleep OFF goes back to the profile's.
+    at(rig, AT_12)
+    rig.steady(sleep, 2 * TICK_S)
+    mark = rig.probe.mark()
+    rig.send(rig.topic("group", "den", "sleep", "set"), "OFF")
+    rig.slots(expected_slots(DEN, AT_12.brightness, AT_12.kelvin))
+    rig.probe.wait_for(rig.topic("group", "den", "sleep"), lambda m: m.text == "OFF", after=mark)
+
+    mark = rig.probe.mark()
+    rig.send(rig.topic("group", "den", "sleep", "set"), "maybe")
+    entry = rig.probe.wait_json(rig.topic("bridge", "log"), after=mark)
+    assert "sleep payload must be ON or OFF" in entry["message"]

@@ -376,3 +376,37 @@ def test_a_node_cut_from_the_database_stops_sending_before_the_standby_starts(
     assert {p.source for p in packets_after(rig, since)} == {first_new.source}
     _, standbys_after = rig.standbys_settled("universe:3")
     assert owner in standbys_after
+
+
+def test_clean_stops_leave_what_nobody_sends_offline_and_the_last_one_everything(
+    rig: Rig,
+) -> None:
+    rig.revive()
+    rig.standbys_settled("universe:3")
+    universes = (1, 2, 3, 4)
+    states = {u: rig.topic("bridge", "universe", str(u), "state") for u in universes}
+    bridge_state = rig.topic("bridge", "state")
+
+    def retained() -> dict[str, str]:
+        return {t: m.text for t, m in rig.probe.retained(rig.topic("bridge")).items()}
+
+    for u in universes:
+        rig.probe.wait_for(states[u], lambda m: m.text == "online", 10)
+    # alpha alone outputs universe 1 (USB): offline the moment it stops, nothing else.
+    assert rig.cluster["alpha"].terminate() == 0
+    now = retained()
+    assert now[states[1]] == "offline"
+    assert now[bridge_state] == "online"  # bravo and charlie are up
+    # Universe 3 has standbys: alpha does not say `offline` for it (the leader may for the
+    # instant between its release and a standby's takeover, then `online` again).
+    deadline = time.monotonic() + 5
+    while retained()[states[3]] != "online":
+        assert time.monotonic() < deadline, "universe 3 not online again with a standby up"
+        time.sleep(0.2)
+    # bravo (universe 2 alone) next, then charlie: the last one says everything is off.
+    assert rig.cluster["bravo"].terminate() == 0
+    assert retained()[states[2]] == "offline"
+    assert rig.cluster["charlie"].terminate() == 0
+    now = retained()
+    assert now[bridge_state] == "offline"
+    assert {u: now[states[u]] for u in universes} == dict.fromkeys(universes, "offline")

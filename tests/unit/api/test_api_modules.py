@@ -275,3 +275,18 @@ def test_suggested_area_is_the_innermost_room() -> None:
     # no room, no suggestion
     plain = discovery_payloads(TOPICS, _installation(), {})
     assert not any("suggested_area" in p["device"] for p in plain.values())
+
+
+def test_lights_offer_effects_and_profiled_groups_a_sleep_switch() -> None:
+    payloads = discovery_payloads(TOPICS, _installation(), {})
+    desk = payloads[TOPICS.discovery("light", "fixture_1")]
+    assert desk["effect"] is True
+    assert desk["effect_list"] == ["candle", "fireplace", "breathe", "pulse", "none"]
+    sleep = payloads[TOPICS.discovery("switch", "group_10_sleep")]
+    assert sleep["name"] == "Sleep"
+    assert sleep["state_topic"] == "home/tau/group/study/sleep"
+    assert sleep["command_topic"] == "home/tau/group/study/sleep/set"
+    assert (
+        sleep["unique_id"]
+        != payloads[TOPICS.discovery("switch", "group_10_circadian")]["unique_id"]
+    )

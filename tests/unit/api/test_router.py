@@ -32,6 +32,8 @@ INPUTS = frozenset({"zigbee2mqtt/remote/action"})
         ("tau/bridge/state", Route("bridge_state", "")),
         ("tau/bridge/nodes/sync", Route("node_sync", "")),
         ("tau/bridge/nodes/database", Route("node_database", "")),
+        ("$SYS/broker/publish/messages/dropped", Route("broker_dropped", "")),
+        ("$SYS/broker/publish/messages/sent", None),
         ("tau/bridge/universe/3/state", None),  # our own availability topic
         ("zigbee2mqtt/remote/action", Route("input_topic", "zigbee2mqtt/remote/action")),
         ("tau/fixture/desk", None),  # our own state topic
@@ -57,6 +59,7 @@ def test_subscriptions_keep_their_order_and_add_inputs_once() -> None:
         "tau/bridge/nodes/sync",
         "tau/bridge/nodes/database",
         "homeassistant/status",
+        "$SYS/broker/publish/messages/dropped",
         "a/y",
         "b/x",
     ]

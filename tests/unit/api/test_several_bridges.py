@@ -119,9 +119,21 @@ def test_a_broken_sync_message_is_refused_with_what_is_wrong() -> None:
         sync.decode(b'{"op": "reboot", "node": "a"}')
     with pytest.raises(InvalidCommandError, match="brightness"):
         sync.decode(
-            b'{"op":"command","node":"a","target":["group",1],'
+            b'{"op":"command","node":"a","at":1,"target":["group",1],'
             b'"command":{"brightness":300},"reason":"switch"}'
         )
+    with pytest.raises(InvalidCommandError, match=r"at: Field required"):
+        sync.decode(b'{"op":"expire","node":"a","timeout_s":5}')
+
+
+def test_a_sync_operation_says_when_it_was_decided() -> None:
+    sent: list[str] = []
+    store = StateStore(0.0)
+    changes = sync.SharedChanges(store, "a", sent.append, lambda: True)
+    changes.expire_suspensions(5.0)
+    op = sync.decode(sent[0].encode())
+    assert abs(sync.age_s(op)) < 5
+    assert sync.age_s(op, now=op.at + 61) == pytest.approx(61)
 
 
 def _view() -> View:

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tau.core.model import Installation
+from tau.core.model import CircadianProfile, Installation
 from tau.errors import InvalidCommandError
 from tau.features.circadian.profile import (
     CircadianTarget,
@@ -123,6 +123,7 @@ class CircadianEngine:
         self._frames: dict[int, list[Keyframe]] = {}
         self._assignment: dict[int, tuple[int, int]] = {}
         self._group_profile: dict[int, int] = {}
+        self._profiles: dict[int, CircadianProfile] = {}
         self._sun: SunCalendar | None = None
         self._days: dict[date, dict[int, list[ResolvedKeyframe]]] = {}
         self._reported: set[object] = set()
@@ -146,6 +147,15 @@ class CircadianEngine:
         found = self._assignment.get(fixture_id)
         return found[0] if found else None
 
+    def profile_of(self, fixture_id: int) -> CircadianProfile | None:
+        """The (valid) profile governing the fixture; None without one."""
+        found = self._assignment.get(fixture_id)
+        return self._profiles.get(found[1]) if found else None
+
+    def resumes_after(self) -> bool:
+        """Whether some profile hands manual changes back after `resume_after_s`."""
+        return any(p.resume_after_s for p in self._profiles.values())
+
     def set_installation(self, installation: Installation) -> list[str]:
         """Swap in a new model; returns (and logs once) the problems of rejected profiles."""
         problems: list[str] = []
@@ -163,6 +173,7 @@ class CircadianEngine:
             self._sun = SunCalendar(self._location)
         assignment, ties = assign_profiles(installation, profile_ids=frames.keys())
         self._frames, self._assignment, self._days = frames, assignment, {}
+        self._profiles = {pid: installation.profiles[pid] for pid in frames}
         self._group_profile = {
             gid: g.circadian_profile_id
             for gid, g in installation.groups.items()

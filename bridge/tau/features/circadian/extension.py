@@ -39,8 +39,9 @@ class ClockBody(RequestBody):
 
 class CircadianExtension(Extension):
     name = "circadian"
-    topics = {"group/+/circadian/set": "circadian_set"}
-    everywhere = frozenset({"circadian_set"})  # the switch's effect follows from it alone
+    topics = {"group/+/circadian/set": "circadian_set", "group/+/sleep/set": "sleep_set"}
+    # the switches' effects follow from the messages alone
+    everywhere = frozenset({"circadian_set", "sleep_set"})
 
     def __init__(self, ctx: Context, engine: CircadianEngine, clock: CircadianClock) -> None:
         self._store = ctx.store
@@ -74,10 +75,14 @@ class CircadianExtension(Extension):
             raise UnknownTargetError(f"unknown group {name!r}")
         if inst.groups[gid].circadian_profile_id is None:
             raise InvalidCommandError(f"group {name!r} has no circadian profile")
+        what = "sleep" if kind == "sleep_set" else "circadian"
         text = decode_text(payload).strip().upper()
         if text not in ("ON", "OFF"):
-            raise InvalidCommandError(f"circadian payload must be ON or OFF, got {text[:20]!r}")
-        self._store.set_circadian(gid, text == "ON")
+            raise InvalidCommandError(f"{what} payload must be ON or OFF, got {text[:20]!r}")
+        if kind == "sleep_set":
+            self._store.set_sleep(gid, text == "ON")
+        else:
+            self._store.set_circadian(gid, text == "ON")
 
     # -------------------------------------------- the circadian bridge requests
     def requests(self) -> Mapping[str, ExtensionRequest]:
@@ -108,7 +113,7 @@ class CircadianExtension(Extension):
     def tick(self) -> None:
         """One circadian tick: move every active fixture toward the profile."""
         started = time.perf_counter()
-        if self._suspend_timeout_s is not None:
+        if self._suspend_timeout_s is not None or self._engine.resumes_after():
             self._decide.expire_suspensions(self._suspend_timeout_s)
         plan = self._engine.tick_plan(self._store.circadian_active)
         if plan:

@@ -1,9 +1,9 @@
-"""One installation, its own Home Assistant entities (installation id, per-object uids); rooms.
+"""Effects with the fixture state and in scenes; circadian take-over and sleep settings.
 
-The DDL lives in sql/0005_identity_rooms.sql (frozen) so that database/init.sql can
+The DDL lives in sql/0005_effects_circadian.sql (frozen) so that database/init.sql can
 be generated from exactly the same text; see database/README.md.
 
-Revision ID: 0005_identity_rooms
+Revision ID: 0005_effects_circadian
 Revises: 0004_colour
 Create Date: 2026-12-04
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tau.db.migrate import run_sql_file
 
-revision = "0005_identity_rooms"
+revision = "0005_effects_circadian"
 down_revision: str | None = "0004_colour"
 branch_labels: str | None = None
 depends_on: str | None = None
@@ -23,8 +23,8 @@ SQL = Path(__file__).resolve().parent / "sql"
 
 
 def upgrade() -> None:
-    run_sql_file(SQL / "0005_identity_rooms.sql")
+    run_sql_file(SQL / "0005_effects_circadian.sql")
 
 
 def downgrade() -> None:
-    run_sql_file(SQL / "0005_identity_rooms.down.sql")
+    run_sql_file(SQL / "0005_effects_circadian.down.sql")
