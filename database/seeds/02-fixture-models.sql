@@ -2,7 +2,8 @@
 --
 -- Loads after init.sql (docker-entrypoint-initdb.d order: 01-init.sql, 02-..., 03-...,
 -- 04-...) or by hand: psql -v ON_ERROR_STOP=1 -d tau -f database/seeds/02-fixture-models.sql
--- Re-running it is harmless (ON CONFLICT on the natural key manufacturer + model).
+-- Re-running it is harmless (ON CONFLICT on the natural keys: manufacturer + model, or
+-- the library file + mode of a model with a `source`).
 --
 -- Names are real products; the model text names the DMX mode whose footprint the
 -- `channels` list describes (check your unit's manual before patching it). Kelvin
@@ -32,9 +33,10 @@ VALUES
     -- RGB: 3-channel mode of an LED par
     ('Chauvet', 'SlimPAR 56 – 3-Ch',
      '["red", "green", "blue"]', 2700, 6500, 'linear', 0,
-     '{"library": "qlcplus", "file": "/usr/share/qlcplus/fixtures/Chauvet/Chauvet-SlimPAR-56.qxf", "manufacturer": "Chauvet", "model": "SlimPAR 56", "mode": "3-Ch"}'),
+     '{"library": "qlcplus", "file": "Chauvet/Chauvet-SlimPAR-56.qxf", "manufacturer": "Chauvet", "model": "SlimPAR 56", "mode": "3-Ch"}'),
     -- RGBW: 4-channel mode of an LED par
     ('Stairville', 'LED Par56 MKII RGBW – RGBW',
      '["red", "green", "blue", "white"]', 2700, 6500, '2.2', 0,
-     '{"library": "qlcplus", "file": "/usr/share/qlcplus/fixtures/Stairville/Stairville-LED-PAR56-MKII-RGBW.qxf", "manufacturer": "Stairville", "model": "LED Par56 MKII RGBW", "mode": "RGBW"}')
-ON CONFLICT (manufacturer, model) DO NOTHING;
+     '{"library": "qlcplus", "file": "Stairville/Stairville-LED-PAR56-MKII-RGBW.qxf", "manufacturer": "Stairville", "model": "LED Par56 MKII RGBW", "mode": "RGBW"}')
+-- either key: manufacturer + model (made by hand) or library file + mode (imported)
+ON CONFLICT DO NOTHING;

@@ -19,17 +19,20 @@ VALUES
     ('Stairville', 'LED Par56 MKII RGBW – Full',
      '["red", "green", "blue", "white", {"role": "fixed", "value": 0, "name": "Macros"}, {"role": "fixed", "value": 0, "name": "Strobe / Fade speed"}, {"role": "fixed", "value": 0, "name": "Mode"}, "dimmer"]',
      '[]', 2700, 6500, '2.2', 0,
-     '{"library": "qlcplus", "file": "/usr/share/qlcplus/fixtures/Stairville/Stairville-LED-PAR56-MKII-RGBW.qxf", "manufacturer": "Stairville", "model": "LED Par56 MKII RGBW", "mode": "Full"}'),
+     '{"library": "qlcplus", "file": "Stairville/Stairville-LED-PAR56-MKII-RGBW.qxf", "manufacturer": "Stairville", "model": "LED Par56 MKII RGBW", "mode": "Full"}'),
     ('Stairville', 'CLB4 RGB Compact LED Bar 4 – 14 Channel',
      '["red", "green", "blue", "red", "green", "blue", "red", "green", "blue", "red", "green", "blue", {"role": "fixed", "value": 0, "name": "Strobe"}, "dimmer"]',
      '[[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]', 2700, 6500, '2.2', 0,
-     '{"library": "qlcplus", "file": "/usr/share/qlcplus/fixtures/Stairville/Stairville-CLB4-RGB-Compact-LED-Bar-4.qxf", "manufacturer": "Stairville", "model": "CLB4 RGB Compact LED Bar 4", "mode": "14 Channel"}')
-ON CONFLICT (manufacturer, model) DO NOTHING;
+     '{"library": "qlcplus", "file": "Stairville/Stairville-CLB4-RGB-Compact-LED-Bar-4.qxf", "manufacturer": "Stairville", "model": "CLB4 RGB Compact LED Bar 4", "mode": "14 Channel"}')
+-- one model per library file and mode (the import's identity)
+ON CONFLICT ((source ->> 'library'), (coalesce(source ->> 'file', '')), (source ->> 'mode'),
+             (coalesce(source ->> 'part', ''))) WHERE source IS NOT NULL DO NOTHING;
 
 INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel)
 SELECT v.name, v.slug,
        (SELECT m.id FROM fixture_models m
-         WHERE m.manufacturer = v.manufacturer AND m.model = v.model),
+         WHERE m.manufacturer = v.manufacturer AND m.model = v.model
+           AND m.source ->> 'library' = 'qlcplus'),
        v.universe, v.start_channel
   FROM (VALUES
     ('Garden par', 'garden-par', 'Stairville', 'LED Par56 MKII RGBW – Full',               2, 40),

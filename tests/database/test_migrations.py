@@ -138,3 +138,71 @@ def test_errors_name_the_fix_and_hide_the_password(pg_admin_url: str) -> None:
         upgrade_head(unreachable)
     assert "cannot reach PostgreSQL" in str(err.value)
     assert "hunter2" not in str(err.value)
+
+
+def test_0004_keeps_imported_models_and_names_their_heads(
+    schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models imported before 0004 get their library-relative file, and per-head
+    models their parent's source and part; after it two libraries may hold the same
+    name while hand-made names stay unique."""
+    monkeypatch.setenv("TAU_DATABASE_URL", schema_url)
+    assert run_db_command("downgrade", "0005_effects_circadian") == 0
+    dash = "\u2013"
+    source = (
+        '{"library": "qlcplus", "file": "/usr/share/qlcplus/fixtures/Acme/Acme-Bar.qxf",'
+        ' "manufacturer": "Acme", "model": "Bar", "mode": "6ch"}'
+    )
+
+    async def insert() -> None:
+        conn = await asyncpg.connect(schema_url)
+        try:
+            await conn.executemany(
+                "INSERT INTO fixture_models (manufacturer, model, channels, heads, source)"
+                " VALUES ('Acme', $1, $2::jsonb, $3::jsonb, $4::jsonb)",
+                [
+                    (
+                        f"Bar {dash} 6ch",
+                        '["red","green","blue","red","green","blue"]',
+                        "[[1,2,3],[4,5,6]]",
+                        source,
+                    ),
+                    (f"Bar {dash} 6ch {dash} head", '["red","green","blue"]', "[]", None),
+                    ("Hand made", '["dimmer"]', "[]", None),
+                ],
+            )
+        finally:
+            await conn.close()
+
+    run_async(insert)
+    assert run_db_command("upgrade", "head") == 0
+
+    async def check() -> None:
+        conn = await asyncpg.connect(schema_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT model, source->>'file' AS file, source->>'part' AS part"
+                " FROM fixture_models WHERE manufacturer = 'Acme' ORDER BY model"
+            )
+            assert [tuple(r) for r in rows] == [
+                (f"Bar {dash} 6ch", "Acme/Acme-Bar.qxf", None),
+                (f"Bar {dash} 6ch {dash} head", "Acme/Acme-Bar.qxf", "head"),
+                ("Hand made", None, None),
+            ]
+            # the same name from the other library is a row of its own
+            await conn.execute(
+                "INSERT INTO fixture_models (manufacturer, model, channels, source) VALUES"
+                " ('Acme', $1, '[\"red\"]', $2::jsonb)",
+                f"Bar {dash} 6ch",
+                '{"library": "ofl", "file": "acme/bar.json", "manufacturer": "Acme",'
+                ' "model": "Bar", "mode": "6ch"}',
+            )
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute(
+                    "INSERT INTO fixture_models (manufacturer, model, channels)"
+                    " VALUES ('Acme', 'Hand made', '[\"dimmer\"]')"
+                )
+        finally:
+            await conn.close()
+
+    run_async(check)

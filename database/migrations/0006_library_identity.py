@@ -1,9 +1,9 @@
-"""One installation, its own Home Assistant entities (installation id, per-object uids); rooms.
+"""Each library keeps its own rows: an imported model is one library's file and mode.
 
-The DDL lives in sql/0006_identity_rooms.sql (frozen) so that database/init.sql can
+The DDL lives in sql/0006_library_identity.sql (frozen) so that database/init.sql can
 be generated from exactly the same text; see database/README.md.
 
-Revision ID: 0006_identity_rooms
+Revision ID: 0006_library_identity
 Revises: 0005_effects_circadian
 Create Date: 2026-12-04
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tau.db.migrate import run_sql_file
 
-revision = "0006_identity_rooms"
+revision = "0006_library_identity"
 down_revision: str | None = "0005_effects_circadian"
 branch_labels: str | None = None
 depends_on: str | None = None
@@ -23,8 +23,8 @@ SQL = Path(__file__).resolve().parent / "sql"
 
 
 def upgrade() -> None:
-    run_sql_file(SQL / "0006_identity_rooms.sql")
+    run_sql_file(SQL / "0006_library_identity.sql")
 
 
 def downgrade() -> None:
-    run_sql_file(SQL / "0006_identity_rooms.down.sql")
+    run_sql_file(SQL / "0006_library_identity.down.sql")

@@ -1,4 +1,4 @@
--- Tau schema, revision 0006_identity_rooms (frozen once released).
+-- Tau schema, revision 0007_identity_rooms (frozen once released).
 --
 -- One installation, its own entities in Home Assistant:
 --   * installation: exactly one row, created with the schema. Its id names this
