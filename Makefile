@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean venv
+.PHONY: run test lint typecheck pytest bench bench-quick soak clean venv browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tau needs Python 3.11 or newer")'
@@ -25,6 +25,12 @@ $(STAMP): pyproject.toml $(RUNTIME_STAMP)
 
 venv: $(STAMP)
 
+# Debian's chromium for the web page's browser tests (Playwright drives it; no download).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@/usr/bin/chromium --version
+
 run: $(RUNTIME_STAMP)
 	$(BIN)/tau run --demo
 
@@ -35,8 +41,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite mostly waits on real processes (bridge, broker, PostgreSQL), so two
+# pytest-xdist workers roughly halve it on two cores; a module's tests stay on one
+# worker (they share module-scoped bridges). PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
@@ -48,3 +59,7 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results
+
+# A long run under steady mixed load (bench/soak.py): SOAK_MIN minutes, 10 by default.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak

@@ -413,15 +413,16 @@ class Bench:
 
     # -- databases
 
-    def database(self) -> str:
-        """A fresh database with the Tau schema and no seeds; dropped at the end."""
+    def database(self, seeds: bool = False) -> str:
+        """A fresh database with the Tau schema (and the demo home with `seeds`); dropped
+        at the end."""
         name = f"tau_bench_{uuid.uuid4().hex[:10]}"
         try:
             from testkit.db import create_database
         except ImportError:  # the suite's helper is optional: init.sql is the schema
             create_database = _create_from_init_sql
         self._databases.append(name)
-        return create_database(self.services.pg_admin_url, name, schema=True, seeds=False)
+        return create_database(self.services.pg_admin_url, name, schema=True, seeds=seeds)
 
     def _drop_databases(self) -> None:
         admin = self.services.pg_admin_url

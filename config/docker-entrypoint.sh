@@ -8,7 +8,7 @@
 set -eu
 
 # Never run with a placeholder password from config/tau.env.example.
-for value in "${TAU_DATABASE_URL:-}" "${TAU_MIGRATION_DATABASE_URL:-}" "${TAU_MQTT__PASSWORD:-}"; do
+for value in "${TAU_DATABASE_URL:-}" "${TAU_MIGRATION_DATABASE_URL:-}" "${TAU_MQTT__PASSWORD:-}" "${TAU_HTTP__PASSWORD:-}"; do
     case "$value" in
         *change-me*)
             echo "tau: a password is still a placeholder (change-me-...) from config/tau.env.example: set real passwords in .env" >&2

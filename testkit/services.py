@@ -578,3 +578,38 @@ class SecureMosquitto(OwnedBroker):
                 f"require_certificate {'true' if require_certificate else 'false'}",
             ]
         self._config = "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------- embedded PostgreSQL
+
+
+def embedded_template(root: Path) -> Path:
+    """An initialised, never started data directory for the embedded PostgreSQL (pgserver),
+    made once with pgserver's own `initdb` arguments; `copy_embedded_template` gives each
+    test a copy, as if `tau run --demo` had just initialised it (database `tau` not yet
+    created: Tau's own first-start path still runs)."""
+    from tau.embedded import pgserver_bin_dir
+
+    pgdata = root / "postgres"
+    cmd = [str(pgserver_bin_dir() / "initdb"), "-D", str(pgdata), "-U", "postgres"]
+    cmd += ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "--no-sync"]
+    owner = None
+    if os.geteuid() == 0:  # pgserver runs PostgreSQL as its `pgserver` account
+        subprocess.run(["useradd", "--system", "pgserver"], capture_output=True, check=False)
+        owner = pwd.getpwnam("pgserver")
+        pgdata.mkdir(parents=True)
+        os.chown(pgdata, owner.pw_uid, owner.pw_gid)
+        for parent in pgdata.parents:  # traversable for it, as pgserver itself makes them
+            parent.chmod(parent.stat().st_mode | 0o011)
+    user = {} if owner is None else {"user": owner.pw_uid, "group": owner.pw_gid}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, **user)
+    if result.returncode != 0:
+        raise ServiceError(f"initdb of the embedded template failed:\n{result.stderr}")
+    return pgdata
+
+
+def copy_embedded_template(template: Path, data_dir: Path) -> Path:
+    """`data_dir/postgres` = a copy of the template (ownership kept); returns `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(template), str(data_dir / "postgres")], check=True)
+    return data_dir

@@ -99,6 +99,41 @@ def unique_topics() -> tuple[str, str]:
     return f"tau-{suffix}", f"ha-{suffix}"
 
 
+@pytest.fixture(scope="session")
+def embedded_pgdata(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `initdb` of the embedded PostgreSQL per session (per xdist worker); tests take
+    copies (`embedded_data_dir`) instead of paying an initdb each."""
+    from testkit.services import embedded_template
+
+    return embedded_template(tmp_path_factory.mktemp("embedded-template"))
+
+
+@pytest.fixture
+def embedded_data_dir(embedded_pgdata: Path, tmp_path: Path) -> Path:
+    """A TAU_DATA_DIR (`tmp_path/data`) whose `postgres/` is a copy of the session's
+    initialised embedded data directory: as after the first start's initdb."""
+    from testkit.services import copy_embedded_template
+
+    return copy_embedded_template(embedded_pgdata, tmp_path / "data")
+
+
+@pytest.fixture
+def shared_roles() -> Iterator[None]:
+    """Hold the machine-wide lock on the cluster's roles (`tau_owner`, `tau_daemon`): a
+    test that runs config/roles.sql or changes those roles waits for any other doing so,
+    be it another pytest-xdist worker or another checkout's suite on the same server."""
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "tau-test-postgres-roles.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture
 def owned_postgres() -> Iterator[OwnedPostgres]:
     """A started PostgreSQL cluster the test may stop, kill and restart (fault suites)."""

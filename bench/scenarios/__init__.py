@@ -13,10 +13,12 @@ from bench.scenarios import (
     scaleout,
     single,
     throughput,
+    web,
 )
 
 SCENARIOS: dict[str, ModuleType] = {
-    m.NAME: m for m in (baseline, single, group, effects, throughput, scale, scaleout, persistence)
+    m.NAME: m
+    for m in (baseline, single, group, effects, throughput, scale, scaleout, persistence, web)
 }
 # Latencies are reported against the baseline measured in the same run.
 NEEDS_BASELINE = {"single", "group"}

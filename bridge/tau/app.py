@@ -23,6 +23,7 @@ import asyncpg
 from tau.controller import Bridge, load_installation
 from tau.core.bus import Bus
 from tau.core.events import ChangeBatch
+from tau.core.extension import Extension
 from tau.core.installation import state_from_rows
 from tau.core.model import Installation
 from tau.core.scope import Scope
@@ -43,11 +44,16 @@ from tau.http import HttpServer
 from tau.metrics import Metrics
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings, UniverseOutput, VirtualOutput
+from tau.supervisor import Part, Supervisor
+from tau.web.app import WebUI
+from tau.web.auth import check_listen
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 log = logging.getLogger("tau")
+
+DEMO_HTTP_PORT = 8080  # `tau run --demo` (`make run`) serves the web page here
 
 
 def configure_logging(level: str, console: Console | None = None) -> None:
@@ -130,6 +136,28 @@ async def load_demo(pool: asyncpg.Pool) -> bool:
     return True
 
 
+def web_site(
+    settings: Settings,
+    bridge: Bridge,
+    bus: Bus,
+    circadian: CircadianEngine,
+    now: Callable[[], Any],
+    database_url: str,
+) -> WebUI:
+    """The web page on the HTTP listener; what it says about the bridge holds no secret."""
+    mqtt = settings.mqtt
+    scheme = "mqtts" if mqtt.tls is not None else "mqtt"
+
+    def about() -> dict[str, Any]:
+        return {
+            **bridge.status.info(),
+            "broker_url": f"{scheme}://{mqtt.host}:{mqtt.port}",
+            "database_url": redact(database_url),
+        }
+
+    return WebUI(settings, bridge, bus, circadian, now, about)
+
+
 class App:
     def __init__(self, settings: Settings, demo: bool = False) -> None:
         self.settings = settings
@@ -141,6 +169,7 @@ class App:
         self.metrics = Metrics()
         self.http: HttpServer | None = None
         self._ready_task: asyncio.Task[None] | None = None
+        self.supervisor: Supervisor | None = None
         self._universes_seen: set[int] = set()  # labels of tau_universe_owned
 
     def _refresh_gauges(self) -> None:
@@ -189,13 +218,25 @@ class App:
                 f" note={AMQTT_NOTE!r}" if broker.kind == "amqtt" else "",
             )
 
+    @property
+    def http_port(self) -> int | None:
+        """The web page's port: the setting, else 8080 for the demo, else none."""
+        port = self.settings.http.port
+        return DEMO_HTTP_PORT if port is None and self.demo else port
+
     async def run(self) -> int:
+        http = self.settings.http
+        if self.http_port is not None:  # before anything starts: one line
+            check_listen(http.host, http.password.get_secret_value() if http.password else None)
         if self.settings.database_url is None:
             from tau.embedded import lock_data_directory
 
             # Before anything is said or started: a second Tau gets one line and exit 2.
             lock = lock_data_directory(self.settings)
             self._cleanup.append(("data directory lock", lock.release))
+        if self.http_port is not None:
+            host = f"[{http.host}]" if ":" in http.host else http.host
+            log.info("event=starting web=http://%s:%d/", host, self.http_port)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
@@ -231,6 +272,14 @@ class App:
             ) from None
 
         metrics = self.metrics
+        # Every long-running task from here on is a part of this one supervisor.
+        supervisor = Supervisor(
+            lambda part: metrics.task_restarts.labels(part).inc(),
+            restart_delay_s=s.supervisor.restart_delay_s,
+        )
+        await supervisor.start()
+        self.supervisor = supervisor
+        self._cleanup.append(("supervisor", supervisor.stop))
         clock = CircadianClock(settable=s.circadian.clock_control)
         circadian = CircadianEngine(clock.now, s.location, s.circadian.tick_seconds)
         bus = Bus()
@@ -246,7 +295,7 @@ class App:
             lease_s=s.node.lease_s,
             http=f"{s.http.host}:{s.http.port}" if s.http.port is not None else None,
         )
-        await nodes.start()
+        await nodes.start(supervisor.task)
         self._cleanup.append(("node leases", nodes.stop))
         outputs = OutputSet(s, nodes)
         scope = Scope(lambda: store.installation)
@@ -271,6 +320,7 @@ class App:
             metrics,
             scope,
             nodes,
+            supervisor,
         )
         self.bridge = bridge
         bridge.nodes_changed(nodes.owned, nodes.leader)
@@ -279,7 +329,7 @@ class App:
         # Restore before the first frame: no flash to black on a restart.
         bridge.adopt(inst, first=True)
         renderer.apply(store.restore_targets())
-        await renderer.start()
+        await renderer.start(supervisor.task)
 
         async def stop_renderer() -> None:
             outputs.hand_over()
@@ -296,13 +346,13 @@ class App:
         bus.subscribe(ChangeBatch, "renderer", to_renderer)
         bus.subscribe(ChangeBatch, "mqtt", scope.narrowed(bridge.state_publisher))
         bus.subscribe(ChangeBatch, "database", scope.narrowed(writer))
-        await writer.start()
+        await writer.start(supervisor.task)
         self._cleanup.append(("state writer", writer.stop))
 
         await bridge.start()
         self._cleanup.append(("mqtt", bridge.stop))
         listener = ConfigListener(url, bridge.reload)
-        await listener.start()
+        await listener.start(supervisor.task)
         self._cleanup.append(("config listener", listener.stop))
         for extension in bridge.extensions:
             try:
@@ -310,12 +360,34 @@ class App:
             except Exception:  # an optional feature: say so, run without it
                 log.exception("event=extension_start_failed extension=%s", extension.name)
                 continue
-            self._cleanup.append((extension.name, extension.stop))
-        if s.http.port is not None:
+            part = None
+            if type(extension).run is not Extension.run:
+                part = supervisor.spawn(extension.name, extension.run)
+
+            async def stop_extension(ext: Extension = extension, part: Part | None = part) -> None:
+                await supervisor.stop_part(part)
+                await ext.stop()
+
+            self._cleanup.append((extension.name, stop_extension))
+        if self.http_port is not None:
+            site = web_site(s, bridge, bus, circadian, clock.now, url)
             http = HttpServer(
-                s.http.host, s.http.port, bridge.health, metrics, self._refresh_gauges
+                s.http.host, self.http_port, bridge.health, metrics, self._refresh_gauges, site
             )
-            await http.start()
+            try:
+                await http.start()
+            except OSError as exc:
+                if s.http.port is not None:
+                    raise TauError(
+                        f"cannot listen on {s.http.host}:{s.http.port} ({exc.strerror}): "
+                        "free the port or set TAU_HTTP__PORT"
+                    ) from None
+                # The demo's default port is taken (another program): any free port will do.
+                log.warning("event=http_port_taken port=%d using=any", self.http_port)
+                http = HttpServer(
+                    s.http.host, 0, bridge.health, metrics, self._refresh_gauges, site
+                )
+                await http.start()
             self.http = http
             self._cleanup.append(("http", http.stop))
         # The installation, patch and state now live as long as the process: move them out

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import random
 
+from tau.timescale import time_scale
+
 
 class Backoff:
     def __init__(
         self, first: float, cap: float, *, jitter: float = 0.25, stable_s: float | None = None
     ) -> None:
-        self.first, self.cap, self.jitter, self.stable_s = first, cap, jitter, stable_s
-        self._next = first
+        scale = time_scale()  # 1 unless the test suite fast-forwards (tau/timescale.py)
+        self.first, self.cap, self.jitter = first * scale, cap * scale, jitter
+        self.stable_s = stable_s  # the owner's measure of a good connection, as given
+        self._next = self.first
 
     def reset(self) -> None:
         self._next = self.first

@@ -1,22 +1,39 @@
-"""Optional HTTP listener: `/healthz` (JSON, 200 only when healthy) and `/metrics`.
+"""The HTTP listener on the bridge's loop (aiohttp): `/healthz`, `/metrics` and the web page.
 
-A deliberately tiny HTTP/1.1 server on asyncio streams: two read-only GET
-endpoints do not justify a web framework as a dependency.
+`/healthz` (JSON, 200 only when healthy) and `/metrics` (Prometheus) are open to
+anyone who reaches the port, as before; with a `Site` the same listener serves the
+page (a `Site`: `tau.web`), behind its login when a password is set.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tau.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+READ_METHODS = ("GET", "HEAD")
+
+
+class Site(Protocol):
+    """What else the listener serves (the web page, `tau.web`)."""
+
+    def middlewares(self) -> list[Any]: ...
+    def add_routes(self, app: web.Application) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _closing(response: web.Response) -> web.Response:
+    # Probes (curl, the Docker health check, Prometheus) ask once: no keep-alive.
+    response.force_close()
+    return response
 
 
 class HttpServer:
@@ -27,60 +44,71 @@ class HttpServer:
         health: Callable[[], dict[str, Any]],
         metrics: Metrics,
         refresh: Callable[[], None],
+        site: Site | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._health = health
         self._metrics = metrics
         self._refresh = refresh
-        self._server: asyncio.Server | None = None
+        self._web = site
+        self._runner: web.AppRunner | None = None
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
+        if self._runner is None or not self._runner.addresses:
             return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._runner.addresses[0][1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}/"
+
+    def application(self) -> web.Application:
+        middlewares = self._web.middlewares() if self._web is not None else []
+        app = web.Application(middlewares=middlewares, client_max_size=256 * 1024)
+        app.router.add_route("*", "/healthz", self._healthz)
+        app.router.add_route("*", "/metrics", self._metrics_page)
+        if self._web is not None:
+            self._web.add_routes(app)
+        else:
+            app.router.add_route("*", "/{tail:.*}", self._not_found)
+        return app
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self._host, self._port)
-        log.info("event=http_listening host=%s port=%d", self._host, self.port)
+        self._runner = web.AppRunner(
+            self.application(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        log.info("event=http_listening host=%s port=%d url=%s", self._host, self.port, self.url)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._web is not None:
+            await self._web.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), timeout=5)
-            while (await asyncio.wait_for(reader.readline(), timeout=5)) not in (
-                b"\r\n",
-                b"\n",
-                b"",
-            ):
-                pass
-            parts = request.decode("latin-1").split()
-            status, ctype, body = self._respond(parts)
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    async def _healthz(self, request: web.Request) -> web.Response:
+        if request.method not in READ_METHODS:
+            return _closing(web.Response(status=405, text="only GET and HEAD\n"))
+        health = self._health()
+        return _closing(
+            web.Response(
+                status=200 if health.get("healthy") else 503,
+                body=json.dumps(health, default=str).encode(),
+                content_type="application/json",
             )
-            writer.write(head.encode() + (b"" if parts[:1] == ["HEAD"] else body))
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        )
 
-    def _respond(self, parts: list[str]) -> tuple[str, str, bytes]:
-        if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
-            return "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n"
-        path = parts[1].split("?", 1)[0]
-        if path == "/healthz":
-            health = self._health()
-            status = "200 OK" if health.get("healthy") else "503 Service Unavailable"
-            return status, "application/json", json.dumps(health, default=str).encode()
-        if path == "/metrics":
-            self._refresh()
-            return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self._metrics.registry)
-        return "404 Not Found", "text/plain", b"try /healthz or /metrics\n"
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        if request.method not in READ_METHODS:
+            return _closing(web.Response(status=405, text="only GET and HEAD\n"))
+        self._refresh()
+        body = generate_latest(self._metrics.registry)
+        return _closing(web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}))
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return _closing(web.Response(status=404, text="try /healthz or /metrics\n"))

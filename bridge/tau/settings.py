@@ -173,6 +173,48 @@ class CircadianSettings(_Strict):
     )
 
 
+class SupervisorSettings(_Strict):
+    restart_delay_s: float = Field(
+        0.1,
+        gt=0,
+        le=60,
+        description="pause before a part that failed unexpectedly starts again (doubling "
+        "to 5 s while it keeps failing)",
+    )
+    fault_injection: bool = Field(
+        False,
+        description="answer the `testing/fail` bridge request, which makes a named part of "
+        "the bridge fail once (tests of supervision); never enable in production",
+    )
+
+
+class RequestsSettings(_Strict):
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="bridge requests handled at once (the database pool holds 4 "
+        "connections: the rest stay free for the state writer and reloads)",
+    )
+    queue: int = Field(
+        64,
+        ge=1,
+        le=100_000,
+        description="bridge requests waiting for a worker; beyond it a request is answered "
+        '{"status": "error", "error": "busy"} at once',
+    )
+
+
+class HomeAssistantSettings(_Strict):
+    birth_debounce_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Home Assistant's `online` (birth) message republishes discovery and "
+        "states at most once per this many seconds",
+    )
+
+
 class LocationSettings(_Strict):
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
@@ -182,7 +224,18 @@ class LocationSettings(_Strict):
 class HttpSettings(_Strict):
     host: str = "127.0.0.1"
     port: int | None = Field(
-        None, ge=0, le=65535, examples=[8080], description="unset = no HTTP listener"
+        None,
+        ge=0,
+        le=65535,
+        examples=[8080],
+        description="the web page, /healthz and /metrics; unset = none (8080 under --demo)",
+    )
+    password: SecretStr | None = Field(
+        None, description="the web page's password; required when host is not loopback"
+    )
+    read_only: bool = Field(False, description="serve the web page's views without controls")
+    updates_per_s: float = Field(
+        20.0, gt=0, le=20, description="most live messages a second to each open page"
     )
 
 
@@ -253,6 +306,9 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     fixtures: FixturesSettings = Field(default_factory=FixturesSettings)
     node: NodeSettings = Field(default_factory=NodeSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    requests: RequestsSettings = Field(default_factory=RequestsSettings)
+    homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
     state_flush_ms: int = Field(100, ge=10, le=250, description="write-behind batch window")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path | None = Field(

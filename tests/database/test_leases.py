@@ -61,6 +61,15 @@ async def eventually(check: Callable[[], bool], within_s: float) -> float:
     return time.monotonic() - start
 
 
+async def steadily(check: Callable[[], bool], for_s: float) -> None:
+    """`check` holds the whole time (polled): fails at the first moment it does not."""
+    start = time.monotonic()
+    while time.monotonic() - start < for_s:
+        assert check(), f"no longer true after {time.monotonic() - start:.2f} s"
+        await asyncio.sleep(0.02)
+    assert check()
+
+
 def _proxied(url: str) -> tuple[TcpProxy, str]:
     host_port = url.split("@", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1)
@@ -135,7 +144,9 @@ async def test_a_node_that_joined_after_the_owner_died_takes_nothing_and_says_wh
     await a.die()
     with caplog.at_level(logging.WARNING, logger="tau.nodes"):
         b = await start(nodes, schema_url, "b", {1: NETWORK}, {1})
-        await asyncio.sleep(2.5 * LEASE_S)
+        await steadily(
+            lambda: b.cluster.owned == frozenset() and not b.cluster.leader, 2.5 * LEASE_S
+        )
     assert b.cluster.owned == frozenset() and not b.cluster.leader
     warnings = [r.getMessage() for r in caplog.records if "lease_orphaned" in r.getMessage()]
     # once per resource (leader, universe:1), not once per tick
@@ -149,8 +160,7 @@ async def test_forgetting_a_dead_node_frees_what_it_held(
     a = await start(nodes, schema_url, "a", {1: NETWORK}, {1})
     await a.die()
     b = await start(nodes, schema_url, "b", {1: NETWORK}, {1})
-    await asyncio.sleep(1.5 * LEASE_S)
-    assert 1 not in b.cluster.owned
+    await steadily(lambda: 1 not in b.cluster.owned, 1.5 * LEASE_S)
     conn = await asyncpg.connect(schema_url)
     try:
         assert await leases.forget(conn, "a")
@@ -200,8 +210,7 @@ async def test_one_device_universe_on_two_nodes_is_an_error_naming_the_owner(
     assert 1 not in b.cluster.owned
     # a device universe has no standby: b never takes it, even from a dead a
     await a.die()
-    await asyncio.sleep(2.5 * LEASE_S)
-    assert 1 not in b.cluster.owned
+    await steadily(lambda: 1 not in b.cluster.owned, 2.5 * LEASE_S)
 
 
 async def test_cut_off_from_the_database_the_owner_stops_before_the_standby_starts(
@@ -236,8 +245,7 @@ async def test_without_a_standby_a_node_rides_out_a_database_outage(
     try:
         a = await start(nodes, via_proxy, "a", {1: NETWORK, 2: DEVICE}, {1, 2})
         _cut(proxy)
-        await asyncio.sleep(3 * LEASE_S)
-        assert a.cluster.owned == {1, 2} and a.cluster.leader
+        await steadily(lambda: a.cluster.owned == {1, 2} and a.cluster.leader, 3 * LEASE_S)
         assert not a.cluster.database_ok
         assert a.cluster.deadline(1) is None  # nobody could take it over
         proxy.restore()
@@ -301,8 +309,7 @@ async def test_with_the_database_away_for_everyone_the_owner_keeps_sending(
         _cut(proxy_a)
         _cut(proxy_b)
         cut = time.monotonic()
-        await asyncio.sleep(3 * LEASE_S)
-        assert a.cluster.owned == {1} and a.cluster.leader
+        await steadily(lambda: a.cluster.owned == {1} and a.cluster.leader, 3 * LEASE_S)
         until = a.cluster.deadline(1)
         assert until is not None and until > time.monotonic()  # held by b's reports
         assert b.cluster.owned == frozenset()
@@ -343,3 +350,19 @@ async def test_a_restart_after_a_crash_on_this_computer_takes_the_name_at_once(
     hall = await start(nodes, schema_url, "hall", {1: NETWORK}, {1})
     assert time.monotonic() - started < LEASE_S
     assert hall.cluster.owned == {1} and hall.cluster.leader
+
+
+async def test_refresh_times_its_own_round_not_the_wait_for_a_round_under_way(
+    schema_url: str, nodes: list[Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tau.nodes")
+    a = await start(nodes, schema_url, "a", {1: NETWORK}, {1})
+    lock = a.cluster._lock  # a slow round under way holds it past the round's timeout
+    await lock.acquire()
+    refresh = asyncio.create_task(a.cluster.refresh())
+    await asyncio.sleep(2 * a.cluster.margin_s)
+    lock.release()
+    await asyncio.wait_for(refresh, 5)
+    assert a.cluster.database_ok
+    assert "node_database_lost" not in caplog.text
+    assert a.cluster.owned == {1}

@@ -53,6 +53,7 @@ async def test_seeds_load_in_order_with_psql_and_again(fresh_database: tuple[str
     assert await counts(url) == EXPECTED
 
 
+@pytest.mark.usefixtures("shared_roles")
 def test_docker_entrypoint_initdb_order(fresh_database: tuple[str, str], tmp_path: Path) -> None:
     initdb = tmp_path / "docker-entrypoint-initdb.d"
     initdb.mkdir()
@@ -128,6 +129,7 @@ async def connect_as(url: str, role: str) -> asyncpg.Connection:
         pytest.skip(f"the test server does not trust {role} without a password: {exc}")
 
 
+@pytest.mark.usefixtures("shared_roles")
 async def test_roles_least_privilege(seeded_url: str) -> None:
     psql(seeded_url, "-f", str(ROLES_SQL))
     psql(seeded_url, "-f", str(ROLES_SQL))  # idempotent

@@ -34,6 +34,7 @@ SECRETS = {
     "TAU_DAEMON_PASSWORD": "daemonSECRET3",
     "MQTT_PASSWORD": "mqttSECRET4",
     "MQTT_HA_PASSWORD": "haSECRET5",
+    "WEB_PASSWORD": "webSECRET6",
 }
 # Which service may see which secret.
 ALLOWED = {
@@ -42,9 +43,9 @@ ALLOWED = {
     "migrate": {"TAU_OWNER_PASSWORD"},
     "demo": {"TAU_OWNER_PASSWORD"},
     "mqtt": {"MQTT_PASSWORD", "MQTT_HA_PASSWORD"},
-    "bridge": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"},
-    "bridge-a": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"},
-    "bridge-b": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"},
+    "bridge": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD", "WEB_PASSWORD"},
+    "bridge-a": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD", "WEB_PASSWORD"},
+    "bridge-b": {"TAU_DAEMON_PASSWORD", "MQTT_PASSWORD", "WEB_PASSWORD"},
 }
 NODES = ("bridge-a", "bridge-b")
 
@@ -217,6 +218,10 @@ def test_each_service_receives_only_its_own_secrets() -> None:
     url = environment["TAU_DATABASE_URL"]
     assert url == f"postgresql://tau_daemon:{SECRETS['TAU_DAEMON_PASSWORD']}@database:5432/tau"
     assert environment["TAU_MQTT__PASSWORD"] == SECRETS["MQTT_PASSWORD"]
+    assert environment["TAU_HTTP__PASSWORD"] == SECRETS["WEB_PASSWORD"]
+    (port,) = data["services"]["bridge"]["ports"]  # the web page, on the host's loopback only
+    assert port in ("127.0.0.1:8080:8080", {"mode": "ingress", "host_ip": "127.0.0.1",
+                    "target": 8080, "published": "8080", "protocol": "tcp"})  # fmt: skip
     assert environment["TAU_MIGRATE_ON_START"] == "0"
     assert "TAU_MIGRATION_DATABASE_URL" not in environment
     migrate = json.dumps(data["services"]["migrate"])
@@ -282,7 +287,13 @@ def test_no_service_reads_the_whole_env_file(raw: dict[str, Any]) -> None:
 
 
 def test_a_missing_password_stops_compose_with_its_name() -> None:
-    for name in ("POSTGRES_PASSWORD", "TAU_OWNER_PASSWORD", "TAU_DAEMON_PASSWORD", "MQTT_PASSWORD"):
+    for name in (
+        "POSTGRES_PASSWORD",
+        "TAU_OWNER_PASSWORD",
+        "TAU_DAEMON_PASSWORD",
+        "MQTT_PASSWORD",
+        "WEB_PASSWORD",
+    ):
         with pytest.raises(ComposeError, match=f"{name}.*set {name} in .env"):
             resolve(real_env(**{name: ""}))
 

@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+def data_dir(embedded_data_dir: Path) -> Path:
+    """A data directory as after the first start's initdb (a copy of the session's)."""
+    return embedded_data_dir
 
 
 def _stop_embedded(pgdata: Path) -> None:
@@ -225,6 +226,7 @@ def _run_demo(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     raise AssertionError(f"tau run --demo ended with {proc.wait()} before it was ready")
 
 
+@pytest.mark.usefixtures("embedded_data_dir")  # tmp_path/data, initialised
 def test_after_a_kill_9_nothing_is_left_running_for_long(tmp_path: Path) -> None:
     """The embedded Mosquitto dies with Tau; the next Tau stops the orphaned PostgreSQL."""
     if find_mosquitto() is None:

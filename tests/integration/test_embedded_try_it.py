@@ -88,12 +88,14 @@ class Subscriber:
         self.proc.wait(10)
 
 
-def test_try_it_with_a_wildcard_subscriber_on_the_embedded_broker(tmp_path) -> None:
+def test_try_it_with_a_wildcard_subscriber_on_the_embedded_broker(
+    tmp_path, embedded_data_dir
+) -> None:
     port = free_port()
     stderr_path = tmp_path / "stderr.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tau", "run", "--demo", "--no-view"],
-        env=_env(TAU_DATA_DIR=str(tmp_path / "data"), TAU_MQTT__PORT=str(port)),
+        env=_env(TAU_DATA_DIR=str(embedded_data_dir), TAU_MQTT__PORT=str(port)),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=stderr_path.open("w"),

@@ -179,10 +179,12 @@ def test_check_queries_the_embedded_database_for_real(demo: Demo, tmp_path: Path
     assert demo.proc.poll() is None
 
 
-def test_check_on_a_fresh_embedded_database_says_it_is_empty(tmp_path: Path) -> None:
+def test_check_on_a_fresh_embedded_database_says_it_is_empty(
+    tmp_path: Path, embedded_data_dir: Path
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tau", "check"],
-        env=_env(TAU_DATA_DIR=str(tmp_path / "data"), TAU_MQTT__PORT=str(free_port())),
+        env=_env(TAU_DATA_DIR=str(embedded_data_dir), TAU_MQTT__PORT=str(free_port())),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -205,6 +207,8 @@ def test_waiting_for_the_database_is_said_every_ten_seconds(tmp_path: Path) -> N
         {
             "TAU_DATABASE_URL": f"postgresql://tau:secret@127.0.0.1:{dead}/tau",
             "TAU_MQTT__PORT": str(free_port()),
+            # the reminder period and retry delays tenfold shorter (tau/timescale.py)
+            "TAU_TEST_TIME_SCALE": "0.1",
         },
         tmp_path,
     )
@@ -216,7 +220,8 @@ def test_waiting_for_the_database_is_said_every_ten_seconds(tmp_path: Path) -> N
             "(connection refused): is it running? check TAU_DATABASE_URL"
         ), output.lines[first]
         # The reminder rides on the first failed attempt 10 s or more after the first
-        # line; attempts are up to 5 s (+25 % jitter) apart, so it comes within 16.25 s.
+        # line; attempts are up to 5 s (+25 % jitter) apart, so it comes within 16.25 s
+        # (1.625 s at the test's time scale).
         again = output.wait_for(r"still waiting for PostgreSQL", 20)
         assert re.search(
             rf"still waiting for PostgreSQL at 127\.0\.0\.1:{dead} since \d\d:\d\d:\d\d "

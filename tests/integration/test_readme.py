@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from testkit.db import drop_database
 from testkit.mqtt import MqttProbe
-from testkit.services import MqttServer
+from testkit.services import MqttServer, copy_embedded_template
 
 ORANGE = {"r": 255, "g": 80, "b": 0}
 DEMO = "tau-demo"  # `make run`'s base topic, which "Try it" talks to
@@ -231,7 +231,11 @@ def topics() -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_from_the_demo_to_your_home(
-    mqtt_server: MqttServer, mqtt_probe: MqttProbe, tmp_path: Path, topics: tuple[str, str]
+    mqtt_server: MqttServer,
+    mqtt_probe: MqttProbe,
+    tmp_path: Path,
+    topics: tuple[str, str],
+    embedded_pgdata: Path,
 ) -> None:
     base, prefix = topics
     setup, requests = bash_blocks("From the demo to your home")
@@ -245,7 +249,8 @@ def test_from_the_demo_to_your_home(
             if args[0] == "export":
                 name, _, value = args[1].partition("=")
                 assert (name, value) == ("TAU_DATA_DIR", "~/tau-home")
-                env[name] = str(tmp_path / "tau-home")
+                # initialised as by a first start (a copy of the session's initdb)
+                env[name] = str(copy_embedded_template(embedded_pgdata, tmp_path / "tau-home"))
             elif args[:2] == ["tau", "run"]:
                 tau = TauRun(args, env, tmp_path)
             else:

@@ -48,11 +48,11 @@ def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float) -> li
 
 
 @pytest.mark.slow
-def test_demo_runs_on_embedded_database_and_broker(tmp_path) -> None:
+def test_demo_runs_on_embedded_database_and_broker(tmp_path, embedded_data_dir) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tau", "run", "--demo", "--no-view"],
-        env=_env(TAU_DATA_DIR=str(tmp_path / "data"), TAU_MQTT__PORT=str(port)),
+        env=_env(TAU_DATA_DIR=str(embedded_data_dir), TAU_MQTT__PORT=str(port)),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=(tmp_path / "stderr.log").open("w"),

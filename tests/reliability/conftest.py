@@ -20,7 +20,7 @@ from testkit.services import MqttServer
 
 from tests.reliability.helpers import create_test_database, drop_database
 
-_FIGURES: list[tuple[str, str, str]] = []
+_FIGURE = "tau figure"  # the user property that carries "name = text" to the summary
 _MODULE_BRIDGES: list[BridgeProcess] = []
 
 
@@ -36,17 +36,26 @@ def figure(request: pytest.FixtureRequest, record_property: Callable[[str, Any],
         text += f" {unit}" if unit else ""
         print(f"\n[figure] {request.node.name}: {name} = {text}")
         record_property(name, value)
-        _FIGURES.append((request.node.nodeid, name, text))
+        # on the report too, so the summary has it when pytest-xdist ran the test elsewhere
+        request.node.user_properties.append((_FIGURE, f"{name} = {text}"))
 
     return record
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _FIGURES:
+    lines = [
+        f"{report.nodeid}: {value}"
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == _FIGURE
+    ]
+    if not lines:
         return
     terminalreporter.section("tau reliability figures")
-    for nodeid, name, text in _FIGURES:
-        terminalreporter.write_line(f"{nodeid}: {name} = {text}")
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -406,6 +406,7 @@ async def forbidden_statements(url: str) -> dict[str, str]:
     return outcome
 
 
+@pytest.mark.usefixtures("shared_roles")
 def test_bridge_runs_as_tau_daemon_and_migrations_as_tau_owner(
     bridge_factory, mqtt_probe, tmp_path, figure
 ) -> None:
@@ -521,6 +522,7 @@ def http_listening(port: int) -> bool:
         return False
 
 
+@pytest.mark.usefixtures("shared_roles")
 @pytest.mark.parametrize("in_query", DSN_STYLES)
 def test_secrets_never_appear_in_logs_topics_check_or_http(
     secret_role, bridge_factory, broker, pki, tmp_path, in_query

@@ -64,7 +64,8 @@ def test_widget_unplug_and_replug_resumes_with_the_current_frame_within_2_s(
         level = json.dumps({"state": "ON", "brightness": 255})
         mqtt_probe.publish(bridge.topic("fixture", "hallway-downlight", "set"), level)
         mqtt_probe.publish(bridge.topic("fixture", "kitchen-ceiling", "set"), "OFF")
-        time.sleep(1.5 + round_no)  # unplugged for a while, so the reconnect backoff grows
+        # unplugged for a while, so the reconnect backoff grows (polled: it must not exit)
+        assert not wait_until(lambda: not bridge.running, 1.5 + round_no), bridge.log_tail()
         data = health(mqtt_probe, bridge)
         assert data["outputs"]["1"]["state"] != "ok", data["outputs"]
         assert bridge.running

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ from tau.core.model import Installation
 from tau.core.topics import Topics
 from tau.db.leases import universe_resource
 from tau.nodes.cluster import Cluster
+from tau.supervisor import checkpoint, finish
 
 log = logging.getLogger("tau.homeassistant")
 
@@ -70,6 +72,9 @@ class HomeAssistantExtension(Extension):
         self.availability = UniverseAvailability(self._topics, publish)
         self._connected = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ha_every = ctx.settings.homeassistant.birth_debounce_s
+        self._ha_last = float("-inf")
+        self._ha_pending = False
 
     def events(self) -> Iterable[EventHandler]:
         return [
@@ -80,13 +85,17 @@ class HomeAssistantExtension(Extension):
             (HomeAssistantOnline, self._on_ha_online),
         ]
 
-    async def start(self) -> None:
-        self._spawn(self._availability_loop())
+    async def run(self) -> None:
+        """Universe availability, every AVAILABILITY_EVERY_S while leading."""
+        while True:
+            await asyncio.sleep(AVAILABILITY_EVERY_S)
+            checkpoint(self.name)
+            if self._connected and self._leads():
+                self.publish_universes()
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        tasks, self._tasks = set(self._tasks), set()
+        await finish(tasks, self.name)
 
     async def connected(self) -> None:
         # Discovery goes out before the bridge says `online` (see the session).
@@ -146,21 +155,27 @@ class HomeAssistantExtension(Extension):
             self.publish_universes()
 
     def _on_ha_online(self, _event: HomeAssistantOnline) -> None:
-        self._spawn(self._republish_for_ha())
+        """Debounced: one republish per `birth_debounce_s` at most, however many birth
+        messages arrive (a flapping Home Assistant, or a flood on its status topic);
+        a birth during the pause is answered once when it ends."""
+        if self._ha_pending:
+            return
+        self._ha_pending = True
+        wait = max(0.0, self._ha_last + self._ha_every - time.monotonic())
+        self._spawn(self._republish_for_ha(wait))
 
-    async def _republish_for_ha(self) -> None:
+    async def _republish_for_ha(self, wait: float) -> None:
         # HA's documentation asks for a short random delay so a restart of HA is not
         # met by every integration at the same instant.
-        await asyncio.sleep(random.uniform(0.1, 0.6))
+        try:
+            await asyncio.sleep(wait + random.uniform(0.1, 0.6))
+        finally:
+            self._ha_pending = False
+        self._ha_last = time.monotonic()
+        log.info("event=homeassistant_online_republish")
         if self._leads():
             self._everything()
         self._states.publish_all(groups=self._leads())
-
-    async def _availability_loop(self) -> None:
-        while True:
-            await asyncio.sleep(AVAILABILITY_EVERY_S)
-            if self._connected and self._leads():
-                self.publish_universes()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro, name=f"{self.name}-task")

@@ -169,8 +169,13 @@ def print_try_lines(app: App) -> None:
     """Plain mode: say how to try it (or how to begin), on stdout, once the bridge is online."""
     if app.bridge is None:
         return
-    for line in ready_lines(app.bridge):
+    for line in ready_lines(app.bridge) + web_lines(app):
         print(line, flush=True)  # noqa: T201
+
+
+def web_lines(app: App) -> list[str]:
+    """Where the web page is (README "Web"), when the bridge serves it."""
+    return [f"Web page: {app.http.url}"] if app.http is not None else []
 
 
 def make_console() -> Console:
@@ -185,7 +190,7 @@ def attach_view(app: App, console: Console) -> None:
         bridge = ready_app.bridge
         if bridge is None:
             return
-        lines = ready_lines(bridge)
+        lines = ready_lines(bridge) + web_lines(ready_app)
         console.print(lines[0], style="bold green", markup=False, highlight=False)
         for line in lines[1:]:
             console.print(line, markup=False, highlight=False)

@@ -125,7 +125,11 @@ async def test_unplug_and_replug_resume_with_the_current_frame(
         await asyncio.sleep(0.1)
         renderer.apply([target(1, 180)])
         assert await _wait_state(renderer, "reconnecting")
-        await asyncio.sleep(1.2)
+        # unplugged for a while, so the reopen backoff grows (polled: it stays reconnecting)
+        held = time.monotonic()
+        while time.monotonic() - held < 1.2:
+            assert renderer.status()[1]["state"] == "reconnecting", renderer.status()
+            await asyncio.sleep(0.05)
         widget.clear()
         widget.replug()
         t0 = time.monotonic()

@@ -1,0 +1,597 @@
+"""The web page: routes, login, CSRF, and what each page is built from.
+
+Changes go where MQTT's go: light, scene and circadian commands through the
+bridge's own `on_message` (the same parsing, the same refusals on
+`<base>/bridge/log`), bridge requests through `Bridge.request` (the same
+handlers and the same reply as `<base>/bridge/response/<name>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from tau import __version__
+from tau.core.bus import Bus
+from tau.core.events import ChangeBatch, InstallationReloaded
+from tau.core.state import StateStore
+from tau.core.topics import Topics
+from tau.dmx.render import Renderer
+from tau.features.circadian.engine import CircadianEngine
+from tau.features.circadian.profile import SunCalendar, local_zone, location_configured
+from tau.features.switches.vocabulary import intent_for, supported_actions
+from tau.fixtures.library import INSTALL_HINT, library_folders
+from tau.settings import Settings
+from tau.web import pages, views
+from tau.web.auth import COOKIE, CSRF_HEADER, Auth, Session
+from tau.web.live import LiveHub, Page
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# What the page may send, as `<base>/<topic>`: the commands MQTT takes.
+COMMAND_TOPICS = re.compile(
+    r"^(fixture|group|scene)/[a-z0-9][a-z0-9_-]{0,62}/set$|^group/[a-z0-9][a-z0-9_-]{0,62}/circadian/set$"
+)
+PAGES = ("overview", "universes", "lights", "patch", "scenes", "circadian", "switches")
+NOT_IN_USE = (
+    "not in use: the bridge refused this profile when it loaded it (its reason is in the "
+    "log; sun-relative keyframes need TAU_LOCATION__LATITUDE, __LONGITUDE and __TIMEZONE)"
+)
+# Nothing from another host, no inline script: only the page's own file runs.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+HEALTH_EVERY_S = 1.0  # how often each page's broker and database state is looked at
+OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/")
+
+
+class BridgeLike(Protocol):
+    """What the page needs from the running bridge (`tau.controller.Bridge`)."""
+
+    @property
+    def topics(self) -> Topics: ...
+    @property
+    def store(self) -> StateStore: ...
+    @property
+    def renderer(self) -> Renderer: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def rejections(self) -> list[tuple[float, str, str]]: ...
+    @property
+    def recent(self) -> list[tuple[float, str, str]]: ...
+    def health(self) -> dict[str, Any]: ...
+    def node_health(self) -> dict[str, Any]: ...
+    def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None: ...
+    async def request(self, name: str, payload: bytes) -> dict[str, Any]: ...
+
+
+class WebUI:
+    """Served by `tau.http.HttpServer` (its `Site`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bridge: BridgeLike,
+        bus: Bus,
+        circadian: CircadianEngine,
+        now: Callable[[], datetime],
+        about: Callable[[], dict[str, Any]],
+        *,
+        wrong_delay_s: float = 1.0,
+    ) -> None:
+        http = settings.http
+        password = http.password.get_secret_value() if http.password else None
+        self.auth = Auth(password, wrong_delay_s=wrong_delay_s)
+        self.read_only = http.read_only
+        self._settings = settings
+        self._bridge = bridge
+        self._circadian = circadian
+        self._now = now
+        self._about = about
+        self.live = LiveHub(self._changes, http.updates_per_s)
+        bus.subscribe(ChangeBatch, "web", self.live.on_batch)
+        bus.subscribe(InstallationReloaded, "web", self.live.on_reload)
+        self._problems = 0
+        self._inputs = 0.0
+        self._level_cache: dict[int, tuple[tuple[int, int], bytes, str]] = {}
+
+    # ------------------------------------------------------------ the site
+    def middlewares(self) -> list[Any]:
+        @web.middleware
+        async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self._guard(request, handler)
+
+        return [guard]
+
+    def add_routes(self, app: web.Application) -> None:
+        static = resources.files("tau.web") / "static"
+        app.router.add_get("/", self._home)
+        app.router.add_get("/login", self._login_page)
+        app.router.add_post("/login", self._login)
+        app.router.add_post("/logout", self._logout)
+        app.router.add_get("/static/{name}", self._static_file(static))
+        for name in PAGES:
+            app.router.add_get(f"/{name}", self._page(name))
+        app.router.add_get("/api/{name}.json", self._data)
+        app.router.add_get("/ws", self._ws)
+        app.router.add_get("/api/library", self._library)
+        app.router.add_post("/api/send", self._send)
+        app.router.add_post("/api/request/{name:.+}", self._request)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+
+    async def close(self) -> None:
+        await self.live.close()
+
+    async def _not_found(self, _request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such page: try /overview, /healthz or /metrics\n")
+
+    # ------------------------------------------------------------ guard
+    async def _home(self, _request: web.Request) -> web.Response:
+        raise web.HTTPSeeOther("/overview")
+
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path.startswith(OPEN_PATHS) and path != "/logout":
+            return await handler(request)
+        session = self.auth.session(request.cookies.get(COOKIE))
+        fresh: Session | None = None
+        if session is None:
+            if self.auth.required:
+                if request.method == "GET" and not path.startswith(("/api/", "/ws")):
+                    raise web.HTTPSeeOther(f"/login?next={path}")
+                return _error(401, "log in first (the page's password, TAU_HTTP__PASSWORD)")
+            session = fresh = self.auth.open_session()
+        if request.method not in ("GET", "HEAD"):
+            if self.read_only:
+                return _error(403, "this page is read-only (TAU_HTTP__READ_ONLY)")
+            given = request.headers.get(CSRF_HEADER)
+            if given is None and request.content_type == "application/x-www-form-urlencoded":
+                given = str((await request.post()).get("csrf", ""))  # a plain form (log out)
+            if not Auth.csrf_ok(session, given):
+                return _error(403, "missing or wrong CSRF token: reload the page")
+        request["session"] = session
+        response = await handler(request)
+        if fresh is not None:
+            _set_cookie(response, fresh)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    # ------------------------------------------------------------ login
+    async def _login_page(self, request: web.Request) -> web.Response:
+        if not self.auth.required:
+            raise web.HTTPSeeOther("/overview")
+        failed = request.query.get("failed") == "1"
+        return _html(pages.login(failed, _next(request.query.get("next"))))
+
+    async def _login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        target = _next(str(form.get("next", "")))
+        session = await self.auth.login(str(form.get("password", "")))
+        if session is None:
+            log.warning("event=web_login_refused remote=%s", request.remote)
+            return _html(pages.login(True, target), status=401)
+        response = web.HTTPSeeOther(target)
+        _set_cookie(response, session)
+        raise response
+
+    async def _logout(self, request: web.Request) -> web.Response:
+        self.auth.close_session(request.cookies.get(COOKIE))
+        response = web.HTTPSeeOther("/login" if self.auth.required else "/overview")
+        response.del_cookie(COOKIE, path="/")
+        raise response
+
+    # ------------------------------------------------------------ pages
+    def _static_file(self, folder: Any) -> Handler:
+        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            name = request.match_info["name"]
+            suffix = name[name.rfind(".") :]
+            if "/" in name or name.startswith(".") or suffix not in types:
+                raise web.HTTPNotFound()
+            entry = folder / name
+            if not entry.is_file():
+                raise web.HTTPNotFound()
+            return web.Response(
+                body=entry.read_bytes(),
+                content_type=types[suffix],
+                headers={"Cache-Control": "max-age=300"},
+            )
+
+        return serve
+
+    def _page(self, name: str) -> Handler:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            session: Session = request["session"]
+            boot = self.data(name)
+            body = pages.page(
+                name,
+                boot,
+                csrf=session.csrf,
+                read_only=self.read_only,
+                logout=self.auth.required,
+                version=__version__,
+            )
+            return _html(body)
+
+        return serve
+
+    async def _data(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in PAGES:
+            raise web.HTTPNotFound()
+        return web.json_response(self.data(name), dumps=_dumps)
+
+    def data(self, name: str) -> dict[str, Any]:
+        """What page `name` starts from (then follows live over the websocket)."""
+        builder: Callable[[], dict[str, Any]] = getattr(self, f"_data_{name}")
+        return builder()
+
+    def _data_overview(self) -> dict[str, Any]:
+        bridge = self._bridge
+        about = self._about()
+        return {
+            "health": bridge.health(),
+            "about": about,
+            "problems": _problems(bridge.rejections),
+            "rejected": bridge.rejected,
+            "recent": _problems(bridge.recent),
+        }
+
+    def _data_universes(self) -> dict[str, Any]:
+        inst = self._bridge.store.installation
+        outputs = self._bridge.renderer.status()
+        return {
+            "universes": {
+                str(u): {**m, "output": str(outputs.get(u, {}).get("state", "elsewhere"))}
+                for u, m in views.universe_map(inst).items()
+            }
+        }
+
+    def _data_lights(self) -> dict[str, Any]:
+        store = self._bridge.store
+        inst = store.installation
+        return {
+            "groups": views.group_tree(inst, store.group_light, store.group_modes),
+            "fixtures": views.fixtures(inst, store.fixtures()),
+            "transition": self._settings.default_transition,
+        }
+
+    def _data_patch(self) -> dict[str, Any]:
+        inst = self._bridge.store.installation
+        groups = [
+            {
+                "slug": g.slug,
+                "name": g.name,
+                "fixtures": _some(inst.fixtures[f].slug for f in g.direct_fixture_ids),
+                "groups": _some(inst.groups[c].slug for c in g.child_group_ids),
+                "profile": inst.profiles[g.circadian_profile_id].name
+                if g.circadian_profile_id in inst.profiles
+                else None,
+            }
+            for g in sorted(inst.groups.values(), key=lambda g: g.slug)
+        ]
+        return {
+            "models": views.models(inst),
+            "fixtures": [
+                {k: row[k] for k in ("slug", "name", "model", "universe", "start", "footprint")}
+                for row in views.fixtures(inst, self._bridge.store.fixtures())
+            ],
+            "groups": groups,
+            "profiles": sorted(p.name for p in inst.profiles.values()),
+            "universes": {str(u): m["free"] for u, m in views.universe_map(inst).items()},
+        }
+
+    def _data_scenes(self) -> dict[str, Any]:
+        inst = self._bridge.store.installation
+        return {
+            "scenes": [
+                {
+                    "slug": s.slug,
+                    "name": s.name,
+                    "group": inst.groups[s.group_id].slug if s.group_id in inst.groups else None,
+                    "fixtures": len(s.values),
+                    "on": sum(1 for v in s.values if v.is_on),
+                }
+                for s in sorted(inst.scenes.values(), key=lambda s: s.slug)
+            ],
+            "groups": sorted(g.slug for g in inst.groups.values()),
+        }
+
+    def _data_circadian(self) -> dict[str, Any]:
+        store = self._bridge.store
+        inst = store.installation
+        location = self._settings.location
+        now = self._now().astimezone(local_zone(location))  # the profiles' own clock
+        sun: dict[str, float] = {}
+        if location_configured(location):
+            sun = SunCalendar(location).times(now.date())
+        now_h = now.hour + now.minute / 60 + now.second / 3600
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        profiles: list[dict[str, Any]] = []
+        for profile in sorted(inst.profiles.values(), key=lambda p: p.name):
+            try:
+                points = [
+                    (m / 60, t.brightness, t.kelvin)
+                    for m in range(0, 24 * 60 + 1, 10)
+                    for t in [
+                        self._circadian.target_for_profile(
+                            profile.id, midnight + timedelta(minutes=m)
+                        )
+                    ]
+                ]
+                current = self._circadian.target_for_profile(profile.id, now)
+            except KeyError:
+                profiles.append({"name": profile.name, "error": NOT_IN_USE})
+                continue
+            groups = [
+                self._following(g.id)
+                for g in sorted(inst.groups.values(), key=lambda g: g.slug)
+                if g.circadian_profile_id == profile.id
+            ]
+            profiles.append(
+                {
+                    "name": profile.name,
+                    "svg": views.chart_svg(points, now_h, sun),
+                    "now": {"brightness": current.brightness, "kelvin": current.kelvin},
+                    "groups": groups,
+                }
+            )
+        return {
+            "time": now.strftime("%H:%M"),
+            "sun": {k: views.clock(v) for k, v in sun.items()},
+            "profiles": profiles,
+        }
+
+    def _following(self, group_id: int) -> dict[str, Any]:
+        """A group with a profile: its switch, and what was taken over by hand (a manual
+        change takes brightness or colour from the profile until resumed)."""
+        store = self._bridge.store
+        group = store.installation.groups[group_id]
+        states = store.fixtures()
+        governed = [f for f in group.fixture_ids if store.profile_group_of(f) == group_id]
+        brightness = sum(1 for f in governed if states[f].circadian_suspended)
+        colour = sum(1 for f in governed if states[f].colour_suspended)
+        taken = [
+            f"{what} on {n} of {len(governed)}"
+            for what, n in (("brightness", brightness), ("colour", colour))
+            if n
+        ]
+        return {
+            "slug": group.slug,
+            "name": group.name,
+            "enabled": store.circadian_switch_on(group_id),
+            "suspended": bool(taken),
+            "taken": "taken over by hand: " + ", ".join(taken) if taken else "",
+            "sleep": store.sleeping(group_id),
+        }
+
+    def _data_switches(self) -> dict[str, Any]:
+        inst = self._bridge.store.installation
+        switches: list[dict[str, Any]] = []
+        for s in sorted(inst.switches.values(), key=lambda s: s.slug):
+            target = (
+                f"group {inst.groups[s.target_group_id].slug}"
+                if s.target_group_id in inst.groups
+                else f"fixture {inst.fixtures[s.target_fixture_id].slug}"
+                if s.target_fixture_id in inst.fixtures
+                else "nothing"
+            )
+            actions = {a: views.intent_words(intent_for(s, a)) for a in supported_actions(s)}
+            switches.append(
+                {
+                    "slug": s.slug,
+                    "name": s.name,
+                    "model": f"{s.model.manufacturer} {s.model.model}",
+                    "topic": s.input_topic,
+                    # where its presses arrive: its own topic, and the input it listens to
+                    "topics": [self._bridge.topics.base + f"/switch/{s.slug}/action"]
+                    + ([s.input_topic] if s.input_topic else []),
+                    "target": target,
+                    "actions": actions,
+                }
+            )
+        presses = [p for p in _problems(self._bridge.recent) if _is_input(p["topic"], switches)]
+        return {"switches": switches, "presses": presses}
+
+    async def _library(self, request: web.Request) -> web.Response:
+        """`tau fixtures search` for the Patch page, in a worker thread (it reads files)."""
+        text = request.query.get("q", "").strip()
+        if len(text) < 2:
+            return _error(400, "type at least 2 letters of a manufacturer or model")
+        folders = library_folders(self._settings.fixtures.paths)
+        if not folders:
+            return _error(404, f"no fixture library found: {INSTALL_HINT}")
+        inst = self._bridge.store.installation
+        imported = {views.model_name(m) for m in inst.fixture_models.values()}
+        found = await asyncio.to_thread(views.library_search, text, folders, imported)
+        return web.json_response({"status": "ok", "data": found}, dumps=_dumps)
+
+    # ------------------------------------------------------------ live
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.split("://", 1)[-1] != request.host:
+            return _error(403, "websocket from another site")
+        bridge = self._bridge
+        first = {"problems_seen": bridge.rejected, "inputs_seen": _last_time(bridge.recent)}
+        return await self.live.serve(request, first)
+
+    def _changes(self, page: Page) -> dict[str, Any]:
+        """One page's message: what changed since its last one (empty: nothing to send)."""
+        bridge = self._bridge
+        store = bridge.store
+        inst = store.installation
+        message: dict[str, Any] = {}
+        if page.reload:
+            page.reload = False
+            page.fixtures.clear()
+            page.groups.clear()
+            message["reload"] = True
+        if page.fixtures:
+            states = store.fixtures()
+            message["fixtures"] = {
+                str(f): views.state_of(states[f]) for f in page.fixtures if f in states
+            }
+            page.fixtures.clear()
+        if page.groups:
+            groups = inst.groups
+            message["groups"] = {
+                str(g): views.state_of(store.group_light(g)) for g in page.groups if g in groups
+            }
+            page.groups.clear()
+        levels = {}
+        for universe in page.universes:
+            frame, text = self._levels(universe)
+            if frame != page.sent_levels.get(universe):
+                page.sent_levels[universe] = frame
+                levels[str(universe)] = text
+        if levels:
+            message["levels"] = levels
+        if bridge.rejected != page.seen_problems:
+            new = min(bridge.rejected - page.seen_problems, len(bridge.rejections))
+            page.seen_problems = bridge.rejected
+            message["problems"] = _problems(bridge.rejections[-new:]) if new > 0 else []
+        last = _last_time(bridge.recent)
+        if last != page.seen_inputs:
+            message["inputs"] = _problems([r for r in bridge.recent if r[0] > page.seen_inputs])
+            page.seen_inputs = last
+        now = time.monotonic()
+        if now - page.health_at >= HEALTH_EVERY_S:  # the header's dots: when they change
+            page.health_at = now
+            brief = _brief(bridge.health())
+            if brief != page.health:
+                page.health = brief
+                message["health"] = brief
+        return message
+
+    def _levels(self, universe: int) -> tuple[bytes, str]:
+        """A universe's slots and their hex, worked out once a frame for every page."""
+        renderer = self._bridge.renderer
+        key = (universe, renderer.frame_no)
+        cached = self._level_cache.get(universe)
+        if cached is None or cached[0] != key:
+            frame = renderer.frame(universe)
+            cached = self._level_cache[universe] = (key, frame, frame.hex())
+        return cached[1], cached[2]
+
+    def watch(self) -> None:
+        """Called every frame-ish by the app: wake the pages when problems or inputs grew."""
+        bridge = self._bridge
+        last = _last_time(bridge.recent)
+        if bridge.rejected != self._problems or last != self._inputs:
+            self._problems, self._inputs = bridge.rejected, last
+            self.live.poke()
+
+    # ------------------------------------------------------------ changes
+    async def _send(self, request: web.Request) -> web.Response:
+        data = await _json_body(request)
+        topic = data.get("topic")
+        payload = data.get("payload")
+        if not isinstance(topic, str) or not COMMAND_TOPICS.match(topic):
+            return _error(400, f"the page sends commands only to {COMMAND_TOPICS.pattern}")
+        if not isinstance(payload, str):
+            payload = json.dumps(payload)
+        bridge = self._bridge
+        full = f"{bridge.topics.base}/{topic}"
+        before = bridge.rejected
+        bridge.on_message(full, payload.encode())  # exactly what MQTT's message would do
+        if bridge.rejected != before and bridge.rejections:
+            return web.json_response({"status": "error", "error": bridge.rejections[-1][2]})
+        self.watch()
+        return web.json_response({"status": "ok"})
+
+    async def _request(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        body = await request.read()
+        reply = await self._bridge.request(name, body)
+        self.watch()
+        return web.json_response(reply, dumps=_dumps)
+
+
+# ---------------------------------------------------------------- helpers
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _html(body: str, status: int = 200) -> web.Response:
+    return web.Response(text=body, content_type="text/html", status=status)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"status": "error", "error": message}, status=status)
+
+
+def _set_cookie(response: web.StreamResponse, session: Session) -> None:
+    response.set_cookie(
+        COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=7 * 24 * 3600
+    )
+
+
+def _next(target: str | None) -> str:
+    """Only a page of this site (no `//host` or scheme): where the login returns to."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/overview"
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text='{"status":"error","error":"the body must be JSON"}',
+            content_type="application/json",
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text='{"status":"error","error":"the body must be a JSON object"}',
+            content_type="application/json",
+        )
+    return data
+
+
+def _some(slugs: Iterable[str], shown: int = 12) -> list[str]:
+    """The first members by slug, and how many more (a group of thousands stays a line)."""
+    ordered = sorted(slugs)
+    more = len(ordered) - shown
+    return ordered[:shown] + ([f"… {more} more"] if more > 0 else [])
+
+
+def _problems(entries: list[tuple[float, str, str]]) -> list[dict[str, Any]]:
+    return [
+        {"at": time.strftime("%H:%M:%S", time.localtime(at)), "topic": topic, "text": text}
+        for at, topic, text in entries
+    ]
+
+
+def _last_time(entries: list[tuple[float, str, str]]) -> float:
+    return entries[-1][0] if entries else 0.0
+
+
+def _is_input(topic: str, switches: list[dict[str, Any]]) -> bool:
+    return any(topic in s["topics"] for s in switches)
+
+
+def _brief(health: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "healthy": health.get("healthy"),
+        "broker": health.get("broker", {}).get("status"),
+        "database": health.get("database", {}).get("status"),
+    }
