@@ -346,6 +346,11 @@ class Bridge:
         # and info from the extensions that react to the event.
         self.state_publisher.publish_all(groups=self.scope.leader)
         self._bus.publish(MqttConnected())
+        for ext in self.extensions:
+            try:
+                await ext.connected()
+            except Exception:  # one extension's failure must not keep the bridge offline
+                log.exception("event=extension_connect_failed extension=%s", ext.name)
         log.info("event=mqtt_online")
 
     def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:

@@ -21,3 +21,8 @@ class ConfigurationError(TauError):
 
 class DatabaseError(TauError):
     """PostgreSQL refused a change or is unreachable; the message says which and why."""
+
+
+class RefusedError(TauError):
+    """A change to the installation was refused and nothing changed: the message says why,
+    in the same words whichever way the change came (CLI, bridge request, web page)."""

@@ -344,6 +344,19 @@ class Settings(BaseSettings):
         return self.mqtt.client_id or f"tau-{base}-{self.node.name}"
 
 
+# `tau run --demo` (`make run`): its own base topic, hence its own discovery node id and
+# MQTT client id, so the demo never touches a home installation's topics or entities.
+DEMO_BASE_TOPIC = "tau-demo"
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings for `--demo`: the demo's base topic unless one was configured."""
+    if "base_topic" in settings.mqtt.model_fields_set:
+        return settings
+    mqtt = settings.mqtt.model_copy(update={"base_topic": DEMO_BASE_TOPIC})
+    return settings.model_copy(update={"mqtt": mqtt})
+
+
 def config_file() -> Path:
     """The TOML file settings are read from (when it exists)."""
     return Path(os.environ.get("TAU_CONFIG_FILE", "tau.toml"))

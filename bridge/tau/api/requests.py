@@ -2,7 +2,9 @@
 
 Zigbee2MQTT style: a JSON body (an optional `transaction` is echoed back), the
 reply `{"status": "ok", "data": ...}` or `{"status": "error", "error": "..."}`.
-Bodies are validated with pydantic; database refusals are relayed verbatim.
+Bodies are validated with pydantic; the installation changes go through
+`tau.fixtures.edits`, the layer the CLI and the web page call too, so a refusal reads
+the same whichever way the change came.
 """
 
 from __future__ import annotations
@@ -13,34 +15,52 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, Protocol
 
 import asyncpg
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tau.core.commands import describe_problems, load_json
 from tau.core.extension import Extension, ExtensionRequest, RequestBody
 from tau.core.scenes import capture
 from tau.core.state import StateStore
-from tau.db import admin
 from tau.dmx.render import Renderer
-from tau.errors import InvalidCommandError, UnknownTargetError
-from tau.settings import SLUG_PATTERN
+from tau.errors import InvalidCommandError, RefusedError, UnknownTargetError
+from tau.fixtures import edits
 
-Slug = Field(pattern=SLUG_PATTERN)
-Name = Field(min_length=1, max_length=200)
+Slug = Field(description="1-63 characters of a-z, 0-9, - and _")
+Name = Field(description="1-200 characters, shown by Home Assistant")
+# The edits layer's own checks, so that a request is refused in the CLI's words.
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    **dict.fromkeys(("slug", "new_slug", "group", "fixture", "child_group"), edits.valid_slug),
+    "name": edits.valid_name,
+    "universe": edits.valid_universe,
+    "start_channel": edits.valid_address,
+    "count": edits.valid_count,
+}
 
 
-_Body = RequestBody
+class _Body(RequestBody):
+    @field_validator(*_CHECKS, check_fields=False)
+    @classmethod
+    def _check(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        try:
+            return _CHECKS[info.field_name](value)
+        except RefusedError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class FixtureAdd(_Body):
     name: str = Name
     slug: str = Slug
     model: int | str = Field(description="fixture model id or 'Manufacturer Model'")
-    universe: int = Field(1, ge=0, le=63999)
-    start_channel: int = Field(ge=1, le=512)
+    universe: int = 1
+    start_channel: int
     # as `tau fixture add`: an imported model's mode, one fixture per head, a row of them
     mode: str | None = Field(None, min_length=1, max_length=200)
     heads: Literal["together", "each"] = "together"
-    count: int = Field(1, ge=1, le=512)
+    count: int = 1
+    # as `tau fixture add --library`: a name both libraries hold, from this one
+    library: Literal["qlcplus", "ofl"] | None = None
 
 
 class ByRef(_Body):
@@ -49,8 +69,8 @@ class ByRef(_Body):
 
 class Rename(_Body):
     slug: str = Slug
-    new_slug: str | None = Field(None, pattern=SLUG_PATTERN)
-    name: str | None = Field(None, min_length=1, max_length=200)
+    new_slug: str | None = None
+    name: str | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Rename:
@@ -61,22 +81,37 @@ class Rename(_Body):
 
 class FixtureUpdate(_Body):
     slug: str = Slug
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = None
     model: int | str | None = None
-    universe: int | None = Field(None, ge=0, le=63999)
-    start_channel: int | None = Field(None, ge=1, le=512)
+    universe: int | None = None
+    start_channel: int | None = None
 
 
 class GroupAdd(_Body):
     name: str = Name
     slug: str = Slug
     circadian_profile: str | None = None
+    room: bool = False  # a room: Home Assistant's suggested area for what it holds
+
+
+class GroupUpdate(_Body):
+    slug: str = Slug
+    name: str | None = None
+    room: bool | None = None
+    # a profile's name; `null` takes the group off circadian control
+    circadian_profile: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _something(self) -> GroupUpdate:
+        if not self.model_fields_set - {"slug", "transaction"}:
+            raise ValueError("give name, room and/or circadian_profile")
+        return self
 
 
 class Members(_Body):
     group: str = Slug
-    fixture: str | None = Field(None, pattern=SLUG_PATTERN)
-    child_group: str | None = Field(None, pattern=SLUG_PATTERN)
+    fixture: str | None = None
+    child_group: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Members:
@@ -88,7 +123,7 @@ class Members(_Body):
 class SceneStore(_Body):
     group: str = Slug
     slug: str = Slug
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = None
 
 
 class Empty(_Body):
@@ -96,7 +131,8 @@ class Empty(_Body):
 
 
 class Universe(_Body):
-    universe: int = Field(ge=0, le=63999)
+    universe: int
+    length: int = Field(512, ge=1, le=512, description="slots from channel 1 on")
 
 
 class BridgeHost(Protocol):
@@ -121,85 +157,97 @@ async def _reload(host: BridgeHost, _body: Empty) -> Any:
     return {"fixtures": len(inst.fixtures), "groups": len(inst.groups)}
 
 
-def _given(changes: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in changes.items() if v is not None}
-
-
 async def _fixture_add(host: BridgeHost, body: FixtureAdd) -> Any:
-    if body.mode is not None or body.heads != "together" or body.count != 1:
-        return await _fixture_add_many(host, body)
-    model = await admin.model_id(host.pool, body.model)
-    return await admin.add_fixture(
-        host.pool, body.name, body.slug, model, body.universe, body.start_channel
-    )
-
-
-async def _fixture_add_many(host: BridgeHost, body: FixtureAdd) -> Any:
-    """`fixture/add` with a mode, heads or a count: every fixture it patched."""
-    from tau.fixtures import store
-
-    async with host.pool.acquire(timeout=5) as conn:
-        ref = body.model
-        found = (
-            await store.model_by_id(conn, ref)
-            if isinstance(ref, int)
-            else await store.find_model(conn, ref, body.mode)
-        )
-        if found is None:
-            what = f"{ref!r}" + (f" mode {body.mode!r}" if body.mode else "")
-            raise UnknownTargetError(
-                f"no fixture model {what} (import it with `tau fixtures import`)"
-            )
-        rows = await store.add_fixtures(
+    """One fixture: its row; with a mode, heads or a count: every fixture it patched."""
+    async with edits.connection(host.pool) as conn:
+        model = await edits.model(conn, body.model, body.mode, body.library)
+        rows = await edits.add_fixtures(
             conn,
             body.name,
             body.slug,
-            found,
+            model,
             body.universe,
             body.start_channel,
             heads=body.heads,
             count=body.count,
         )
-    return {"id": rows[0]["id"], "fixtures": rows}
+    if body.mode is not None or body.heads != "together" or body.count != 1:
+        return {"id": rows[0]["id"], "fixtures": rows}
+    return rows[0]
 
 
 async def _fixture_remove(host: BridgeHost, body: ByRef) -> Any:
-    return await admin.remove(host.pool, "fixtures", body.slug, "fixture")
+    async with edits.connection(host.pool) as conn:
+        return await edits.remove_fixture(conn, body.slug)
 
 
 async def _fixture_rename(host: BridgeHost, body: Rename) -> Any:
-    changes = _given({"slug": body.new_slug, "name": body.name})
-    return await admin.update_fixture(host.pool, body.slug, changes)
+    async with edits.connection(host.pool) as conn:
+        return await edits.update_fixture(conn, body.slug, name=body.name, new_slug=body.new_slug)
 
 
 async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
-    changes = _given(
-        {"name": body.name, "universe": body.universe, "start_channel": body.start_channel}
-    )
-    if body.model is not None:
-        changes["fixture_model_id"] = await admin.model_id(host.pool, body.model)
-    return await admin.update_fixture(host.pool, body.slug, changes)
+    async with edits.connection(host.pool) as conn:
+        model = None if body.model is None else await edits.model(conn, body.model)
+        return await edits.update_fixture(
+            conn,
+            body.slug,
+            name=body.name,
+            universe=body.universe,
+            address=body.start_channel,
+            model_id=None if model is None else model.id,
+        )
 
 
 async def _group_add(host: BridgeHost, body: GroupAdd) -> Any:
-    return await admin.add_group(host.pool, body.name, body.slug, body.circadian_profile)
+    async with edits.connection(host.pool) as conn:
+        return await edits.add_group(
+            conn, body.name, body.slug, body.circadian_profile, room=body.room
+        )
+
+
+async def _group_update(host: BridgeHost, body: GroupUpdate) -> Any:
+    async with edits.connection(host.pool) as conn:
+        return await edits.update_group(
+            conn,
+            body.slug,
+            name=body.name,
+            room=body.room,
+            profile=body.circadian_profile,
+            set_profile="circadian_profile" in body.model_fields_set,
+        )
 
 
 async def _group_remove(host: BridgeHost, body: ByRef) -> Any:
-    return await admin.remove(host.pool, "groups", body.slug, "group")
+    async with edits.connection(host.pool) as conn:
+        return await edits.remove_group(conn, body.slug)
 
 
 async def _group_rename(host: BridgeHost, body: Rename) -> Any:
-    changes = _given({"slug": body.new_slug, "name": body.name})
-    return await admin.update_group(host.pool, body.slug, changes)
+    async with edits.connection(host.pool) as conn:
+        return await edits.rename_group(conn, body.slug, name=body.name, new_slug=body.new_slug)
+
+
+def _member(body: Members) -> dict[str, Any]:
+    if body.fixture is not None:
+        return {"group": body.group, "fixture": body.fixture}
+    return {"group": body.group, "child_group": body.child_group}
 
 
 async def _members_add(host: BridgeHost, body: Members) -> Any:
-    return await admin.change_member(host.pool, body.group, body.fixture, body.child_group, True)
+    fixtures, groups = (
+        [body.fixture] if body.fixture else [],
+        [body.child_group] if body.child_group else [],
+    )
+    async with edits.connection(host.pool) as conn:
+        added = await edits.add_members(conn, body.group, fixtures, groups)
+    return _member(body) | {"changed": added > 0}
 
 
 async def _members_remove(host: BridgeHost, body: Members) -> Any:
-    return await admin.change_member(host.pool, body.group, body.fixture, body.child_group, False)
+    async with edits.connection(host.pool) as conn:
+        await edits.remove_member(conn, body.group, fixture=body.fixture, child=body.child_group)
+    return _member(body) | {"changed": True}
 
 
 async def _scene_store(host: BridgeHost, body: SceneStore) -> Any:
@@ -208,20 +256,22 @@ async def _scene_store(host: BridgeHost, body: SceneStore) -> Any:
     if gid is None:
         raise UnknownTargetError(f"unknown group {body.group!r}")
     values = capture({fid: host.store.fixture(fid) for fid in inst.groups[gid].fixture_ids})
-    return await admin.store_scene(host.pool, body.slug, body.name or body.slug, gid, values)
+    async with edits.connection(host.pool) as conn:
+        return await edits.store_scene(conn, body.slug, body.name or body.slug, gid, values)
 
 
 async def _scene_remove(host: BridgeHost, body: ByRef) -> Any:
-    return await admin.remove(host.pool, "scenes", body.slug, "scene")
+    async with edits.connection(host.pool) as conn:
+        return await edits.remove_scene(conn, body.slug)
 
 
 async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
     status = host.renderer.status()
     if body.universe not in status:
         raise UnknownTargetError(f"universe {body.universe} has no output")
-    frame = host.renderer.frame(body.universe)
-    last = max((i + 1 for i, v in enumerate(frame) if v), default=0)
-    return {"universe": body.universe, "slots": list(frame[:last]), "output": status[body.universe]}
+    # Every slot asked for, zeros included: slot n of the reply is channel n + 1.
+    slots = list(host.renderer.frame(body.universe)[: body.length])
+    return {"universe": body.universe, "slots": slots, "output": status[body.universe]}
 
 
 HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
@@ -233,6 +283,7 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "group/add": (GroupAdd, _group_add),
     "group/remove": (ByRef, _group_remove),
     "group/rename": (Rename, _group_rename),
+    "group/update": (GroupUpdate, _group_update),
     "group/members/add": (Members, _members_add),
     "group/members/remove": (Members, _members_remove),
     "scene/store": (SceneStore, _scene_store),

@@ -124,6 +124,10 @@ class Extension:
         """Switch id -> the device triggers Home Assistant should discover for it."""
         return {}
 
+    async def connected(self) -> None:
+        """Awaited on every connection to the broker, after `MqttConnected` went round the
+        bus and before the bridge says `online`: for what must be out by then."""
+
     async def start(self) -> None:
         return None
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from tau.backoff import Backoff
-from tau.db.connect import plain_dsn, reason, server_address
+from tau.db.connect import BRIDGE_SETTINGS, plain_dsn, reason, server_address
 from tau.supervisor import Spawn, checkpoint, finish, unsupervised
 from tau.waiting import Waiting
 
@@ -92,7 +92,7 @@ class ConfigListener:
                     plain_dsn(self._url),
                     timeout=self._timeout_s,
                     # The server's side of the keep-alive: it drops a listener it lost.
-                    server_settings=SERVER_KEEPALIVE,
+                    server_settings=SERVER_KEEPALIVE | BRIDGE_SETTINGS,
                 )
                 await asyncio.wait_for(conn.add_listener(CHANNEL, self._notified), self._timeout_s)
                 if not self.connected and not first_failure:

@@ -48,6 +48,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,18 @@ log = logging.getLogger(__name__)
 __all__ = ["MessageHandler", "MqttSession"]
 
 MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
+READ_RETAINED_S = 10.0  # `read_retained` gives up after this
+
+
+@dataclass(slots=True)
+class _Retained:
+    """One `read_retained`: what it collects, and the marker that ends it."""
+
+    pattern: str
+    marker: str
+    found: dict[str, bytes] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
 
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
 STABLE_S = 30.0 * time_scale()  # a connection that lived this long resets the backoff
@@ -132,6 +145,8 @@ class MqttSession:
         self._stopping = asyncio.Event()
         self._subscribed: set[str] = set()  # granted by the broker (SUBACK)
         self.resubscribe_s = RESUBSCRIBE_S
+        self._collecting: list[_Retained] = []  # see `read_retained`
+        self._reads = 0
         self._outbox = Outbox(settings.max_queued)
         # Writers with nothing to send, each waiting on its own future: a message wakes
         # one of them, not all 32 (an Event would, for every message sent while idle).
@@ -453,6 +468,8 @@ class MqttSession:
         try:
             async for message in client.messages:
                 self._last_inbound = time.monotonic()
+                if self._collecting:
+                    self._collect(message)
                 try:
                     handle(message.topic.value, message.payload, message.retain)
                 except Exception:  # the handler reports its own errors; this is a bug
@@ -549,6 +566,45 @@ class MqttSession:
             await asyncio.sleep(self.resubscribe_s)
             if self.connected.is_set() and set(self._subscriptions()) - self._subscribed:
                 await self.sync_subscriptions()
+
+    async def read_retained(
+        self, pattern: str, timeout_s: float = READ_RETAINED_S
+    ) -> dict[str, bytes] | None:
+        """Every retained message the broker holds on `pattern` now (topic -> payload), or
+        None when the connection is not up or broke meanwhile.
+
+        Subscribes at QoS 0 to the pattern and to a marker topic of this session's own,
+        then publishes the marker: the broker queues the retained messages as it grants
+        the subscription, so they reach the bridge ahead of the marker (QoS 0 never waits
+        for an in-flight slot). When the marker comes back, they are all here. The
+        messages also reach the message handler (what is read is not a command:
+        configs, states, the marker under the probe topic)."""
+        client = self._current
+        if client is None:
+            return None
+        self._reads += 1
+        entry = _Retained(pattern, f"{self._probe_topic}/retained/{self._reads}")
+        self._collecting.append(entry)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.subscribe([(pattern, 0), (entry.marker, 0)])
+                await client.publish(entry.marker, b"1", qos=0)
+                await entry.done.wait()
+                await client.unsubscribe([pattern, entry.marker])
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.debug("event=mqtt_read_retained_failed pattern=%s error=%r", pattern, str(exc))
+            return None
+        finally:
+            self._collecting.remove(entry)
+        return entry.found
+
+    def _collect(self, message: aiomqtt.Message) -> None:
+        topic = message.topic
+        for entry in self._collecting:
+            if topic.value == entry.marker:
+                entry.done.set()
+            elif message.retain and not entry.done.is_set() and topic.matches(entry.pattern):
+                entry.found[topic.value] = bytes(message.payload)
 
     async def stop(
         self, announce: bool = True, farewell: Mapping[str, bytes] | None = None
