@@ -462,6 +462,10 @@ class Bridge:
         self._bus.publish(NodeChanged(owned, leader, frozenset(gained), leader and not was_leader))
 
     def _start_request(self, name: str, payload: bytes) -> None:
+        if self._request_queue.full() and name in self._requests:
+            # Beyond the queue: "busy" at once, read no further than the transaction.
+            self._answer_busy(name, bridge_api.transaction_of(payload))
+            return
         body, transaction = bridge_api.parse_request(name, payload, self._requests)
         try:
             self._request_queue.put_nowait((name, body, transaction))

@@ -304,14 +304,29 @@ def parse_request(
     data: Any = {} if not payload.strip() else load_json(payload)
     if not isinstance(data, dict):
         raise InvalidCommandError("request body must be a JSON object")
-    transaction = data.get("transaction")
-    if not isinstance(transaction, str | int | None) or isinstance(transaction, bool):
-        transaction = None
+    transaction = _transaction(data)
     try:
         return model.model_validate(data), transaction
     except ValidationError as exc:
         problems = describe_problems(exc, "body")
         raise InvalidCommandError(f"invalid {name} request: {problems}") from None
+
+
+def _transaction(data: dict[str, Any]) -> str | int | None:
+    transaction = data.get("transaction")
+    if not isinstance(transaction, str | int) or isinstance(transaction, bool):
+        return None
+    return transaction
+
+
+def transaction_of(payload: bytes) -> str | int | None:
+    """A request's transaction id, without validating the rest (a request answered
+    "busy" costs no more than this); None when there is none or the body is not JSON."""
+    try:
+        data = load_json(payload) if payload.strip() else None
+    except InvalidCommandError:
+        return None
+    return _transaction(data) if isinstance(data, dict) else None
 
 
 # Requests that change the installation: the reply goes out after the reload that

@@ -10,7 +10,7 @@ import pytest
 
 from tau.api.discovery import discovery_payloads
 from tau.api.publisher import DiscoveryPublisher, StatePublisher
-from tau.api.requests import BridgeRequests, parse_request
+from tau.api.requests import BridgeRequests, parse_request, transaction_of
 from tau.core.bus import Bus
 from tau.core.commands import LightCommand
 from tau.core.events import ChangeBatch
@@ -140,6 +140,13 @@ def test_requests_validate_strictly_and_keep_the_transaction() -> None:
         parse_request("group/add", b'{"name": "x", "slug": "x", "colour": 1}', extension_requests)
     with pytest.raises(InvalidCommandError, match="must be a JSON object"):
         parse_request("group/add", b"[1]", extension_requests)
+
+
+def test_a_busy_reply_reads_only_the_transaction() -> None:
+    assert transaction_of(b'{"transaction": "a1", "slug": "NOT A SLUG"}') == "a1"
+    assert transaction_of(b'{"transaction": 7}') == 7
+    for payload in (b"", b"  ", b"[1]", b"{nope", b'{"transaction": true}', b'{"x": 1}'):
+        assert transaction_of(payload) is None, payload
 
 
 # Home Assistant's MQTT light, JSON schema (components/mqtt/light/schema_json.py): the
