@@ -277,3 +277,35 @@ def test_universe_levels_follow_a_fade_at_10_updates_a_second_or_more(
     assert len(window) >= 10, f"{len(window)} updates in a second of a fade"
     busiest = max(sum(1 for u in times if t <= u < t + 1000) for t in times)
     assert busiest <= 21, f"{busiest} messages in a second: the page gets at most 20"
+
+
+def test_an_effect_from_the_lights_page_runs_and_shows(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    bridge = web_bridge.bridge
+    state_topic = bridge.topic("fixture", "kitchen-ceiling")
+    mqtt_probe.subscribe(state_topic)
+    mark = mqtt_probe.mark()
+    open_page(page, web_bridge, "lights")
+    row = page.locator("[data-key='fixture:kitchen-ceiling']")
+    choices = row.locator("[data-act=effect] option").evaluate_all("os => os.map(o => o.value)")
+    # A dimmer offers what its discovery's effect_list says: no colour effects.
+    assert choices == ["none", "candle", "fireplace", "breathe", "pulse"]
+    row.locator("[data-act=effect]").select_option("candle")
+    row.locator("output.applied").wait_for(timeout=3000)
+    row.locator(".val .effect", has_text="candle").wait_for(timeout=3000)
+    assert mqtt_probe.wait_json(state_topic, lambda d: d["effect"] == "candle", after=mark)
+    # Whoever starts one (Home Assistant, MQTT), the open page follows without a reload.
+    page.evaluate("window.tauMark = 1")
+    mqtt_probe.publish(
+        bridge.topic("group", "dining", "set"), '{"state": "ON", "effect": "breathe"}'
+    )
+    group = page.locator("[data-key='group:dining']")
+    group.locator(".val .effect", has_text="breathe").wait_for(timeout=3000)
+    assert group.locator("[data-act=effect]").input_value() == "breathe"
+    assert page.evaluate("window.tauMark") == 1
+    # "no effect" stops it, through the same command path.
+    row.locator("[data-act=effect]").select_option("none")
+    row.locator(".val .effect").wait_for(state="detached", timeout=3000)
+    mqtt_probe.publish(bridge.topic("group", "dining", "set"), "OFF")
+    mqtt_probe.publish(bridge.topic("fixture", "kitchen-ceiling", "set"), "OFF")
