@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -26,10 +27,12 @@ from tau.core.events import ChangeBatch, InstallationReloaded
 from tau.core.state import StateStore
 from tau.core.topics import Topics
 from tau.dmx.render import Renderer
+from tau.errors import TauError
 from tau.features.circadian.engine import CircadianEngine
 from tau.features.circadian.profile import SunCalendar, local_zone, location_configured
 from tau.features.switches.vocabulary import intent_for, supported_actions
 from tau.fixtures.library import INSTALL_HINT, library_folders
+from tau.fixtures.library_commands import import_report
 from tau.settings import Settings
 from tau.web import pages, views
 from tau.web.auth import COOKIE, CSRF_HEADER, Auth, Session
@@ -133,6 +136,7 @@ class WebUI:
         app.router.add_get("/api/{name}.json", self._data)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/api/library", self._library)
+        app.router.add_post("/api/library/import", self._import)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/request/{name:.+}", self._request)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
@@ -429,6 +433,27 @@ class WebUI:
         found = await asyncio.to_thread(views.library_search, text, folders, imported)
         return web.json_response({"status": "ok", "data": found}, dumps=_dumps)
 
+    async def _import(self, request: web.Request) -> web.Response:
+        """`tau fixtures import FILE` for one definition the Patch page found, in a worker
+        thread (it reads the file and writes with a connection of its own); the bridge
+        reloads on the database's notification as it does after the CLI."""
+        data = await _json_body(request)
+        path = data.get("path")
+        folders = library_folders(self._settings.fixtures.paths)
+        if not isinstance(path, str) or not path:
+            return _error(400, "say which definition to import: its path from the search")
+        try:
+            lines, status = await asyncio.to_thread(_import_from_library, path, folders)
+        except TauError as exc:
+            return web.json_response({"status": "error", "error": str(exc)})
+        self.watch()
+        if status:
+            refused = [line for line in lines if line.startswith(("refused", "unreadable"))]
+            return web.json_response(
+                {"status": "error", "error": "; ".join(refused or lines), "data": lines}
+            )
+        return web.json_response({"status": "ok", "data": lines})
+
     # ------------------------------------------------------------ live
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
@@ -519,6 +544,14 @@ class WebUI:
 
 
 # ---------------------------------------------------------------- helpers
+def _import_from_library(path: str, folders: list[Path]) -> tuple[list[str], int]:
+    """`tau fixtures import PATH`, for a definition inside one of `folders` only."""
+    wanted = Path(path).resolve()
+    if not any(wanted.is_relative_to(folder.resolve()) for folder in folders):
+        raise TauError(f"{path} is not in a fixture library this bridge searches")
+    return import_report([wanted], dry_run=False, verbose=False)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 

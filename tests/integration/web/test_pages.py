@@ -309,3 +309,33 @@ def test_an_effect_from_the_lights_page_runs_and_shows(
     row.locator(".val .effect").wait_for(state="detached", timeout=3000)
     mqtt_probe.publish(bridge.topic("group", "dining", "set"), "OFF")
     mqtt_probe.publish(bridge.topic("fixture", "kitchen-ceiling", "set"), "OFF")
+
+
+def test_the_patch_page_imports_a_library_definition(page: Any, web_bridge: WebBridge) -> None:
+    open_page(page, web_bridge, "patch")
+    outside = page.evaluate(
+        """() => fetch('/api/library/import', {method: 'POST', headers: {'Content-Type':
+           'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf]').content},
+           body: JSON.stringify({path: '/etc/passwd'})}).then(r => r.json())"""
+    )
+    assert outside == {
+        "status": "error",
+        "error": "/etc/passwd is not in a fixture library this bridge searches",
+    }
+    page.fill("#library-search", "acme par")
+    page.locator("#library button.mode", has_text="7 Channel").click()
+    page.locator("#channels button.import").click()
+    # What `tau fixtures import FILE` prints, inline (or kept across a reload).
+    done = page.locator(".reply.applied, .flash", has_text="1 file(s): 2 drivable models")
+    done.wait_for(timeout=10_000)
+    assert "2 new, 0 updated, 0 unchanged, 0 refused" in done.inner_text()
+    assert "skipped Acme – Par RGBW – Show" in done.inner_text()  # as the CLI says it
+    # The bridge reloads on the database's notification; the page follows it live.
+    page.locator("main", has_text="Acme Par RGBW – 7 Channel").wait_for(timeout=5000)
+    ready(page)
+    page.fill("#library-search", "acme par")
+    mode = page.locator("#library button.mode", has_text="7 Channel")
+    mode.filter(has_text="✓").wait_for(timeout=5000)
+    mode.click()
+    assert "imported as" in page.locator("#channels").inner_text()
+    assert page.errors == []

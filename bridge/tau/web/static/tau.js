@@ -458,11 +458,33 @@
         const form = $('form[data-request="fixture/add"]');
         const how = m.imported
           ? "imported as <code>" + esc(m.model) + "</code>" + (form ? " (put in the Add form)" : "")
-          : "not imported yet: <code>tau fixtures import '" + esc(d.path) + "'</code>";
+          : "not imported yet: <code>tau fixtures import '" + esc(d.path) + "'</code>" +
+            (READ_ONLY ? "" : ' <button class="import">Import</button> <output class="reply"></output>');
         $("#channels").innerHTML = "<h3>" + esc(d.name) + " · " + esc(m.mode) + "</h3><p>" + how + "</p><ol>" +
           m.channels.map((c) => "<li>" + esc(c[0]) + " <small>" + esc(c[1]) + "</small></li>").join("") + "</ol>";
         if (m.imported && form) form.model.value = m.model;
+        const importButton = $("#channels button.import");
+        if (importButton) importButton.onclick = () => importDefinition(d, importButton.nextElementSibling);
       };
+    }
+    // `tau fixtures import FILE` from the page: the CLI's own lines, shown where it was asked.
+    async function importDefinition(d, out) {
+      feedback(out, "sent", "importing…");
+      inflight++;
+      let reply;
+      try {
+        reply = await post("/api/library/import", { path: d.path });
+      } finally {
+        inflight--;
+      }
+      if (reply.status === "ok") {
+        const text = "imported: " + reply.data.join(" · ");
+        feedback(out, "applied", text);
+        sessionStorage.setItem("tau-last", JSON.stringify({ name: "import " + d.name, text }));
+      } else {
+        feedback(out, "refused", "refused: " + reply.error);
+      }
+      if (reloadWanted && !inflight) location.reload();
     }
     $("#map").innerHTML = Object.entries(boot.universes)
       .sort((a, b) => a[0] - b[0])
