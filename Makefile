@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean venv browser
+.PHONY: run test lint typecheck pytest bench bench-quick soak clean venv browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tau needs Python 3.11 or newer")'
@@ -59,3 +59,7 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results
+
+# A long run under steady mixed load (bench/soak.py): SOAK_MIN minutes, 10 by default.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak

@@ -27,6 +27,12 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 DATABASE_DIR = ROOT / "database"
 INIT_SQL = DATABASE_DIR / "init.sql"
+# The newest Alembic revision: its SQL file sorts last (see database/build_init.py).
+HEAD_REVISION = sorted(
+    p.stem
+    for p in (DATABASE_DIR / "migrations" / "sql").glob("[0-9][0-9][0-9][0-9]_*.sql")
+    if not p.name.endswith(".down.sql")
+)[-1]
 SEED_FILES = (
     DATABASE_DIR / "seeds" / "02-fixture-models.sql",
     DATABASE_DIR / "seeds" / "03-switch-models.sql",
@@ -158,7 +164,13 @@ def create_database(admin_url: str, name: str, *, schema: bool = True, seeds: bo
             if attempt == 19:
                 raise
             threading.Event().wait(0.1 * (attempt + 1))
-    return database_url(admin_url, name)
+    url = database_url(admin_url, name)
+    if schema:
+        # A copy of the template would share its installation id: each test database is
+        # an installation of its own, as two real ones are (their Home Assistant entities
+        # differ).
+        run_async(lambda: _admin(url, "UPDATE installation SET id = gen_random_uuid()"))
+    return url
 
 
 @atexit.register
@@ -168,3 +180,12 @@ def _drop_templates() -> None:
         with contextlib.suppress(Exception):
             psql(admin_url, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _templates.clear()
+
+
+def object_key(url: str, table: str, ident: int) -> str:
+    """The `<kind>_<key>` part of an object's Home Assistant config topic and unique id:
+    its uid without dashes (`fixtures`, `groups`, `scenes` or `switches`)."""
+    if table not in ("fixtures", "groups", "scenes", "switches"):
+        raise ValueError(table)
+    rows = sql(url, f"SELECT replace(uid::text, '-', '') AS key FROM {table} WHERE id = $1", ident)  # noqa: S608
+    return str(rows[0]["key"])

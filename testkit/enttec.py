@@ -199,6 +199,13 @@ class EnttecEmulator:
     async def wait_for_frames_async(self, count: int, timeout_s: float = 2.0) -> list[Frame]:
         return await asyncio.to_thread(self.wait_for_frames, count, timeout_s)
 
+    def take(self) -> list[Frame]:
+        """The frames received so far, which are forgotten (long runs read as they go)."""
+        with self._cond:
+            frames = list(self.frames)
+            self.frames.clear()
+        return frames
+
     def clear(self) -> None:
         with self._cond:
             self.frames.clear()

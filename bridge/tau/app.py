@@ -23,6 +23,7 @@ import asyncpg
 from tau.controller import Bridge, load_installation
 from tau.core.bus import Bus
 from tau.core.events import ChangeBatch
+from tau.core.extension import Extension
 from tau.core.installation import state_from_rows
 from tau.core.model import Installation
 from tau.core.scope import Scope
@@ -43,6 +44,7 @@ from tau.http import HttpServer
 from tau.metrics import Metrics
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings, UniverseOutput, VirtualOutput
+from tau.supervisor import Part, Supervisor
 from tau.web.app import WebUI
 from tau.web.auth import check_listen
 
@@ -167,6 +169,7 @@ class App:
         self.metrics = Metrics()
         self.http: HttpServer | None = None
         self._ready_task: asyncio.Task[None] | None = None
+        self.supervisor: Supervisor | None = None
         self._universes_seen: set[int] = set()  # labels of tau_universe_owned
 
     def _refresh_gauges(self) -> None:
@@ -269,6 +272,14 @@ class App:
             ) from None
 
         metrics = self.metrics
+        # Every long-running task from here on is a part of this one supervisor.
+        supervisor = Supervisor(
+            lambda part: metrics.task_restarts.labels(part).inc(),
+            restart_delay_s=s.supervisor.restart_delay_s,
+        )
+        await supervisor.start()
+        self.supervisor = supervisor
+        self._cleanup.append(("supervisor", supervisor.stop))
         clock = CircadianClock(settable=s.circadian.clock_control)
         circadian = CircadianEngine(clock.now, s.location, s.circadian.tick_seconds)
         bus = Bus()
@@ -284,7 +295,7 @@ class App:
             lease_s=s.node.lease_s,
             http=f"{s.http.host}:{s.http.port}" if s.http.port is not None else None,
         )
-        await nodes.start()
+        await nodes.start(supervisor.task)
         self._cleanup.append(("node leases", nodes.stop))
         outputs = OutputSet(s, nodes)
         scope = Scope(lambda: store.installation)
@@ -309,6 +320,7 @@ class App:
             metrics,
             scope,
             nodes,
+            supervisor,
         )
         self.bridge = bridge
         bridge.nodes_changed(nodes.owned, nodes.leader)
@@ -317,7 +329,7 @@ class App:
         # Restore before the first frame: no flash to black on a restart.
         bridge.adopt(inst, first=True)
         renderer.apply(store.restore_targets())
-        await renderer.start()
+        await renderer.start(supervisor.task)
 
         async def stop_renderer() -> None:
             outputs.hand_over()
@@ -334,13 +346,13 @@ class App:
         bus.subscribe(ChangeBatch, "renderer", to_renderer)
         bus.subscribe(ChangeBatch, "mqtt", scope.narrowed(bridge.state_publisher))
         bus.subscribe(ChangeBatch, "database", scope.narrowed(writer))
-        await writer.start()
+        await writer.start(supervisor.task)
         self._cleanup.append(("state writer", writer.stop))
 
         await bridge.start()
         self._cleanup.append(("mqtt", bridge.stop))
         listener = ConfigListener(url, bridge.reload)
-        await listener.start()
+        await listener.start(supervisor.task)
         self._cleanup.append(("config listener", listener.stop))
         for extension in bridge.extensions:
             try:
@@ -348,7 +360,15 @@ class App:
             except Exception:  # an optional feature: say so, run without it
                 log.exception("event=extension_start_failed extension=%s", extension.name)
                 continue
-            self._cleanup.append((extension.name, extension.stop))
+            part = None
+            if type(extension).run is not Extension.run:
+                part = supervisor.spawn(extension.name, extension.run)
+
+            async def stop_extension(ext: Extension = extension, part: Part | None = part) -> None:
+                await supervisor.stop_part(part)
+                await ext.stop()
+
+            self._cleanup.append((extension.name, stop_extension))
         if self.http_port is not None:
             site = web_site(s, bridge, bus, circadian, clock.now, url)
             http = HttpServer(

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("file")
     restore = db_sub.add_parser("restore", help="restore a `tau db dump` file (stop Tau first)")
     restore.add_argument("file")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even while a bridge uses the database"
+    )
 
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
 
@@ -57,10 +60,12 @@ def _parser() -> argparse.ArgumentParser:
 def run(demo: bool = False, view: bool = True) -> int:
     """`tau run`: load settings, run until SIGTERM/SIGINT."""
     from tau.app import App, configure_logging
-    from tau.settings import load_settings
+    from tau.settings import demo_settings, load_settings
     from tau.view import attach_view, make_console, print_try_lines
 
     settings = load_settings()
+    if demo:
+        settings = demo_settings(settings)
     console = make_console() if view and sys.stdout.isatty() else None
     configure_logging(settings.log_level, console)
     app = App(settings, demo=demo)
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 return tools.seed(demo=args.demo)
             if args.db_command == "dump":
                 return tools.dump(args.file)
-            return tools.restore(args.file)
+            return tools.restore(args.file, force=args.force)
         if args.command == "db":
             from tau.db.migrate import run_db_command
 

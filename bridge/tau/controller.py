@@ -38,7 +38,7 @@ from tau.core.events import (
     MqttDisconnected,
     NodeChanged,
 )
-from tau.core.extension import Context, Extension, TriggerTypes
+from tau.core.extension import Context, Extension, RequestBody, TriggerTypes
 from tau.core.installation import installation_from_rows
 from tau.core.model import Installation
 from tau.core.scope import Scope
@@ -49,12 +49,21 @@ from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
 from tau.dmx.types import Patch
 from tau.embedded import data_directory
-from tau.errors import TauError
+from tau.errors import InvalidCommandError, TauError
 from tau.metrics import Metrics
 from tau.mqtt.lastup import last_up_file
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings
+from tau.supervisor import (
+    FAULT_POINTS,
+    Spawn,
+    Supervisor,
+    checkpoint,
+    finish,
+    inject,
+    unsupervised,
+)
 
 # The name operators know from the log lines (`tau.bridge event=input_rejected ...`).
 log = logging.getLogger("tau.bridge")
@@ -83,6 +92,25 @@ EVERY_NODE = frozenset(
 )
 # Messages from the bridges themselves or the broker: no size limit to check.
 OWN_KINDS = frozenset({"ha_status", "bridge_state", "node_sync", "node_database", "broker_dropped"})
+
+
+class FaultBody(RequestBody):
+    part: str
+
+
+def _inject_fault(body: FaultBody) -> dict[str, str]:
+    """`testing/fail` (only with TAU_SUPERVISOR__FAULT_INJECTION): the part's next
+    checkpoint raises once, as a bug would."""
+    if body.part not in FAULT_POINTS:
+        known = ", ".join(sorted(FAULT_POINTS))
+        raise InvalidCommandError(f"unknown part {body.part[:40]!r}; parts: {known}")
+    inject(body.part)
+    log.warning("event=fault_armed part=%s", body.part)
+    return {"armed": body.part}
+
+
+def _log_failure(part: str, exc: BaseException) -> None:
+    log.error("event=task_failed part=%s", part, exc_info=exc)
 
 
 def patches(inst: Installation) -> list[Patch]:
@@ -119,8 +147,11 @@ class Bridge:
         metrics: Metrics,
         scope: Scope | None = None,
         nodes: Cluster | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.settings = settings
+        self.supervisor = supervisor
+        self._part: Spawn = supervisor.task if supervisor is not None else unsupervised
         self.topics = Topics.of(settings)
         self._pool = pool
         self._store = store
@@ -158,11 +189,22 @@ class Bridge:
         self.state_publisher = StatePublisher(
             store, self.topics, self.session.publish, self.scope.fixtures
         )
+        failed = supervisor.failed if supervisor is not None else _log_failure
         self.extensions = extensions(
-            Context(settings, store, bus, self._publish_event, lambda: self.scope.leader, changes),
+            Context(
+                settings,
+                store,
+                bus,
+                self._publish_event,
+                lambda: self.scope.leader,
+                changes,
+                failed,
+            ),
             self,
         )
         self.status = next(e for e in self.extensions if isinstance(e, BridgeStatus))
+        if supervisor is not None:
+            self.status.tasks = supervisor.health
         self._everywhere = EVERY_NODE.union(*(ext.everywhere for ext in self.extensions))
         self._owner: dict[str, Extension] = {}  # message kind -> extension
         for ext in self.extensions:
@@ -174,6 +216,15 @@ class Bridge:
                 bus.subscribe(event_type, ext.name, handler)
         self._patterns = patterns(ext.topics for ext in self.extensions)
         self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
+        if settings.supervisor.fault_injection:
+            self._requests["testing/fail"] = (FaultBody, _inject_fault)
+        # Bridge requests wait here for one of `requests.workers` workers; a full queue
+        # answers "busy" at once. Light commands never wait behind requests.
+        self._request_queue: asyncio.Queue[tuple[str, Any, str | int | None]] = asyncio.Queue(
+            settings.requests.queue
+        )
+        self._busy = 0  # requests answered "busy" since the queue last ran empty
+        self._parts: list[asyncio.Task[None]] = []
         self._external: dict[str, Extension] = {}
         self._reload_lock = asyncio.Lock()
         self._reloads_begun = 0
@@ -201,7 +252,10 @@ class Bridge:
         task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> None:
-        self._spawn(self.session.run(), "mqtt-session")
+        self._parts = [
+            self._part("mqtt", self.session.run),
+            self._part("request-workers", self._request_workers),
+        ]
 
     async def stop(self) -> None:
         # With other bridges still up, their `online` stands: no `offline` from this one.
@@ -211,9 +265,8 @@ class Bridge:
             announce=self.nodes is None or self.nodes.alone,
             farewell={self.topics.universe_state(u): b"offline" for u in sorted(dark)},
         )
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        parts, self._parts = self._parts, []
+        await finish([*parts, *self._tasks], "mqtt")
 
     # ------------------------------------------------------------------ reload
     async def reload(self) -> None:
@@ -277,6 +330,11 @@ class Bridge:
         # and info from the extensions that react to the event.
         self.state_publisher.publish_all(groups=self.scope.leader)
         self._bus.publish(MqttConnected())
+        for ext in self.extensions:
+            try:
+                await ext.connected()
+            except Exception:  # one extension's failure must not keep the bridge offline
+                log.exception("event=extension_connect_failed extension=%s", ext.name)
         log.info("event=mqtt_online")
 
     def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
@@ -389,7 +447,40 @@ class Bridge:
 
     def _start_request(self, name: str, payload: bytes) -> None:
         body, transaction = bridge_api.parse_request(name, payload, self._requests)
-        self._spawn(self._run_request(name, body, transaction), f"request-{name}")
+        try:
+            self._request_queue.put_nowait((name, body, transaction))
+        except asyncio.QueueFull:
+            self._answer_busy(name, transaction)
+
+    def _answer_busy(self, name: str, transaction: str | int | None) -> None:
+        self._busy += 1
+        self._metrics.rejected.labels("busy").inc()
+        if self._busy == 1:  # once per flood, not once per request
+            log.warning(
+                "event=requests_busy queue=%d workers=%d: bridge requests arrive faster than "
+                "they are answered; the excess is answered busy",
+                self._request_queue.maxsize,
+                self.settings.requests.workers,
+            )
+        reply: dict[str, Any] = {"status": "error", "error": "busy"}
+        if transaction is not None:
+            reply["transaction"] = transaction
+        self.session.publish(self.topics.response(name), json.dumps(reply), qos=STATE_QOS)
+
+    async def _request_workers(self) -> None:
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(self.settings.requests.workers):
+                workers.create_task(self._request_worker())
+
+    async def _request_worker(self) -> None:
+        queue = self._request_queue
+        while True:
+            if queue.empty() and self._busy:
+                log.info("event=requests_caught_up busy_answered=%d", self._busy)
+                self._busy = 0
+            name, body, transaction = await queue.get()
+            await self._run_request(name, body, transaction)
+            checkpoint("request-workers")  # (after the reply: a test's request is answered)
 
     async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
         reply = await self._answer(name, body)

@@ -28,7 +28,12 @@ def build_extensions(
     return [
         # the API layer's: what Home Assistant and operators see of the bridge
         HomeAssistantExtension(
-            ctx, host.session.publish, host.device_triggers, host.state_publisher, host.nodes
+            ctx,
+            host.session.publish,
+            host.device_triggers,
+            host.state_publisher,
+            host.nodes,
+            host.session.read_retained,
         ),
         BridgeStatus(ctx, host.renderer, host.writer, host.session, host.scope, host.nodes),
         BridgeRequests(host),

@@ -60,6 +60,12 @@ class Metrics:
             ["universe"],
             registry=r,
         )
+        self.task_restarts = Counter(
+            "tau_task_restarts",
+            "Long-running parts of the bridge restarted after an unexpected exception",
+            ["part"],
+            registry=r,
+        )
         self._pending: deque[tuple[int, float]] = deque(maxlen=10_000)
         self._last_frame = 0
         self._last_sent_at = 0.0

@@ -173,6 +173,48 @@ class CircadianSettings(_Strict):
     )
 
 
+class SupervisorSettings(_Strict):
+    restart_delay_s: float = Field(
+        0.1,
+        gt=0,
+        le=60,
+        description="pause before a part that failed unexpectedly starts again (doubling "
+        "to 5 s while it keeps failing)",
+    )
+    fault_injection: bool = Field(
+        False,
+        description="answer the `testing/fail` bridge request, which makes a named part of "
+        "the bridge fail once (tests of supervision); never enable in production",
+    )
+
+
+class RequestsSettings(_Strict):
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="bridge requests handled at once (the database pool holds 4 "
+        "connections: the rest stay free for the state writer and reloads)",
+    )
+    queue: int = Field(
+        64,
+        ge=1,
+        le=100_000,
+        description="bridge requests waiting for a worker; beyond it a request is answered "
+        '{"status": "error", "error": "busy"} at once',
+    )
+
+
+class HomeAssistantSettings(_Strict):
+    birth_debounce_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Home Assistant's `online` (birth) message republishes discovery and "
+        "states at most once per this many seconds",
+    )
+
+
 class LocationSettings(_Strict):
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
@@ -264,6 +306,9 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     fixtures: FixturesSettings = Field(default_factory=FixturesSettings)
     node: NodeSettings = Field(default_factory=NodeSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    requests: RequestsSettings = Field(default_factory=RequestsSettings)
+    homeassistant: HomeAssistantSettings = Field(default_factory=HomeAssistantSettings)
     state_flush_ms: int = Field(100, ge=10, le=250, description="write-behind batch window")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path | None = Field(
@@ -297,6 +342,19 @@ class Settings(BaseSettings):
         # One per node: two bridges sharing a client id would throw each other off.
         base = self.mqtt.base_topic.replace("/", "-")
         return self.mqtt.client_id or f"tau-{base}-{self.node.name}"
+
+
+# `tau run --demo` (`make run`): its own base topic, hence its own discovery node id and
+# MQTT client id, so the demo never touches a home installation's topics or entities.
+DEMO_BASE_TOPIC = "tau-demo"
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings for `--demo`: the demo's base topic unless one was configured."""
+    if "base_topic" in settings.mqtt.model_fields_set:
+        return settings
+    mqtt = settings.mqtt.model_copy(update={"base_topic": DEMO_BASE_TOPIC})
+    return settings.model_copy(update={"mqtt": mqtt})
 
 
 def config_file() -> Path:

@@ -54,21 +54,22 @@ VALUES
 ON CONFLICT (name) DO NOTHING;
 
 -- Groups: house > downstairs | upstairs | garden > rooms ----------------------------
-INSERT INTO groups (name, slug, circadian_profile_id)
-SELECT v.name, v.slug, (SELECT p.id FROM circadian_profiles p WHERE p.name = v.profile)
+-- The rooms (is_room) are what Home Assistant suggests as each light's area.
+INSERT INTO groups (name, slug, circadian_profile_id, is_room)
+SELECT v.name, v.slug, (SELECT p.id FROM circadian_profiles p WHERE p.name = v.profile), v.room
   FROM (VALUES
-    ('House',      'house',      NULL),
-    ('Downstairs', 'downstairs', NULL),
-    ('Upstairs',   'upstairs',   NULL),
-    ('Garden',     'garden',     NULL),
-    ('Kitchen',    'kitchen',    'clock-only'),
-    ('Dining',     'dining',     NULL),
-    ('Living',     'living',     NULL),
-    ('Hallway',    'hallway',    NULL),
-    ('Bedroom',    'bedroom',    'clock-only'),
-    ('Bathroom',   'bathroom',   NULL),
-    ('Study',      'study',      NULL)
-  ) AS v(name, slug, profile)
+    ('House',      'house',      NULL,         false),
+    ('Downstairs', 'downstairs', NULL,         false),
+    ('Upstairs',   'upstairs',   NULL,         false),
+    ('Garden',     'garden',     NULL,         true),
+    ('Kitchen',    'kitchen',    'clock-only', true),
+    ('Dining',     'dining',     NULL,         true),
+    ('Living',     'living',     NULL,         true),
+    ('Hallway',    'hallway',    NULL,         true),
+    ('Bedroom',    'bedroom',    'clock-only', true),
+    ('Bathroom',   'bathroom',   NULL,         true),
+    ('Study',      'study',      NULL,         true)
+  ) AS v(name, slug, profile, room)
 ON CONFLICT (slug) DO NOTHING;
 
 INSERT INTO group_hierarchy (parent_group_id, child_group_id)

@@ -350,3 +350,19 @@ async def test_a_restart_after_a_crash_on_this_computer_takes_the_name_at_once(
     hall = await start(nodes, schema_url, "hall", {1: NETWORK}, {1})
     assert time.monotonic() - started < LEASE_S
     assert hall.cluster.owned == {1} and hall.cluster.leader
+
+
+async def test_refresh_times_its_own_round_not_the_wait_for_a_round_under_way(
+    schema_url: str, nodes: list[Node], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tau.nodes")
+    a = await start(nodes, schema_url, "a", {1: NETWORK}, {1})
+    lock = a.cluster._lock  # a slow round under way holds it past the round's timeout
+    await lock.acquire()
+    refresh = asyncio.create_task(a.cluster.refresh())
+    await asyncio.sleep(2 * a.cluster.margin_s)
+    lock.release()
+    await asyncio.wait_for(refresh, 5)
+    assert a.cluster.database_ok
+    assert "node_database_lost" not in caplog.text
+    assert a.cluster.owned == {1}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from testkit.db import DATABASE_DIR, INIT_SQL, ROOT, psql, run_async, tool
+from testkit.db import DATABASE_DIR, HEAD_REVISION, INIT_SQL, ROOT, psql, run_async, tool
 from testkit.services import free_port
 
 from tau.db.migrate import run_db_command, upgrade_head
@@ -69,7 +69,7 @@ def test_both_setup_paths_give_the_same_schema(
     psql(url_a, cwd=tmp_path, stdin=INIT_SQL.read_text())
     stamped = version(url_a)
     upgrade_head(url_a)
-    assert version(url_a) == stamped == ["0006_library_identity"]
+    assert version(url_a) == stamped == [HEAD_REVISION]
     # path B: Alembic alone, on an empty database
     b_name = f"{fresh_database[0]}_b"
     from testkit.db import create_database, drop_database
@@ -78,7 +78,7 @@ def test_both_setup_paths_give_the_same_schema(
     url_b = create_database(admin, b_name, schema=False)
     try:
         upgrade_head(url_b)
-        assert version(url_b) == ["0006_library_identity"]
+        assert version(url_b) == [HEAD_REVISION]
         dump_a = schema_dump(url_a)
         assert "CREATE TABLE public.fixtures" in dump_a
         assert dump_a == schema_dump(url_b)
@@ -103,7 +103,7 @@ def test_downgrade_to_base_and_back(
     assert schema_dump(schema_url) == before
     capsys.readouterr()
     assert run_db_command("current", None) == 0
-    assert "0006_library_identity (head)" in capsys.readouterr().out
+    assert f"{HEAD_REVISION} (head)" in capsys.readouterr().out
 
 
 def test_alembic_command_from_bridge_dir(schema_url: str) -> None:
@@ -118,12 +118,12 @@ def test_alembic_command_from_bridge_dir(schema_url: str) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "0006_library_identity (head)" in result.stdout
+    assert f"{HEAD_REVISION} (head)" in result.stdout
 
 
 async def test_upgrade_head_is_safe_inside_a_running_loop(schema_url: str) -> None:
     upgrade_head(schema_url)  # already at head: a no-op, and no "loop already running"
-    assert version(schema_url) == ["0006_library_identity"]
+    assert version(schema_url) == [HEAD_REVISION]
 
 
 def test_errors_name_the_fix_and_hide_the_password(pg_admin_url: str) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from testkit.db import INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
+from testkit.db import HEAD_REVISION, INIT_SQL, ROOT, SEED_FILES, psql, run_async, tool
 
 ROLES_SQL = ROOT / "config" / "roles.sql"
 ROLES_INIT = ROOT / "config" / "postgres-roles.sh"
@@ -98,9 +98,10 @@ def test_docker_entrypoint_initdb_order(fresh_database: tuple[str, str], tmp_pat
         url, "-tA", "-c", "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
     )
     assert owners.split() == ["tau_owner"]
-    # The `demo` profile: the demo home, loaded as tau_owner.
-    psql(as_role(url, "tau_owner"), "--no-password", "-f", str(SEED_FILES[2]))
-    assert run_async(lambda: counts(url)) == EXPECTED
+    # The `demo` profile: the demo home of `tau run --demo`, loaded as tau_owner.
+    demo = ROOT / "database" / "seeds" / "05-demo-stage.sql"
+    psql(as_role(url, "tau_owner"), "--no-password", "-f", str(SEED_FILES[2]), "-f", str(demo))
+    assert run_async(lambda: counts(url)) == EXPECTED_DEMO
 
 
 async def test_seeds_load_through_asyncpg_in_one_transaction(schema_url: str) -> None:
@@ -135,10 +136,7 @@ async def test_roles_least_privilege(seeded_url: str) -> None:
     daemon = await connect_as(seeded_url, "tau_daemon")
     try:
         assert await daemon.fetchval("SELECT count(*) FROM v_fixture_status") == 14
-        assert (
-            await daemon.fetchval("SELECT version_num FROM alembic_version")
-            == "0006_library_identity"
-        )
+        assert await daemon.fetchval("SELECT version_num FROM alembic_version") == HEAD_REVISION
         fid = await daemon.fetchval("SELECT id FROM fixtures WHERE slug = 'kitchen-ceiling'")
         await daemon.execute(
             "INSERT INTO fixture_state (fixture_id, is_on, brightness) VALUES ($1, true, 100) "
@@ -188,7 +186,7 @@ def test_backup_and_restore_round_trip(
     assert run_async(lambda: counts(restored)) == EXPECTED
     assert (
         psql(restored, "-tA", "-c", "SELECT version_num FROM alembic_version")
-        == "0006_library_identity\n"
+        == f"{HEAD_REVISION}\n"
     )
     collide = (
         "INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel) "

@@ -171,6 +171,11 @@ def test_no_demo_fixtures_unless_the_demo_profile_is_chosen(raw: dict[str, Any])
         if "04-test-fixtures" in json.dumps(service)
     ]
     assert loaders == ["demo"]
+    # ... the same demo as `make run` (`tau run --demo` loads every seed file, in order)
+    command = raw["services"]["demo"]["command"]
+    loaded = [Path(command[i + 1]).name for i, arg in enumerate(command) if arg == "-f"]
+    seeds = sorted(p.name for p in (REPO / "database" / "seeds").glob("0*.sql"))
+    assert loaded == [name for name in seeds if name >= "04"]
     assert raw["services"]["demo"]["profiles"] == ["demo"]
     assert raw["services"]["demo"]["depends_on"]["migrate"]["condition"] == (
         "service_completed_successfully"

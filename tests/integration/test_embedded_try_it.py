@@ -1,6 +1,6 @@
 """README "Try it" against `tau run --demo` on the embedded broker, with a wildcard subscriber.
 
-This is what a new user does: `make run`, `mosquitto_sub -v -t 'tau/#'` in one terminal,
+This is what a new user does: `make run`, `mosquitto_sub -v -t 'tau-demo/#'` in one terminal,
 the README's `mosquitto_pub` lines in another. Every command must arrive (its state
 change is seen by the subscriber) and no traceback may reach the terminal.
 """
@@ -23,6 +23,7 @@ from testkit.services import free_port
 from tests.integration.test_readme import expectations, try_it_lines
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO = "tau-demo"  # the demo's base topic: it never touches a home installation's
 
 pytestmark = [
     pytest.mark.slow,
@@ -41,13 +42,13 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 class Subscriber:
-    """`mosquitto_sub -v -t 'tau/#'`: every line it prints, in order."""
+    """`mosquitto_sub -v -t 'tau-demo/#'`: every line it prints, in order."""
 
     def __init__(self, port: int) -> None:
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-p", str(port), "-v", "-t", "tau/#"],
+            ["mosquitto_sub", "-p", str(port), "-v", "-t", f"{DEMO}/#"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -110,8 +111,8 @@ def test_try_it_with_a_wildcard_subscriber_on_the_embedded_broker(
             assert time.monotonic() < deadline, "no 'Tau is ready'"
         assert "broker=mosquitto" in stderr_path.read_text(), stderr_path.read_text()
         sub = Subscriber(port)
-        sub.wait_json("tau/bridge/info", lambda d: True, after=0)  # retained: it is connected
-        expected = expectations("tau")
+        sub.wait_json(f"{DEMO}/bridge/info", lambda d: True, after=0)  # retained: it is up
+        expected = expectations(DEMO)
         lines = try_it_lines()
         assert len(lines) == len(expected)
         for index, line in enumerate(lines):
@@ -122,7 +123,7 @@ def test_try_it_with_a_wildcard_subscriber_on_the_embedded_broker(
             subprocess.run([*args, "-p", str(port)], check=True, timeout=10)
             topic, check = expected[index]
             sub.wait_json(topic, check, after=mark)
-            rejected = [x for x in sub.lines[mark:] if x.startswith("tau/bridge/log ")]
+            rejected = [x for x in sub.lines[mark:] if x.startswith(f"{DEMO}/bridge/log ")]
             assert rejected == [], line
     finally:
         if sub is not None:

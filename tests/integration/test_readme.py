@@ -11,6 +11,7 @@ broker's host/port, this test's base topic and temporary paths swapped in:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from testkit.mqtt import MqttProbe
 from testkit.services import MqttServer, copy_embedded_template
 
 ORANGE = {"r": 255, "g": 80, "b": 0}
+DEMO = "tau-demo"  # `make run`'s base topic, which "Try it" talks to
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 
@@ -51,13 +53,14 @@ def try_it_lines() -> list[str]:
     return bash_blocks("Try it")[0]
 
 
-def run_line(line: str, base: str, probe: MqttProbe) -> None:
+def run_line(line: str, base: str, probe: MqttProbe, written: str = "tau") -> None:
+    """One `mosquitto_pub` line, its base topic (`written`) swapped for `base`."""
     args = shlex.split(line, comments=True)
     assert args[0] == "mosquitto_pub", line
     topic = args[args.index("-t") + 1]
     message = args[args.index("-m") + 1]
-    assert topic.startswith("tau/")
-    topic = base + topic[len("tau") :]
+    assert topic.startswith(f"{written}/"), line
+    topic = base + topic[len(written) :]
     if shutil.which("mosquitto_pub"):
         cmd = ["mosquitto_pub", "-h", probe.host, "-p", str(probe.port), "-q", "1"]
         subprocess.run([*cmd, "-t", topic, "-m", message], check=True, timeout=10)
@@ -68,7 +71,8 @@ def run_line(line: str, base: str, probe: MqttProbe) -> None:
 def expectations(base: str) -> dict[int, tuple[str, Callable[[dict[str, Any]], bool]]]:
     """What each "Try it" line (by index) makes Tau publish: the topic and a check."""
     return {
-        0: (f"{base}/group/kitchen", lambda d: d["state"] == "ON"),
+        # on at the circadian level: the profile is in charge (not suspended)
+        0: (f"{base}/group/kitchen", lambda d: d["state"] == "ON" and d["circadian"] == "ON"),
         1: (f"{base}/group/downstairs", lambda d: d["state"] == "ON" and d["brightness"] == 128),
         2: (f"{base}/fixture/kitchen-island", lambda d: d.get("color_temp") == 2700),
         3: (
@@ -84,6 +88,10 @@ def expectations(base: str) -> dict[int, tuple[str, Callable[[dict[str, Any]], b
             f"{base}/fixture/living-strip",
             lambda d: d["state"] == "ON" and d.get("color") == ORANGE and d["source"] == "scene",
         ),
+        10: (
+            f"{base}/bridge/response/dmx/frame",
+            lambda d: d["status"] == "ok" and len(d["data"]["slots"]) == 16,
+        ),
     }
 
 
@@ -96,11 +104,34 @@ def test_try_it_lines_work(bridge_factory, mqtt_probe) -> None:
     expected = expectations(base)
     for index, line in enumerate(lines):
         mark = mqtt_probe.mark()
-        run_line(line, base, mqtt_probe)
+        run_line(line, base, mqtt_probe, written=DEMO)
         if index in expected:
             topic, check = expected[index]
             mqtt_probe.wait_json(topic, check, timeout=5, after=mark)
         assert mqtt_probe.messages(f"{base}/bridge/log", after=mark) == [], line
+
+
+def test_the_readme_patches_each_universe_in_one_section_only() -> None:
+    """Followed top to bottom into one installation, the README never patches a DMX
+    address twice: each section that patches fixtures has universes of its own (within
+    a section, running it proves there is no collision)."""
+    text = README.read_text()
+    patched: dict[str, set[int]] = {}
+    for section in text.split("\n## ")[1:]:
+        title = section.split("\n", 1)[0]
+        for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+            for line in block.splitlines():
+                args = shlex.split(line, comments=True)
+                if args[:3] == ["tau", "fixture", "add"]:
+                    universe = int(args[args.index("--universe") + 1])
+                elif args[:1] == ["mosquitto_pub"] and "/bridge/request/fixture/add" in line:
+                    universe = json.loads(args[args.index("-m") + 1]).get("universe", 1)
+                else:
+                    continue
+                patched.setdefault(title, set()).add(universe)
+    assert {"From the demo to your home", "Your fixtures"} <= set(patched), patched
+    for a, b in itertools.combinations(sorted(patched), 2):
+        assert not patched[a] & patched[b], f"{a!r} and {b!r} both patch {patched[a] & patched[b]}"
 
 
 # ------------------------------------------------------------ from the demo to your home
@@ -255,12 +286,15 @@ def test_from_the_demo_to_your_home(
         )
         assert state["state"] == "ON"
         # Home Assistant: a light for each fixture and the group, announced by themselves.
-        names = set()
+        areas = {}
         for message in mqtt_probe.messages(f"{prefix}/light/#"):
             if message.payload:
                 config = json.loads(message.payload)
-                names.add(config["name"] or config["device"]["name"])
-        assert {"Sofa lamp", "Ceiling", "Living room"} <= names, names
+                name = config["name"] or config["device"]["name"]
+                areas[name] = config["device"].get("suggested_area")
+        assert {"Sofa lamp", "Ceiling", "Living room"} <= set(areas), areas
+        # "Living room" is a room: its lights and its own group are suggested for its area
+        assert {areas["Sofa lamp"], areas["Ceiling"], areas["Living room"]} == {"Living room"}
         # `tau db url` reaches the running embedded server's socket (as the README says).
         url = _tau(["tau", "db", "url"], env, tmp_path).stdout.strip()
         socket_dir = tmp_path / "tau-home" / "postgres"
@@ -382,3 +416,38 @@ def test_the_readme_backup_blocks_are_the_ones_tested() -> None:
     ]
     assert "createdb tau_restored" in blocks[1]
     assert not any("psql tau <" in line for block in blocks for line in block)
+
+
+def test_restore_refuses_while_a_bridge_is_connected(bridge_factory, tmp_path: Path) -> None:
+    """`tau db restore` would swap the installation under a running bridge, which then
+    writes its state over the restored one: it refuses and says how to stop the bridge."""
+    bridge = bridge_factory(seeds=True)
+    url = bridge.database_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAU_")}
+    env.update(TAU_DATABASE_URL=url, PYTHONPATH=str(REPO / "bridge"))
+    backup = tmp_path / "tau-backup.sql"
+    _tau(["tau", "db", "dump", str(backup)], env, tmp_path)
+    from testkit.db import sql
+
+    sql(url, "INSERT INTO groups (name, slug) VALUES ('After the backup', 'after')")
+    refused = subprocess.run(
+        [sys.executable, "-m", "tau", "db", "restore", str(backup)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "a Tau bridge is connected to" in refused.stderr
+    assert "stop it first" in refused.stderr and "--force" in refused.stderr
+    assert _server_slugs(url, "groups") >= {"after"}  # nothing was restored
+    assert bridge.terminate() == 0
+    _tau(["tau", "db", "restore", str(backup)], env, tmp_path)
+    assert "after" not in _server_slugs(url, "groups")
+
+
+def _server_slugs(url: str, table: str) -> set[str]:
+    from testkit.db import sql
+
+    return {r["slug"] for r in sql(url, f"SELECT slug FROM {table}")}  # noqa: S608

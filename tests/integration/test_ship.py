@@ -66,12 +66,16 @@ def test_demo_runs_on_embedded_database_and_broker(tmp_path, embedded_data_dir) 
         assert "embedded_broker_started" in stderr
         topic = printed.split(" -t ")[1].split()[0]
         assert f"-p {port}" in printed
+        # the demo's own base topic: it never touches a home installation's
+        assert topic.startswith("tau-demo/group/"), printed
         with MqttProbe("127.0.0.1", port) as probe:
-            probe.subscribe("tau/#")
+            probe.subscribe("tau-demo/#")
             probe.publish(topic, "ON")
             probe.wait_json(topic.removesuffix("/set"), lambda d: d["state"] == "ON", 10)
-            probe.publish("tau/bridge/request/dmx/frame", '{"universe": 1}')
-            reply = probe.wait_json("tau/bridge/response/dmx/frame", timeout=10)
+            probe.publish("tau-demo/bridge/request/dmx/frame", '{"universe": 1}')
+            reply = probe.wait_json("tau-demo/bridge/response/dmx/frame", timeout=10)
+            assert probe.retained("homeassistant/light/tau-demo"), "the demo's discovery"
+            assert not probe.retained("tau/bridge"), "nothing under a home's base topic"
         assert reply["status"] == "ok"
         assert any(reply["data"]["slots"]), reply
         assert reply["data"]["output"]["driver"] == "virtual"

@@ -150,6 +150,7 @@ REQUESTS = (
     "group/add",
     "group/remove",
     "group/rename",
+    "group/update",
     "group/members/add",
     "group/members/remove",
     "scene/store",
@@ -292,6 +293,7 @@ PLAUSIBLE = (
     "",
 )
 UNKNOWN_KEY = st.text(max_size=8).map(lambda s: "zz" + s)
+NOT_A_BOOL = st.sampled_from(("yes", 1, 0, None, "true", []))
 BAD_SLUG = st.one_of(
     st.sampled_from(
         (
@@ -924,6 +926,15 @@ def bad_request_body(draw: st.DrawFn, name: str) -> tuple[str, dict[str, Any]]:
             ("duplicate", {"name": "Fuzz", "slug": group}),
             ("unknown_profile", {"name": "Fuzz", "slug": nope, "circadian_profile": "'; --"}),
             ("bad_slug", {"name": "Fuzz", "slug": bad}),
+            ("bad_room", {"name": "Fuzz", "slug": nope, "room": draw(NOT_A_BOOL)}),
+        ]
+    elif name == "group/update":
+        options = [
+            ("unknown", {"slug": nope, "room": True}),
+            ("nothing", {"slug": group}),
+            ("bad_room", {"slug": group, "room": draw(NOT_A_BOOL)}),
+            ("unknown_profile", {"slug": group, "circadian_profile": "'; --"}),
+            ("bad_name", {"slug": group, "name": ""}),
         ]
     elif name in ("group/members/add", "group/members/remove"):
         options = [
@@ -952,7 +963,11 @@ def bad_request_body(draw: st.DrawFn, name: str) -> tuple[str, dict[str, Any]]:
             ("missing", {"group": group}),
         ]
     elif name == "dmx/frame":
-        options = [("no_output", {"universe": draw(st.integers(3, 63_999))}), ("missing", {})]
+        options = [
+            ("no_output", {"universe": draw(st.integers(3, 63_999))}),
+            ("missing", {}),
+            ("range", {"universe": 1, "length": draw(st.sampled_from((0, 513, -1, "16", 1.5)))}),
+        ]
     elif name == "circadian/clock":  # disabled unless TAU_CIRCADIAN__CLOCK_CONTROL
         options = [
             ("disabled", {"now": draw(st.sampled_from((None, "2026-06-21T12:00+02:00", "x")))})

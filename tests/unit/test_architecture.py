@@ -26,6 +26,7 @@ RANKS: dict[str, int] = {
     "backoff": 0,
     "data": 0,  # migrations and seeds (package data; see tau/db/files.py)
     "waiting": 0,
+    "supervisor": 0,  # the one supervisor of long-running tasks (imports nothing of Tau)
     "metrics": 0,
     "settings": 1,
     "embedded": 2,

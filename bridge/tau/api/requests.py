@@ -71,6 +71,21 @@ class GroupAdd(_Body):
     name: str = Name
     slug: str = Slug
     circadian_profile: str | None = None
+    room: bool = False  # a room: Home Assistant's suggested area for what it holds
+
+
+class GroupUpdate(_Body):
+    slug: str = Slug
+    name: str | None = Field(None, min_length=1, max_length=200)
+    room: bool | None = None
+    # a profile's name; `null` takes the group off circadian control
+    circadian_profile: str | None = Field(None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _something(self) -> GroupUpdate:
+        if not self.model_fields_set - {"slug", "transaction"}:
+            raise ValueError("give name, room and/or circadian_profile")
+        return self
 
 
 class Members(_Body):
@@ -97,6 +112,7 @@ class Empty(_Body):
 
 class Universe(_Body):
     universe: int = Field(ge=0, le=63999)
+    length: int = Field(512, ge=1, le=512, description="slots from channel 1 on")
 
 
 class BridgeHost(Protocol):
@@ -182,7 +198,17 @@ async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
 
 
 async def _group_add(host: BridgeHost, body: GroupAdd) -> Any:
-    return await admin.add_group(host.pool, body.name, body.slug, body.circadian_profile)
+    return await admin.add_group(host.pool, body.name, body.slug, body.circadian_profile, body.room)
+
+
+async def _group_update(host: BridgeHost, body: GroupUpdate) -> Any:
+    changes = _given({"name": body.name, "is_room": body.room})
+    if "circadian_profile" in body.model_fields_set:
+        profile = body.circadian_profile
+        changes["circadian_profile_id"] = (
+            await admin.profile_id(host.pool, profile) if profile is not None else None
+        )
+    return await admin.update_group(host.pool, body.slug, changes)
 
 
 async def _group_remove(host: BridgeHost, body: ByRef) -> Any:
@@ -219,9 +245,9 @@ async def _dmx_frame(host: BridgeHost, body: Universe) -> Any:
     status = host.renderer.status()
     if body.universe not in status:
         raise UnknownTargetError(f"universe {body.universe} has no output")
-    frame = host.renderer.frame(body.universe)
-    last = max((i + 1 for i, v in enumerate(frame) if v), default=0)
-    return {"universe": body.universe, "slots": list(frame[:last]), "output": status[body.universe]}
+    # Every slot asked for, zeros included: slot n of the reply is channel n + 1.
+    slots = list(host.renderer.frame(body.universe)[: body.length])
+    return {"universe": body.universe, "slots": slots, "output": status[body.universe]}
 
 
 HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
@@ -233,6 +259,7 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "group/add": (GroupAdd, _group_add),
     "group/remove": (ByRef, _group_remove),
     "group/rename": (Rename, _group_rename),
+    "group/update": (GroupUpdate, _group_update),
     "group/members/add": (Members, _members_add),
     "group/members/remove": (Members, _members_remove),
     "scene/store": (SceneStore, _scene_store),

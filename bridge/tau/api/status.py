@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tau import __version__
@@ -28,6 +28,7 @@ from tau.dmx.render import Renderer
 from tau.mqtt.drops import BrokerDrops
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
+from tau.supervisor import checkpoint
 
 
 def nodes_info(view: View, installation: Iterable[int]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ class BridgeStatus(Extension):
         self._started = time.monotonic()
         self._info_sent: str | None = None
         self._outputs: dict[int, str] = {}  # universe -> output state last announced
-        self._task: asyncio.Task[None] | None = None
+        self.tasks: Callable[[], dict[str, dict[str, Any]]] = dict  # the supervisor's parts
         self.drops = BrokerDrops()  # fed by the controller from the broker's `$SYS`
 
     # ------------------------------------------------------------- the extension
@@ -73,17 +74,10 @@ class BridgeStatus(Extension):
             (OutputStatusChanged, lambda _e: self.publish_info()),
         ]
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="bridge-info")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
+    async def run(self) -> None:
         while True:
             await asyncio.sleep(1.0)
+            checkpoint(self.name)
             self.check_outputs()
             self.publish_info()
 
@@ -119,6 +113,8 @@ class BridgeStatus(Extension):
             "broker": broker,
             "outputs": outputs,
             "node": self.node_health(),
+            # Parts that failed unexpectedly and were restarted (none: {}).
+            "tasks": self.tasks(),
             "uptime_s": round(time.monotonic() - self._started, 1),
         }
 
@@ -155,6 +151,7 @@ class BridgeStatus(Extension):
                 "status": health["broker"]["status"],
                 "dropped": health["broker"]["dropped"],
             },
+            "tasks": health["tasks"],
             "default_transition": self._settings.default_transition,
             "fps": self._settings.dmx.fps,
             "node": name,

@@ -75,6 +75,10 @@ class Context:
     leads: Callable[[], bool] = lambda: True
     # Where the leader's own decisions go (default: the store itself).
     changes: Changes | None = field(default=None)
+    # A part of the extension whose work runs outside `run()` (a scheduler's job)
+    # failed unexpectedly: (part, exception) to the supervisor, which logs, shows and
+    # counts it; the part's next run is its restart.
+    failed: Callable[[str, BaseException], None] = lambda _part, _exc: None
 
     @property
     def decide(self) -> Changes:
@@ -120,8 +124,18 @@ class Extension:
         """Switch id -> the device triggers Home Assistant should discover for it."""
         return {}
 
+    async def connected(self) -> None:
+        """Awaited on every connection to the broker, after `MqttConnected` went round the
+        bus and before the bridge says `online`: for what must be out by then."""
+
     async def start(self) -> None:
         return None
+
+    async def run(self) -> None:
+        """The extension's long-running work, if any: started after `start()` as a part of
+        the bridge's supervisor (named after the extension), restarted if it raises, and
+        cancelled before `stop()`. Return at once when there is none."""
+        return
 
     async def stop(self) -> None:
         return None

@@ -97,6 +97,12 @@ def _rgb(value: Any) -> tuple[int, ...] | None:
 Row = Mapping[str, Any]
 
 
+def _uid(r: Row) -> str:
+    """An object's `uid` column as text ("" in rows made by hand, without one)."""
+    value = r.get("uid")
+    return str(value) if value is not None else ""
+
+
 def installation_from_rows(rows: InstallationRows) -> Installation:
     """The installation model from one consistent snapshot of the configuration tables."""
     models = {r["id"]: _fixture_model(r) for r in rows.fixture_models}
@@ -108,6 +114,7 @@ def installation_from_rows(rows: InstallationRows) -> Installation:
             models[r["fixture_model_id"]],
             r["universe"],
             r["start_channel"],
+            _uid(r),
         )
         for r in rows.fixtures
     }
@@ -125,7 +132,14 @@ def installation_from_rows(rows: InstallationRows) -> Installation:
     }
     switch_models, switches = _switches(rows)
     return build_installation(
-        models, fixtures, _groups(rows), profiles, _scenes(rows), switch_models, switches
+        models,
+        fixtures,
+        _groups(rows),
+        profiles,
+        _scenes(rows),
+        switch_models,
+        switches,
+        installation_id=rows.installation_id,
     )
 
 
@@ -167,6 +181,8 @@ def _groups(rows: InstallationRows) -> dict[int, Group]:
             frozenset(members[r["id"]]),
             frozenset(direct[r["id"]]),
             frozenset(children[r["id"]]),
+            _uid(r),
+            bool(r.get("is_room", False)),
         )
         for r in rows.groups
     }
@@ -186,7 +202,9 @@ def _scenes(rows: InstallationRows) -> dict[int, Scene]:
             )
         )
     return {
-        r["id"]: Scene(r["id"], r["name"], r["slug"], r["group_id"], tuple(values[r["id"]]))
+        r["id"]: Scene(
+            r["id"], r["name"], r["slug"], r["group_id"], tuple(values[r["id"]]), _uid(r)
+        )
         for r in rows.scenes
     }
 
@@ -216,6 +234,7 @@ def _switches(rows: InstallationRows) -> tuple[dict[int, SwitchModel], dict[int,
             double_tap_ms=r["double_tap_ms"],
             hold_ms=r["hold_ms"],
             dim_speed_ms=r["dim_speed_ms"],
+            uid=_uid(r),
         )
         for r in rows.switches
     }
@@ -230,12 +249,14 @@ def build_installation(
     scenes: dict[int, Scene],
     switch_models: dict[int, SwitchModel],
     switches: dict[int, Switch],
+    installation_id: str = "",
 ) -> Installation:
     groups_of: dict[int, set[int]] = defaultdict(set)
     for gid, group in groups.items():
         for fid in group.fixture_ids:
             groups_of[fid].add(gid)
     return Installation(
+        id=installation_id,
         fixture_models=models,
         fixtures=fixtures,
         groups=groups,

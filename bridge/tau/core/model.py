@@ -75,6 +75,8 @@ class Fixture:
     model: FixtureModel
     universe: int
     start_channel: int
+    # Never reused for another fixture (`fixtures.uid`); names it in Home Assistant.
+    uid: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -86,6 +88,8 @@ class Group:
     fixture_ids: frozenset[int]  # every fixture, nested groups included
     direct_fixture_ids: frozenset[int]
     child_group_ids: frozenset[int]
+    uid: str = ""
+    is_room: bool = False  # a room: Home Assistant's suggested area of what it contains
 
 
 @dataclass(slots=True, frozen=True)
@@ -117,6 +121,7 @@ class Scene:
     slug: str
     group_id: int | None
     values: tuple[SceneValue, ...]
+    uid: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -142,10 +147,14 @@ class Switch:
     double_tap_ms: int
     hold_ms: int
     dim_speed_ms: int
+    uid: str = ""
 
 
 @dataclass(slots=True, frozen=True)
 class Installation:
+    # `installation.id`: this installation among others on one broker (Home Assistant
+    # unique ids); empty for a model not read from a database.
+    id: str = ""
     fixture_models: dict[int, FixtureModel] = field(default_factory=dict)
     fixtures: dict[int, Fixture] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)

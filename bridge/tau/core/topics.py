@@ -92,5 +92,10 @@ class Topics:
         return f"{self.discovery_prefix}/{component}/{self.node_id}/{object_id}/config"
 
     @property
+    def discovery_configs(self) -> str:
+        """Every config topic under this bridge's node id (a pattern to subscribe to)."""
+        return f"{self.discovery_prefix}/+/{self.node_id}/+/config"
+
+    @property
     def ha_status(self) -> str:
         return f"{self.discovery_prefix}/status"

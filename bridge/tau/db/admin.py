@@ -90,13 +90,19 @@ async def update_fixture(pool: asyncpg.Pool, slug: str, changes: dict[str, Any])
 
 
 async def update_group(pool: asyncpg.Pool, slug: str, changes: dict[str, Any]) -> dict[str, Any]:
-    return await _update(
-        pool, "groups", slug, changes, {"name", "slug", "circadian_profile_id"}, "group"
-    )
+    columns = {"name", "slug", "circadian_profile_id", "is_room"}
+    returning = "id, name, slug, is_room AS room"
+    return await _update(pool, "groups", slug, changes, columns, "group", returning)
 
 
 async def _update(
-    pool: asyncpg.Pool, table: str, slug: str, changes: dict[str, Any], allowed: set[str], what: str
+    pool: asyncpg.Pool,
+    table: str,
+    slug: str,
+    changes: dict[str, Any],
+    allowed: set[str],
+    what: str,
+    returning: str = "id, name, slug",
 ) -> dict[str, Any]:
     cols = [c for c in changes if c in allowed]
     if not cols:
@@ -105,7 +111,7 @@ async def _update(
     assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
     return await one(
         pool,
-        f"UPDATE {table} SET {assignments} WHERE slug = $1 RETURNING id, name, slug",  # noqa: S608
+        f"UPDATE {table} SET {assignments} WHERE slug = $1 RETURNING {returning}",  # noqa: S608
         slug,
         *[changes[c] for c in cols],
         missing=f"unknown {what} {slug!r}",
@@ -123,25 +129,28 @@ async def remove(pool: asyncpg.Pool, table: str, slug: str, what: str) -> dict[s
     )
 
 
+async def profile_id(pool: asyncpg.Pool, profile: str) -> int:
+    """A circadian profile by name."""
+    row = await one(
+        pool,
+        "SELECT id FROM circadian_profiles WHERE name=$1",
+        profile,
+        missing=f"no circadian profile named {profile!r}",
+    )
+    return int(row["id"])
+
+
 async def add_group(
-    pool: asyncpg.Pool, name: str, slug: str, profile: str | None
+    pool: asyncpg.Pool, name: str, slug: str, profile: str | None, room: bool = False
 ) -> dict[str, Any]:
-    profile_id = None
-    if profile is not None:
-        row = await one(
-            pool,
-            "SELECT id FROM circadian_profiles WHERE name=$1",
-            profile,
-            missing=f"no circadian profile named {profile!r}",
-        )
-        profile_id = row["id"]
     return await one(
         pool,
-        "INSERT INTO groups (name, slug, circadian_profile_id) VALUES ($1, $2, $3) "
-        "RETURNING id, name, slug",
+        "INSERT INTO groups (name, slug, circadian_profile_id, is_room) VALUES ($1, $2, $3, $4) "
+        "RETURNING id, name, slug, is_room AS room",
         name,
         slug,
-        profile_id,
+        await profile_id(pool, profile) if profile is not None else None,
+        room,
         missing="group not created",
     )
 

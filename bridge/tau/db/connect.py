@@ -92,6 +92,12 @@ def invalid_dsn(exc: BaseException) -> ConfigurationError:
     )
 
 
+# `application_name` of a bridge's connections (the nodes' lease connection says
+# `tau node <name>`), so `pg_stat_activity` and `tau db restore` can tell a bridge is on.
+BRIDGE_APPLICATION = "tau bridge"
+BRIDGE_SETTINGS = {"application_name": BRIDGE_APPLICATION}
+
+
 async def create_pool(
     url: str, *, retry: bool, stopping: asyncio.Event | None = None
 ) -> asyncpg.Pool:
@@ -110,7 +116,12 @@ async def create_pool(
             # traceback on every failed retry while the server is down; our own writer and
             # info loop already report the outage once, in one line.
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                dsn, min_size=0, max_size=4, timeout=5, command_timeout=10
+                dsn,
+                min_size=0,
+                max_size=4,
+                timeout=5,
+                command_timeout=10,
+                server_settings=BRIDGE_SETTINGS,
             )
             try:
                 await pool.fetchval("SELECT 1")  # connect now: fail fast, not on first use

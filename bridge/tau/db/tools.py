@@ -14,13 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
 
-from tau.db.connect import explain, plain_dsn, redact
+from tau.db.connect import BRIDGE_APPLICATION, explain, plain_dsn, redact
 from tau.db.files import SEEDS_DIR
 from tau.db.migrate import resolve_database_url
 from tau.errors import DatabaseError
@@ -129,12 +130,50 @@ def dump(path: str) -> int:
     return 0
 
 
-def restore(path: str) -> int:
-    """`tau db restore FILE`: run a dump in one transaction; stop Tau first."""
+# A bridge's connections: its pool and LISTEN connection, and its node's lease connection.
+BRIDGES_CONNECTED = """
+SELECT application_name, backend_start FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid()
+   AND (application_name = $1 OR application_name LIKE 'tau node %')
+ ORDER BY backend_start
+"""
+
+
+# A bridge that was just stopped may still show for a moment while its backends exit.
+GONE_WITHIN_S = 1.0
+
+
+async def _bridges_connected(dsn: str) -> list[str]:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise DatabaseError(explain(exc, dsn)) from None
+    try:
+        deadline = time.monotonic() + GONE_WITHIN_S
+        while True:
+            rows = await conn.fetch(BRIDGES_CONNECTED, BRIDGE_APPLICATION)
+            if not rows or time.monotonic() >= deadline:
+                return sorted({r["application_name"] for r in rows})
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+
+
+def restore(path: str, force: bool = False) -> int:
+    """`tau db restore FILE`: run a dump in one transaction. Refused while a bridge is
+    connected to the database (it would go on with the old installation in memory and
+    write its state over the restored one), unless `force`."""
     if not Path(path).is_file():
         raise DatabaseError(f"no such dump file: {path}")
     url, embedded = database_url()
     dsn = plain_dsn(url)
+    connected = asyncio.run(_bridges_connected(dsn))
+    if connected and not force:
+        raise DatabaseError(
+            f"a Tau bridge is connected to {redact(dsn)} ({', '.join(connected)}): stop it "
+            "first (Ctrl-C where `tau run` runs, `systemctl stop tau`, or `docker compose "
+            "stop bridge`), then restore; --force restores anyway"
+        )
     args = [_tool("psql", embedded), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
     _run([*args, "-d", dsn, "-f", path], "restore", dsn)
     print(f"restored {path} into {redact(dsn)}", file=sys.stderr)  # noqa: T201

@@ -21,6 +21,7 @@ import asyncpg
 
 from tau.backoff import Backoff
 from tau.colours import colour_json
+from tau.supervisor import Spawn, checkpoint, finish, unsupervised
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +144,13 @@ class StateWriter:
     def queued(self) -> int:
         return len(self._dirty_fixtures) + len(self._dirty_groups)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="state-writer")
+    async def start(self, spawn: Spawn = unsupervised) -> None:
+        self._task = spawn("writer", self._run)
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Flush everything pending (SIGTERM path), then stop."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        task, self._task = self._task, None
+        await finish([task], "writer")
         deadline = time.monotonic() + timeout_s
         while self.queued and time.monotonic() < deadline:
             if not await self.flush():
@@ -162,6 +162,7 @@ class StateWriter:
         backoff = Backoff(0.25, 2.0)
         while True:
             await self._wake.wait()
+            checkpoint("writer")  # before the clear: a restart still flushes what is dirty
             await asyncio.sleep(self._flush_s)  # gather a batch
             self._wake.clear()
             if await self.flush():

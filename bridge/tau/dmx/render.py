@@ -25,6 +25,7 @@ from tau.dmx.fades import Fade, start_fade
 from tau.dmx.fixture import render_fixture, unknown_roles
 from tau.dmx.level import FULL16, OFF, Level, brightness_to_level16, level16_to_brightness
 from tau.dmx.types import LightTarget, LiveLevel, Patch
+from tau.supervisor import Spawn, checkpoint, finish, unsupervised
 from tau.units import mired
 
 log = logging.getLogger("tau.dmx.render")
@@ -203,27 +204,28 @@ class Renderer:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, spawn: Spawn = unsupervised) -> None:
         """Open outputs (failures are in `status`, never raised), send the first frame with
-        what `apply()` already set, then run the loop."""
+        what `apply()` already set, then run the loop (the part `render`: a loop that
+        dies is restarted by the supervisor, and commands still send their own frames
+        meanwhile)."""
         self._started = True
         await asyncio.gather(*(self._open(u, o) for u, o in self._outputs.items()))
         self._force.update(self._outputs)
         self._tick(self._clock())
-        self._task = asyncio.create_task(self._run(), name="tau-dmx-render")
+        self._task = spawn("render", self._run)
 
     async def stop(self) -> None:
         """Send what is pending as a final frame, then close every output."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish([task], "render")
         if self._started and (self._dirty or self._fades or self._effects):
             self._tick(self._clock())
-        for pending in list(self._output_tasks):
-            with contextlib.suppress(Exception):
+        for pending in list(self._output_tasks):  # opens and closes under way: let them end
+            try:
                 await pending
+            except Exception:  # they log their own failures; this would be a bug
+                log.exception("an output task failed event=output_error")
         await asyncio.gather(*(self._close_output(o) for o in self._outputs.values()))
         self._started = False
 
@@ -231,6 +233,7 @@ class Renderer:
 
     async def _run(self) -> None:
         while True:
+            checkpoint("render")
             if not self._dirty and not self._fades and not self._force and not self._effects:
                 self._wake.clear()
                 timeout = self._keepalive_wait(self._clock())
@@ -461,7 +464,12 @@ class Renderer:
 
 
 _RENDER_CACHE: dict[tuple[object, ...], bytes] = {}
-_RENDER_CACHE_MAX = 16_384
+# Bounded tight: what the cache saves is one frame's many fixtures of one model at one
+# level (a group command, a circadian tick, an effect's 1/1024 steps). Fades make a new
+# key nearly every render; at 16,384 entries (~4 MiB) the bridge's memory grew for tens
+# of minutes under steady load before the first clear (the freed blocks stay mapped);
+# 4,096 (~1 MiB) fill within the first minutes and hold an effect's steps of a model.
+_RENDER_CACHE_MAX = 4096
 
 
 def _rendered(patch: Patch, level: Level) -> bytes:

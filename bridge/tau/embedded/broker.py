@@ -40,7 +40,7 @@ PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 MOSQUITTO_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin")
 AMQTT_NOTE = (
     "amqtt can drop a message published while a wildcard subscriber (mosquitto_sub -t "
-    "'tau/#') is connected; install Mosquitto for the embedded broker to be one"
+    "'tau-demo/#') is connected; install Mosquitto for the embedded broker to be one"
 )
 
 

@@ -4,13 +4,15 @@ a liveness probe, reconnects with backoff, and an outbox that never loses what m
 `run()` keeps a connection up until `stop()`. Each attempt is a fresh `aiomqtt.Client`
 (a new paho client underneath: nothing of a dead connection is carried over).
 
-- **Inbound**: messages are handed to the bridge synchronously, as paho reads them, by the
-  client's message queue (`queue_type`, aiomqtt's documented hook for the queue class):
-  `put_nowait` calls the handler instead of storing the message. A command's frame and
-  state are therefore queued before the next packet is read, with no task per message;
-  the PUBACK of a QoS 1 command leaves after its handler ran. Messages the broker delivers
-  while the connection is being set up (a persistent session's backlog) are handled the
-  same way, and what the bridge says in reply waits in the outbox until it can go.
+- **Inbound**: one task per connection reads `async for message in client.messages`
+  (aiomqtt's documented interface) and hands each message to the bridge synchronously,
+  in the broker's order, with no task per message. Whatever paho has queued is handled
+  in one turn of the loop (the queue's `get` does not suspend while it holds messages),
+  so a burst costs one wake-up, not one per message. Messages the broker delivers while
+  the connection is being set up (a persistent session's backlog) wait in that queue and
+  are handled first; what the bridge says in reply waits in the outbox until it can go.
+- **Subscriptions** count once the broker granted them (SUBACK); one refused or never
+  acknowledged is retried every `RESUBSCRIBE_S` while the connection lasts.
 - **Outbound**: `publish()` never blocks and never fails for want of a connection: it
   puts the message in the `Outbox` (coalesced per retained topic, capped, paced). A few
   writer tasks per connection take from it and await `client.publish`, so at most
@@ -23,6 +25,9 @@ a liveness probe, reconnects with backoff, and an outbox that never loses what m
   publishing. Every keep-alive/3 the session unsubscribes from a topic it never
   subscribed to (the broker must answer UNSUBACK; nobody else sees anything); no answer
   within 3/4 keep-alive drops the connection.
+- **Failures**: an unexpected exception (a bug, not a lost connection) in any of the
+  connection's tasks, the outbox writers included, ends `run()`: the bridge's supervisor
+  logs it, shows it and starts the session again.
 - **Reconnects**: a broker that is away or restarting (connection refused, reset, timed
   out) is tried again at least every `RETRY_S` (1 s with its jitter), however long it has
   been away, so the bridge is back within 2 s of the broker. A refusal a retry cannot
@@ -41,7 +46,9 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +69,7 @@ from tau.mqtt.client import (
 from tau.mqtt.lastup import LastUp
 from tau.mqtt.outbox import Outbox, Outgoing
 from tau.settings import MqttSettings
+from tau.supervisor import checkpoint
 from tau.timescale import time_scale
 from tau.waiting import Waiting
 
@@ -70,6 +78,18 @@ log = logging.getLogger(__name__)
 __all__ = ["MessageHandler", "MqttSession"]
 
 MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
+READ_RETAINED_S = 10.0  # `read_retained` gives up after this
+
+
+@dataclass(slots=True)
+class _Retained:
+    """One `read_retained`: what it collects, and the marker that ends it."""
+
+    pattern: str
+    marker: str
+    found: dict[str, bytes] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
 
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
 STABLE_S = 30.0 * time_scale()  # a connection that lived this long resets the backoff
@@ -78,17 +98,23 @@ MAX_DELAY_S = 10.0  # refusals only a person can fix
 RETRY_S = 0.8  # a broker away or restarting: at most this (+25 % jitter) between attempts
 
 
+# A refused or unacknowledged subscription is tried again this often.
+RESUBSCRIBE_S = 5.0 * time_scale()
+
+
 # ------------------------------------------------------------------------- session
 
 
-def _handing_queue(handle: Callable[[aiomqtt.Message], None]) -> type[asyncio.Queue[Any]]:
-    """A queue class for aiomqtt whose `put_nowait` hands the message on at once."""
-
-    class HandingQueue(asyncio.Queue[Any]):
-        def put_nowait(self, item: aiomqtt.Message) -> None:
-            handle(item)
-
-    return HandingQueue
+def _report_ends(tasks: list[asyncio.Task[Any]]) -> None:
+    """What the connection's other tasks ended with, besides the one raised: a lost
+    connection is said once by the run loop (DEBUG here), anything else is a bug."""
+    for task in tasks:
+        if task.cancelled() or (exc := task.exception()) is None:
+            continue
+        if isinstance(exc, aiomqtt.MqttError):
+            log.debug("event=mqtt_task_ended task=%s error=%r", task.get_coro(), exc)
+        else:
+            log.error("event=mqtt_task_failed task=%s", task.get_coro(), exc_info=exc)
 
 
 class MqttSession:
@@ -117,9 +143,14 @@ class MqttSession:
         self._current: aiomqtt.Client | None = None
         self._generation = 0
         self._stopping = asyncio.Event()
-        self._subscribed: set[str] = set()
+        self._subscribed: set[str] = set()  # granted by the broker (SUBACK)
+        self.resubscribe_s = RESUBSCRIBE_S
+        self._collecting: list[_Retained] = []  # see `read_retained`
+        self._reads = 0
         self._outbox = Outbox(settings.max_queued)
-        self._ready = asyncio.Event()
+        # Writers with nothing to send, each waiting on its own future: a message wakes
+        # one of them, not all 32 (an Event would, for every message sent while idle).
+        self._idle: deque[asyncio.Future[None]] = deque()
         self._paho_log = PahoLog()
         self._logged: str | None = None  # the last failure logged above DEBUG
         self._waiting = Waiting(
@@ -148,7 +179,7 @@ class MqttSession:
         (the outbox holds `max_queued` replies/log entries/events already)."""
         data = payload.encode() if isinstance(payload, str) else payload
         if self._outbox.put(Outgoing(topic, data, qos, retain)):
-            self._ready.set()
+            self._wake_writer()
             return True
         if self._outbox.refused == 1:
             log.warning(
@@ -169,18 +200,28 @@ class MqttSession:
         """Queue a retained QoS 1 message and wait until the broker acknowledged it."""
         sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._outbox.put(Outgoing(topic, payload, 1, True, sent))
-        self._ready.set()
+        self._wake_writer()
         await sent
+
+    def _wake_writer(self) -> None:
+        idle = self._idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def _write(self, client: aiomqtt.Client) -> None:
         """One writer: take from the outbox in order, hand to paho, wait for it to go."""
         outbox = self._outbox
         while True:
+            checkpoint("mqtt-writer")
             if not outbox:
                 if dropped := outbox.take_refused():
                     log.warning("event=mqtt_outbox_drained dropped=%d", dropped)
-                self._ready.clear()
-                await self._ready.wait()
+                waiter = asyncio.get_running_loop().create_future()
+                self._idle.append(waiter)
+                await waiter
                 continue
             wait = outbox.wait_s()
             if wait:
@@ -224,21 +265,10 @@ class MqttSession:
 
     def _new_client(self, resume: bool) -> aiomqtt.Client:
         self._generation += 1
-        generation = self._generation
-
-        def handle(message: aiomqtt.Message) -> None:
-            if generation != self._generation:
-                return  # a connection given up on: its late packets are not ours
-            try:
-                self._on_message(message.topic.value, message.payload, message.retain)
-            except Exception:  # the handler reports its own errors; this is a bug
-                log.exception("event=mqtt_handler_failed topic=%s", message.topic.value)
-
         client = aiomqtt.Client(
             **client_options(self._settings, self._client_id, resume=resume),
             will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
             logger=self._paho_log,
-            queue_type=_handing_queue(handle),
         )
         client.pending_calls_threshold = WRITERS + 16  # aiomqtt warns above this
         return client
@@ -290,6 +320,7 @@ class MqttSession:
         raise aiomqtt.MqttError(self._paho_log.last_error or "connection failed")
 
     async def run(self) -> None:
+        self._done.clear()  # (again, when the supervisor restarts the session)
         refusals = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
         outage = Backoff(FIRST_DELAY_S, self._retry_s)
         quick_drops = 0
@@ -311,9 +342,8 @@ class MqttSession:
                 except Exception as exc:
                     if self._stopping.is_set():
                         return
-                    if not isinstance(exc, aiomqtt.MqttError):  # a bug: say so, keep going
-                        log.exception("event=mqtt_session_failed")
-                        exc = aiomqtt.MqttError(f"internal error: {exc!r}")
+                    if not isinstance(exc, aiomqtt.MqttError):
+                        raise  # a bug: the supervisor logs it and starts the session again
                     lived = None if up_since is None else time.monotonic() - up_since
                     quick_drops = quick_drops + 1 if lived is not None and lived < STABLE_S else 0
                     refused = self._report_failure(exc, lived, quick_drops)
@@ -378,26 +408,31 @@ class MqttSession:
         self._current = client
         self._subscribed = set()
         tasks = [asyncio.create_task(self._write(client)) for _ in range(WRITERS)]
-        lost = asyncio.create_task(self._until_lost(client))
+        tasks.append(asyncio.create_task(self._resubscribe()))
+        lost = asyncio.create_task(self._receive(client))
         probe = asyncio.create_task(self._probe(client))
         stopping = asyncio.create_task(self._stopping.wait())
         setup = asyncio.create_task(self._setup())
         marking = asyncio.create_task(self._mark_up())
-        watched = {lost, probe, stopping, setup, marking}
+        # The writers are watched too: one that fails ends the connection, not silently.
+        watched = {lost, probe, stopping, setup, marking, *tasks}
+        raised: asyncio.Task[Any] | None = None
         try:
             while True:
                 done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
+                    raised = task
                     task.result()  # a lost connection or a failed setup raises here
+                raised = None
                 if stopping in done or lost in done:
                     return
                 watched -= done
         finally:
-            for task in [*tasks, lost, probe, stopping, setup, marking]:
+            everything = [*tasks, lost, probe, stopping, setup, marking]
+            for task in everything:
                 task.cancel()
-            await asyncio.gather(
-                *tasks, lost, probe, stopping, setup, marking, return_exceptions=True
-            )
+            await asyncio.wait(everything)
+            _report_ends([t for t in everything if t is not raised])
 
     async def _setup(self) -> None:
         await self._sync_subscriptions()
@@ -425,12 +460,19 @@ class MqttSession:
             self._last_up.mark()
             await asyncio.sleep(every)
 
-    async def _until_lost(self, client: aiomqtt.Client) -> None:
-        # Nothing is ever queued (the queue hands messages on), so this only ends when
-        # the connection does.
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        """Hand every inbound message to the bridge, in order; ends when the connection
+        does (raises)."""
+        handle = self._on_message
         try:
-            async for _ in client.messages:
-                pass
+            async for message in client.messages:
+                if self._collecting:
+                    self._collect(message)
+                try:
+                    handle(message.topic.value, message.payload, message.retain)
+                except Exception:  # the handler reports its own errors; this is a bug
+                    log.exception("event=mqtt_handler_failed topic=%s", message.topic.value)
+                checkpoint("mqtt")  # (after the handler: the message was not lost)
         except aiomqtt.MqttError as exc:
             reason = exc.__cause__  # paho's reason code, when the broker gave one
             raise BrokerClosedError(f"the connection was closed ({reason or exc})") from reason
@@ -478,17 +520,77 @@ class MqttSession:
         wanted = set(self._subscriptions())
         new = sorted(wanted - self._subscribed)
         gone = sorted(self._subscribed - wanted)
-        self._subscribed = wanted
-        if new:
-            granted = await client.subscribe([(t, 1) for t in new])
-            for topic, code in zip(new, granted, strict=False):
-                value = code.value if isinstance(code, ReasonCode) else code
-                if isinstance(value, int) and value >= 0x80:
-                    # `$SYS` is the broker's to offer (an ACL may keep it from clients).
-                    level = logging.DEBUG if topic.startswith("$SYS/") else logging.ERROR
-                    log.log(level, "event=mqtt_subscribe_refused topic=%s", topic)
         if gone:
+            self._subscribed -= set(gone)
             await client.unsubscribe(gone)
+        if not new:
+            return
+        granted = await client.subscribe([(t, 1) for t in new])
+        if client is not self._current:
+            return  # the connection went meanwhile: the next one subscribes afresh
+        refused = []
+        for topic, code in zip(new, granted, strict=False):
+            value = code.value if isinstance(code, ReasonCode) else code
+            if isinstance(value, int) and value >= 0x80 and not topic.startswith("$SYS/"):
+                refused.append(topic)
+            elif isinstance(value, int) and value >= 0x80:
+                # `$SYS` is the broker's to offer (an ACL may keep it from clients): once.
+                log.debug("event=mqtt_subscribe_refused topic=%s", topic)
+                self._subscribed.add(topic)
+            else:
+                self._subscribed.add(topic)  # counts only once granted
+        for topic in refused:
+            log.error(
+                "event=mqtt_subscribe_refused topic=%s retry_in=%.0fs: check the broker's ACL",
+                topic,
+                self.resubscribe_s,
+            )
+
+    async def _resubscribe(self) -> None:
+        """Retry what is wanted and not granted (refused, or its SUBACK never came)."""
+        while True:
+            await asyncio.sleep(self.resubscribe_s)
+            if self.connected.is_set() and set(self._subscriptions()) - self._subscribed:
+                await self.sync_subscriptions()
+
+    async def read_retained(
+        self, pattern: str, timeout_s: float = READ_RETAINED_S
+    ) -> dict[str, bytes] | None:
+        """Every retained message the broker holds on `pattern` now (topic -> payload), or
+        None when the connection is not up or broke meanwhile.
+
+        Subscribes at QoS 0 to the pattern and to a marker topic of this session's own,
+        then publishes the marker: the broker queues the retained messages as it grants
+        the subscription, so they reach the bridge ahead of the marker (QoS 0 never waits
+        for an in-flight slot). When the marker comes back, they are all here. The
+        messages also reach the message handler (what is read is not a command:
+        configs, states, the marker under the probe topic)."""
+        client = self._current
+        if client is None:
+            return None
+        self._reads += 1
+        entry = _Retained(pattern, f"{self._probe_topic}/retained/{self._reads}")
+        self._collecting.append(entry)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.subscribe([(pattern, 0), (entry.marker, 0)])
+                await client.publish(entry.marker, b"1", qos=0)
+                await entry.done.wait()
+                await client.unsubscribe([pattern, entry.marker])
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            log.debug("event=mqtt_read_retained_failed pattern=%s error=%r", pattern, str(exc))
+            return None
+        finally:
+            self._collecting.remove(entry)
+        return entry.found
+
+    def _collect(self, message: aiomqtt.Message) -> None:
+        topic = message.topic
+        for entry in self._collecting:
+            if topic.value == entry.marker:
+                entry.done.set()
+            elif message.retain and not entry.done.is_set() and topic.matches(entry.pattern):
+                entry.found[topic.value] = bytes(message.payload)
 
     async def stop(
         self, announce: bool = True, farewell: Mapping[str, bytes] | None = None

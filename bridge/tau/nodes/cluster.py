@@ -44,6 +44,7 @@ from tau.db.connect import explain, plain_dsn, reason
 from tau.db.leases import LEADER, Registration, View, resource_universe, universe_resource
 from tau.errors import ConfigurationError, DatabaseError
 from tau.nodes.rules import DEVICE_DRIVERS, Reporter, wanted
+from tau.supervisor import Spawn, checkpoint, finish, unsupervised
 
 log = logging.getLogger("tau.nodes")
 
@@ -176,7 +177,7 @@ class Cluster:
         self._listeners.append(on_change)
 
     # ---------------------------------------------------------------- lifecycle
-    async def start(self) -> None:
+    async def start(self, spawn: Spawn = unsupervised) -> None:
         """Register (waiting out a crashed predecessor's heartbeat) and take a first
         round of leases before the first frame; then keep ticking."""
         try:
@@ -198,10 +199,7 @@ class Cluster:
                 )
             await asyncio.sleep(self.tick_s)
         await self._tick()
-        self._tasks = [
-            asyncio.create_task(self._run(), name="node-leases"),
-            asyncio.create_task(self._watch(), name="node-deadlines"),
-        ]
+        self._tasks = [spawn("cluster", self._run), spawn("cluster-deadlines", self._watch)]
 
     def _registration(self) -> Registration:
         return Registration(
@@ -223,26 +221,26 @@ class Cluster:
         )
 
     async def refresh(self) -> None:
-        """Tick now (after an installation reload: new universes are owned at once)."""
+        """Tick now (after an installation reload: new universes are owned at once).
+
+        Only the round itself is timed: waiting for a round under way (the lock) is not
+        the database being slow, and must not end a healthy lease connection."""
         try:
-            async with asyncio.timeout(self.margin_s):
-                await self._tick()
+            await self._tick(timed=True)
         except Exception as exc:  # noqa: BLE001 - the loop retries
             self._lost_database(exc)
 
     async def halt(self) -> None:
         """Stop renewing and release nothing, as a crash would (tests of failover)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        tasks, self._tasks = self._tasks, []
+        await finish(tasks, "cluster")
         if self._conn is not None:
             self._conn.terminate()
 
     async def stop(self) -> None:
         """Release every lease at once (the caller stopped sending first)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        tasks, self._tasks = self._tasks, []
+        await finish(tasks, "cluster")
         try:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await self._connect(2)
@@ -264,9 +262,9 @@ class Cluster:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
+            checkpoint("cluster")
             try:
-                async with asyncio.timeout(self.margin_s):
-                    await self._tick()
+                await self._tick(timed=True)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported, then retried next tick
@@ -277,14 +275,21 @@ class Cluster:
         beat = 0
         while True:
             await asyncio.sleep(self.tick_s / 4)
+            checkpoint("cluster-deadlines")
             self._check_deadlines()
             beat += 1
             if beat % 4 == 0 and not self.database_ok:
                 self.report_database(True)  # each tick, however long a round hangs
 
-    async def _tick(self) -> None:
+    async def _tick(self, timed: bool = False) -> None:
+        """One round, after any round under way; `timed`: the round (not the wait for
+        the lock) must end within a quarter lease."""
         async with self._lock:
-            await self._tick_once()
+            if not timed:
+                await self._tick_once()
+                return
+            async with asyncio.timeout(self.margin_s):
+                await self._tick_once()
 
     async def _tick_once(self) -> None:
         if self._conn is None or self._conn.is_closed():

@@ -319,35 +319,36 @@ def test_sql_changes_reach_discovery_within_a_second(home, mqtt_probe) -> None:
         "INSERT INTO fixtures (name, slug, fixture_model_id, universe, start_channel) "
         "SELECT 'Porch', 'porch', fixture_model_id, 2, 100 FROM fixtures "
         "WHERE slug='kitchen-ceiling' "
-        "RETURNING id",
+        "RETURNING id, replace(uid::text, '-', '') AS uid",
     )[0]
-    cfg = mqtt_probe.wait_json(
-        f"{prefix}/light/+/fixture_{row['id']}/config", timeout=1.0, after=mark
-    )
+    config = f"{prefix}/light/+/fixture_{row['uid']}/config"
+    cfg = mqtt_probe.wait_json(config, timeout=1.0, after=mark)
     assert cfg["name"] is None and cfg["device"]["name"] == "Porch"
     assert time.monotonic() - t0 < 1.0
     mark = mqtt_probe.mark()
     sql(url, "UPDATE fixtures SET slug='front-porch', name='Front porch' WHERE id=$1", row["id"])
-    cfg = mqtt_probe.wait_json(
-        f"{prefix}/light/+/fixture_{row['id']}/config",
+    renamed = mqtt_probe.wait_json(
+        config,
         lambda d: d["command_topic"].endswith("/front-porch/set"),
         timeout=1.0,
         after=mark,
     )
-    assert cfg["unique_id"].endswith(f"fixture_{row['id']}")  # rename keeps the entity
+    assert renamed["unique_id"] == cfg["unique_id"]  # rename keeps the entity
+    assert renamed["unique_id"].endswith(f"fixture_{row['uid']}")
     mark = mqtt_probe.mark()
     sql(url, "DELETE FROM fixtures WHERE id=$1", row["id"])
-    gone = mqtt_probe.wait_for(
-        f"{prefix}/light/+/fixture_{row['id']}/config", lambda m: m.payload == b"", 1.0, after=mark
-    )
+    gone = mqtt_probe.wait_for(config, lambda m: m.payload == b"", 1.0, after=mark)
     assert gone.retain or gone.payload == b""
     mark = mqtt_probe.mark()
-    group = sql(url, "INSERT INTO groups (name, slug) VALUES ('Attic', 'attic') RETURNING id")[0]
-    mqtt_probe.wait_json(f"{prefix}/light/+/group_{group['id']}/config", timeout=1.0, after=mark)
+    group = sql(
+        url,
+        "INSERT INTO groups (name, slug) VALUES ('Attic', 'attic') "
+        "RETURNING id, replace(uid::text, '-', '') AS uid",
+    )[0]
+    config = f"{prefix}/light/+/group_{group['uid']}/config"
+    mqtt_probe.wait_json(config, timeout=1.0, after=mark)
     sql(url, "DELETE FROM groups WHERE id=$1", group["id"])
-    mqtt_probe.wait_for(
-        f"{prefix}/light/+/group_{group['id']}/config", lambda m: m.payload == b"", 1.0, after=mark
-    )
+    mqtt_probe.wait_for(config, lambda m: m.payload == b"", 1.0, after=mark)
 
 
 def test_home_assistant_birth_republishes_discovery_and_state(home, mqtt_probe) -> None:

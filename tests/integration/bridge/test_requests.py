@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from testkit.db import sql
+from testkit.db import object_key, sql
 from testkit.mqtt import MqttProbe
 
 _ids = itertools.count(1)
@@ -64,7 +64,8 @@ def test_fixture_lifecycle(home, mqtt_probe) -> None:
     )
     assert reply["status"] == "ok", reply
     fid = reply["data"]["id"]
-    mqtt_probe.wait_json(f"{home.discovery_prefix}/light/+/fixture_{fid}/config", timeout=3)
+    key = object_key(home.database_url, "fixtures", fid)
+    mqtt_probe.wait_json(f"{home.discovery_prefix}/light/+/fixture_{key}/config", timeout=3)
     # usable at once: the response comes after the reload
     mqtt_probe.publish(home.topic("fixture", "porch", "set"), "ON")
     mqtt_probe.wait_json(home.topic("fixture", "porch"), lambda d: d["state"] == "ON", 3)
@@ -92,7 +93,7 @@ def test_fixture_lifecycle(home, mqtt_probe) -> None:
     )
     assert renamed["status"] == "ok" and renamed["data"]["slug"] == "front-porch"
     cfg = mqtt_probe.wait_json(
-        f"{home.discovery_prefix}/light/+/fixture_{fid}/config",
+        f"{home.discovery_prefix}/light/+/fixture_{key}/config",
         lambda d: d["command_topic"].endswith("/front-porch/set"),
         3,
     )
@@ -111,7 +112,7 @@ def test_fixture_lifecycle(home, mqtt_probe) -> None:
     removed = request(mqtt_probe, home, "fixture/remove", {"slug": "front-porch"})
     assert removed["status"] == "ok"
     mqtt_probe.wait_for(
-        f"{home.discovery_prefix}/light/+/fixture_{fid}/config", lambda m: m.payload == b"", 3
+        f"{home.discovery_prefix}/light/+/fixture_{key}/config", lambda m: m.payload == b"", 3
     )
     assert (
         sql(home.database_url, "SELECT count(*) AS n FROM fixtures WHERE id=$1", fid)[0]["n"] == 0
@@ -123,7 +124,7 @@ def test_fixture_lifecycle(home, mqtt_probe) -> None:
 def test_groups_and_membership(home, mqtt_probe) -> None:
     added = request(mqtt_probe, home, "group/add", {"name": "Cellar", "slug": "cellar"})
     assert added["status"] == "ok", added
-    gid = added["data"]["id"]
+    gid = object_key(home.database_url, "groups", added["data"]["id"])
     member = request(
         mqtt_probe, home, "group/members/add", {"group": "cellar", "fixture": "study-desk"}
     )
@@ -178,7 +179,7 @@ def test_scene_store_and_remove(home, mqtt_probe) -> None:
         "WHERE s.slug='cosy' AND f.slug='living-lamp'",
     )
     assert rows == [{"is_on": True, "brightness": 40, "kelvin": 3000}]
-    sid = stored["data"]["id"]
+    sid = object_key(home.database_url, "scenes", stored["data"]["id"])
     mqtt_probe.wait_json(f"{home.discovery_prefix}/scene/+/scene_{sid}/config", timeout=3)
     removed = request(mqtt_probe, home, "scene/remove", {"slug": "cosy"})
     assert removed["status"] == "ok"
@@ -195,3 +196,25 @@ def test_names_with_sql_metacharacters_are_stored_verbatim(home, mqtt_probe) -> 
     assert sql(home.database_url, "SELECT count(*) AS n FROM fixtures")[0]["n"] == 14
     bad = request(mqtt_probe, home, "group/add", {"name": "x", "slug": "x'; DROP TABLE groups;--"})
     assert bad["status"] == "error" and "slug" in bad["error"]
+
+
+def test_dmx_frame_replies_with_every_slot_of_the_universe(home, mqtt_probe) -> None:
+    # kitchen-ceiling is the dimmer on channel 1 of universe 1; nothing else is on
+    mqtt_probe.publish(home.topic("fixture", "kitchen-ceiling", "set"), '{"brightness": 255}')
+    mqtt_probe.wait_json(home.topic("fixture", "kitchen-ceiling"), lambda d: d["state"] == "ON")
+    whole = request(mqtt_probe, home, "dmx/frame", {"universe": 1})
+    assert whole["status"] == "ok", whole
+    slots = whole["data"]["slots"]
+    assert len(slots) == 512 and slots[0] == 255
+    last = max(i for i, value in enumerate(slots) if value)
+    assert last < 511 and not any(slots[last + 1 :])  # the zeros after it are there too
+    assert whole["data"]["output"]["driver"]
+    first = request(mqtt_probe, home, "dmx/frame", {"universe": 1, "length": 3})
+    assert first["data"]["slots"] == slots[:3]
+    mqtt_probe.publish(home.topic("group", "house", "set"), "OFF")
+    mqtt_probe.wait_json(home.topic("group", "house"), lambda d: d["state"] == "OFF")
+    dark = request(mqtt_probe, home, "dmx/frame", {"universe": 1})
+    assert dark["data"]["slots"][0] == 0 and len(dark["data"]["slots"]) == 512
+    for bad in (0, 513, "8"):
+        refused = request(mqtt_probe, home, "dmx/frame", {"universe": 1, "length": bad})
+        assert refused["status"] == "error" and "length" in refused["error"], refused

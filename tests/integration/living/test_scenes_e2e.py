@@ -10,7 +10,7 @@ import json
 
 import asyncpg
 import pytest
-from testkit.db import sql
+from testkit.db import object_key, sql
 from testkit.enttec import Frame
 
 from tests.integration.living.conftest import (
@@ -134,7 +134,9 @@ def test_the_scene_is_a_home_assistant_scene_entity(rig: Rig) -> None:
     if not sql(rig.url, "SELECT 1 FROM scenes WHERE slug = 'show'"):
         look_a(rig)
         rig.request("scene/store", {"group": "stage", "slug": "show", "name": "Show"})
-    sid = sql(rig.url, "SELECT id FROM scenes WHERE slug = 'show'")[0]["id"]
+    sid = object_key(
+        rig.url, "scenes", sql(rig.url, "SELECT id FROM scenes WHERE slug = 'show'")[0]["id"]
+    )
     prefix, node = rig.bridge.discovery_prefix, rig.bridge.base_topic
     config = rig.probe.retained(prefix)[f"{prefix}/scene/{node}/scene_{sid}/config"].json()
     assert config["command_topic"] == rig.topic("scene", "show", "set")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-from testkit.db import DATABASE_DIR
+from testkit.db import DATABASE_DIR, object_key
 from testkit.mqtt import Message
 
 from tests.integration.living.conftest import Rig, add_fixture, add_group, add_model, start_rig
@@ -235,7 +235,7 @@ def test_device_triggers_are_discovered_up_front_for_every_action(rig: Rig) -> N
     retained = {t: m.json() for t, m in rig.probe.retained(rig.bridge.discovery_prefix).items()}
     node = rig.bridge.base_topic
     for slug, expected in EXPECTED_ACTIONS.items():
-        sid = rig.ids[slug]
+        sid = object_key(rig.url, "switches", rig.ids[slug])
         triggers = {
             c["payload"]: c
             for t, c in retained.items()
@@ -252,10 +252,11 @@ def test_device_triggers_are_discovered_up_front_for_every_action(rig: Rig) -> N
         event = retained[f"{rig.bridge.discovery_prefix}/event/{node}/switch_{sid}/config"]
         assert set(event["event_types"]) == expected
         assert event["state_topic"] == rig.topic("switch", slug, "event")
+    key = object_key(rig.url, "switches", rig.ids["button"])
     button = {
         c["payload"]: c["type"]
         for t, c in retained.items()
-        if f"/device_automation/{node}/switch_{rig.ids['button']}_" in t
+        if f"/device_automation/{node}/switch_{key}_" in t
     }
     assert button == {
         "single": "button_short_press",

@@ -227,8 +227,13 @@ def test_circadian_shows_a_suspended_group_and_resumes_it(
     page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
 ) -> None:
     kitchen = web_bridge.bridge.topic("group", "kitchen", "set")
+    state = web_bridge.bridge.topic("group", "kitchen")
+    mqtt_probe.subscribe(state)
+    mark = mqtt_probe.mark()
     mqtt_probe.publish(kitchen, "ON")
     mqtt_probe.publish(kitchen, json.dumps({"brightness": 30}))  # by hand: suspends it
+    # the page is rendered from the bridge's state: open it once the command was applied
+    mqtt_probe.wait_json(state, lambda s: s.get("brightness") == 30, after=mark)
     open_page(page, web_bridge, "circadian")
     assert page.locator("svg.chart").count() == 2  # both demo profiles, with a location
     assert "Sunrise" in page.locator("main").inner_text()

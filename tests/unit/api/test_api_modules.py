@@ -182,6 +182,101 @@ def test_light_discovery_uses_only_home_assistants_json_schema_options() -> None
             assert "min_kelvin" not in payload and "max_kelvin" not in payload
 
 
+HOME_ID = "1a2b3c4d-5e6f-4000-8000-aaaaaaaaaaaa"
+
+
+def _identified(installation_id: str) -> Any:
+    """The study with uids, read from "a database" of the given installation id."""
+    fixtures = {
+        1: Fixture(1, "Desk", "desk", DIMMER, 1, 1, "00000000-0000-4000-8000-000000000001"),
+        2: Fixture(2, "Ceiling", "ceiling", TUNABLE, 1, 2, "00000000-0000-4000-8000-000000000002"),
+    }
+    groups = {
+        10: Group(
+            10,
+            "Study",
+            "study",
+            7,
+            frozenset({1, 2}),
+            frozenset({2}),
+            frozenset({11}),
+            "00000000-0000-4000-8000-00000000000a",
+            is_room=True,
+        ),
+        11: Group(
+            11,
+            "Desk corner",
+            "desk-corner",
+            None,
+            frozenset({1}),
+            frozenset({1}),
+            frozenset(),
+            "00000000-0000-4000-8000-00000000000b",
+        ),
+    }
+    switch = Switch(5, "Wall", "wall", BUTTON, 10, None, None, {}, 500, 500, 2000, "5" * 32)
+    return build_installation(
+        {1: DIMMER, 2: TUNABLE},
+        fixtures,
+        groups,
+        {},
+        {},
+        {1: BUTTON},
+        {5: switch},
+        installation_id=installation_id,
+    )
+
+
+def test_unique_ids_and_topics_come_from_the_installation_and_the_objects_uid() -> None:
+    triggers = {5: [("single", "button_short_press", "button_1")]}
+    home = discovery_payloads(TOPICS, _identified(HOME_ID), triggers)
+    other = discovery_payloads(
+        TOPICS, _identified("99999999-5e6f-4000-8000-bbbbbbbbbbbb"), triggers
+    )
+    desk = home["homeassistant/light/home_tau/fixture_00000000000040008000000000000001/config"]
+    assert desk["unique_id"] == "tau_1a2b3c4d5e6f_fixture_00000000000040008000000000000001"
+    assert desk["device"]["identifiers"] == [desk["unique_id"]]
+    assert desk["device"]["via_device"] == "tau_bridge_1a2b3c4d5e6f"
+
+    def ids(payloads: dict[str, dict[str, Any]]) -> set[str]:
+        found = {p["unique_id"] for p in payloads.values() if "unique_id" in p}
+        found |= {i for p in payloads.values() for i in p["device"]["identifiers"]}
+        return found | {p["device"]["via_device"] for p in payloads.values()}
+
+    # Another installation (another database) with the same objects shares no entity,
+    # device or bridge; every unique id of one installation is distinct.
+    assert ids(home) and not ids(home) & ids(other)
+    unique = [p["unique_id"] for p in home.values() if "unique_id" in p]
+    assert len(unique) == len(set(unique))
+    study = home["homeassistant/light/home_tau/group_0000000000004000800000000000000a/config"]
+    assert sorted(study["group"]) == sorted(
+        p["unique_id"] for t, p in home.items() if "/fixture_" in t
+    )
+    assert any("/switch/home_tau/group_0000" in t and t.endswith("_circadian/config") for t in home)
+    assert f"homeassistant/event/home_tau/switch_{'5' * 32}/config" in home
+
+
+def test_suggested_area_is_the_innermost_room() -> None:
+    payloads = discovery_payloads(TOPICS, _identified(HOME_ID), {})
+    areas = {
+        p["device"]["name"]: p["device"].get("suggested_area")
+        for t, p in payloads.items()
+        if "/light/" in t
+    }
+    # the room's own light, its fixtures, and a group inside it (not a room) are there
+    assert areas == {
+        "Study": "Study",
+        "Desk": "Study",
+        "Ceiling": "Study",
+        "Desk corner": "Study",
+    }
+    circadian = next(p for t, p in payloads.items() if t.endswith("_circadian/config"))
+    assert circadian["device"]["suggested_area"] == "Study"
+    # no room, no suggestion
+    plain = discovery_payloads(TOPICS, _installation(), {})
+    assert not any("suggested_area" in p["device"] for p in plain.values())
+
+
 def test_lights_offer_effects_and_profiled_groups_a_sleep_switch() -> None:
     payloads = discovery_payloads(TOPICS, _installation(), {})
     desk = payloads[TOPICS.discovery("light", "fixture_1")]

@@ -289,8 +289,10 @@ class CircadianScheduler:
         *,
         misfire_grace_s: float | None = None,
         job_id: str = "circadian-tick",
+        on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._callback = callback
+        self._on_error = on_error
         self._tick_seconds = tick_seconds
         self._misfire_grace_s = misfire_grace_s if misfire_grace_s is not None else tick_seconds
         self._job_id = job_id
@@ -305,8 +307,11 @@ class CircadianScheduler:
             result = self._callback()
             if inspect.isawaitable(result):
                 await result
-        except Exception:
-            log.exception("event=circadian_tick_failed")
+        except Exception as exc:
+            if self._on_error is not None:  # the supervisor logs, shows and counts it
+                self._on_error(exc)
+            else:
+                log.exception("event=circadian_tick_failed")
 
     def start(self) -> None:
         """Start ticking; call from the running event loop."""

@@ -22,6 +22,7 @@ from tau.core.events import InstallationReloaded
 from tau.core.extension import Context, EventHandler, Extension, ExtensionRequest, RequestBody
 from tau.errors import InvalidCommandError, UnknownTargetError
 from tau.features.circadian.engine import CircadianClock, CircadianEngine, CircadianScheduler
+from tau.supervisor import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ class CircadianExtension(Extension):
         self._leads = ctx.leads
         self._decide = ctx.decide
         self._scheduler = CircadianScheduler(
-            self._scheduled_tick, ctx.settings.circadian.tick_seconds
+            self._scheduled_tick,
+            ctx.settings.circadian.tick_seconds,
+            on_error=lambda exc: ctx.failed(self.name, exc),
         )
         self.last_tick_s = 0.0
 
@@ -107,6 +110,7 @@ class CircadianExtension(Extension):
         return {"now": self._clock.now().isoformat()}
 
     def _scheduled_tick(self) -> None:
+        checkpoint(self.name)
         if self._leads():  # the leading bridge ticks; the others adopt its changes
             self.tick()
 
