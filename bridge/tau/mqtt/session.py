@@ -168,6 +168,8 @@ class MqttSession:
         self._retry_s = retry_s
         self._last_up = LastUp(record)
         self.leaving = False  # a clean stop began: its own `offline` is not a last will
+        self._deaf = False  # a clean stop applied what was queued: nothing more is applied
+        self.ignored_at_stop = 0
         self._said_clean = False  # the clean session of this outage was logged
         self._last_inbound = 0.0  # time.monotonic() of the last inbound message handled
 
@@ -461,12 +463,36 @@ class MqttSession:
             self._last_up.mark()
             await asyncio.sleep(every)
 
+    async def _settle(self, timeout_s: float = 2.0) -> None:
+        """A clean stop: apply what the broker already handed over (the commands in the
+        client's queue were acknowledged to it), stop taking more, and let the outbox send
+        the states they made, so what Home Assistant last heard is what is stored."""
+        client = self._current
+        deadline = time.monotonic() + timeout_s
+
+        async def until_empty(size: Callable[[], int]) -> None:
+            # Neither queue says when it empties: a short poll, bounded by the deadline.
+            while time.monotonic() < deadline:
+                if not size():
+                    return
+                await asyncio.sleep(0.005)
+
+        if client is not None:
+            await until_empty(lambda: len(client.messages))
+        self._deaf = True
+        await until_empty(lambda: len(self._outbox))
+        if len(self._outbox):
+            log.warning("event=mqtt_stop_unsent messages=%d", len(self._outbox))
+
     async def _receive(self, client: aiomqtt.Client) -> None:
         """Hand every inbound message to the bridge, in order; ends when the connection
         does (raises)."""
         handle = self._on_message
         try:
             async for message in client.messages:
+                if self._deaf:  # a clean stop settled: what comes now is not applied
+                    self.ignored_at_stop += 1
+                    continue
                 self._last_inbound = time.monotonic()
                 if self._collecting:
                     self._collect(message)
@@ -620,6 +646,8 @@ class MqttSession:
         last = dict(farewell or {})
         if announce:
             last[self._availability] = b"offline"
+        if self.connected.is_set():
+            await self._settle()
         if last and self.connected.is_set():
             try:
                 await asyncio.wait_for(
@@ -631,3 +659,8 @@ class MqttSession:
         self._stopping.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), timeout=3)
+        if self.ignored_at_stop:
+            log.info(
+                "event=mqtt_ignored_at_stop messages=%d: they arrived after the stop began",
+                self.ignored_at_stop,
+            )

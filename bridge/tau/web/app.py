@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -26,14 +27,16 @@ from tau.core.events import ChangeBatch, InstallationReloaded
 from tau.core.state import StateStore
 from tau.core.topics import Topics
 from tau.dmx.render import Renderer
+from tau.errors import TauError
 from tau.features.circadian.engine import CircadianEngine
 from tau.features.circadian.profile import SunCalendar, local_zone, location_configured
 from tau.features.switches.vocabulary import intent_for, supported_actions
 from tau.fixtures.library import INSTALL_HINT, library_folders
+from tau.fixtures.library_commands import import_report
 from tau.settings import Settings
 from tau.web import pages, views
 from tau.web.auth import COOKIE, CSRF_HEADER, Auth, Session
-from tau.web.live import LiveHub, Page
+from tau.web.live import LiveHub, Tick
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +104,17 @@ class WebUI:
         self._circadian = circadian
         self._now = now
         self._about = about
-        self.live = LiveHub(self._changes, http.updates_per_s)
+        self.live = LiveHub(self, http.updates_per_s)
         bus.subscribe(ChangeBatch, "web", self.live.on_batch)
         bus.subscribe(InstallationReloaded, "web", self.live.on_reload)
         self._problems = 0
         self._inputs = 0.0
-        self._level_cache: dict[int, tuple[tuple[int, int], bytes, str]] = {}
+        # universe → (renderer frame, version, slots, hex as JSON)
+        self._level_cache: dict[int, tuple[int, int, bytes, str]] = {}
+        self._seen_problems = bridge.rejected
+        self._seen_inputs = _last_time(bridge.recent)
+        self._health_at = 0.0
+        self._health = ""
 
     # ------------------------------------------------------------ the site
     def middlewares(self) -> list[Any]:
@@ -128,6 +136,7 @@ class WebUI:
         app.router.add_get("/api/{name}.json", self._data)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/api/library", self._library)
+        app.router.add_post("/api/library/import", self._import)
         app.router.add_post("/api/send", self._send)
         app.router.add_post("/api/request/{name:.+}", self._request)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
@@ -424,72 +433,81 @@ class WebUI:
         found = await asyncio.to_thread(views.library_search, text, folders, imported)
         return web.json_response({"status": "ok", "data": found}, dumps=_dumps)
 
+    async def _import(self, request: web.Request) -> web.Response:
+        """`tau fixtures import FILE` for one definition the Patch page found, in a worker
+        thread (it reads the file and writes with a connection of its own); the bridge
+        reloads on the database's notification as it does after the CLI."""
+        data = await _json_body(request)
+        path = data.get("path")
+        folders = library_folders(self._settings.fixtures.paths)
+        if not isinstance(path, str) or not path:
+            return _error(400, "say which definition to import: its path from the search")
+        try:
+            lines, status = await asyncio.to_thread(_import_from_library, path, folders)
+        except TauError as exc:
+            return web.json_response({"status": "error", "error": str(exc)})
+        self.watch()
+        if status:
+            refused = [line for line in lines if line.startswith(("refused", "unreadable"))]
+            return web.json_response(
+                {"status": "error", "error": "; ".join(refused or lines), "data": lines}
+            )
+        return web.json_response({"status": "ok", "data": lines})
+
     # ------------------------------------------------------------ live
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if origin is not None and origin.split("://", 1)[-1] != request.host:
             return _error(403, "websocket from another site")
-        bridge = self._bridge
-        first = {"problems_seen": bridge.rejected, "inputs_seen": _last_time(bridge.recent)}
-        return await self.live.serve(request, first)
+        return await self.live.serve(request)
 
-    def _changes(self, page: Page) -> dict[str, Any]:
-        """One page's message: what changed since its last one (empty: nothing to send)."""
-        bridge = self._bridge
-        store = bridge.store
-        inst = store.installation
-        message: dict[str, Any] = {}
-        if page.reload:
-            page.reload = False
-            page.fixtures.clear()
-            page.groups.clear()
-            message["reload"] = True
-        if page.fixtures:
+    # What the hub asks, once a tick for every page (tau.web.live.Source).
+    def states(self, fixtures: set[int], groups: set[int], tick: Tick) -> None:
+        store = self._bridge.store
+        if fixtures:
             states = store.fixtures()
-            message["fixtures"] = {
-                str(f): views.state_of(states[f]) for f in page.fixtures if f in states
+            tick.fixtures = {
+                str(f): _dumps(views.state_of(states[f])) for f in fixtures if f in states
             }
-            page.fixtures.clear()
-        if page.groups:
-            groups = inst.groups
-            message["groups"] = {
-                str(g): views.state_of(store.group_light(g)) for g in page.groups if g in groups
+        if groups:
+            known = store.installation.groups
+            tick.groups = {
+                str(g): _dumps(views.state_of(store.group_light(g))) for g in groups if g in known
             }
-            page.groups.clear()
-        levels = {}
-        for universe in page.universes:
-            frame, text = self._levels(universe)
-            if frame != page.sent_levels.get(universe):
-                page.sent_levels[universe] = frame
-                levels[str(universe)] = text
-        if levels:
-            message["levels"] = levels
-        if bridge.rejected != page.seen_problems:
-            new = min(bridge.rejected - page.seen_problems, len(bridge.rejections))
-            page.seen_problems = bridge.rejected
-            message["problems"] = _problems(bridge.rejections[-new:]) if new > 0 else []
-        last = _last_time(bridge.recent)
-        if last != page.seen_inputs:
-            message["inputs"] = _problems([r for r in bridge.recent if r[0] > page.seen_inputs])
-            page.seen_inputs = last
-        now = time.monotonic()
-        if now - page.health_at >= HEALTH_EVERY_S:  # the header's dots: when they change
-            page.health_at = now
-            brief = _brief(bridge.health())
-            if brief != page.health:
-                page.health = brief
-                message["health"] = brief
-        return message
 
-    def _levels(self, universe: int) -> tuple[bytes, str]:
-        """A universe's slots and their hex, worked out once a frame for every page."""
+    def levels(self, universe: int) -> tuple[int, str]:
+        """A universe's version (grows when its slots change) and its hex as JSON, worked
+        out at most once a frame for every page."""
         renderer = self._bridge.renderer
-        key = (universe, renderer.frame_no)
         cached = self._level_cache.get(universe)
-        if cached is None or cached[0] != key:
-            frame = renderer.frame(universe)
-            cached = self._level_cache[universe] = (key, frame, frame.hex())
-        return cached[1], cached[2]
+        if cached is not None and cached[0] == renderer.frame_no:
+            return cached[1], cached[3]
+        frame = renderer.frame(universe)
+        if cached is not None and cached[2] == frame:
+            self._level_cache[universe] = (renderer.frame_no, cached[1], frame, cached[3])
+            return cached[1], cached[3]
+        version = cached[1] + 1 if cached is not None else 1
+        self._level_cache[universe] = (renderer.frame_no, version, frame, f'"{frame.hex()}"')
+        return version, self._level_cache[universe][3]
+
+    def extras(self, tick: Tick) -> None:
+        bridge = self._bridge
+        if bridge.rejected != self._seen_problems:
+            new = min(bridge.rejected - self._seen_problems, len(bridge.rejections))
+            self._seen_problems = bridge.rejected
+            if new > 0:
+                tick.problems = [_dumps(p) for p in _problems(bridge.rejections[-new:])]
+        last = _last_time(bridge.recent)
+        if last != self._seen_inputs:
+            fresh = [r for r in bridge.recent if r[0] > self._seen_inputs]
+            tick.inputs = [_dumps(p) for p in _problems(fresh)]
+            self._seen_inputs = last
+        now = time.monotonic()
+        if now - self._health_at >= HEALTH_EVERY_S:  # the header's dots: when they change
+            self._health_at = now
+            brief = _dumps(_brief(bridge.health()))
+            if brief != self._health:
+                self._health = tick.health = brief
 
     def watch(self) -> None:
         """Called every frame-ish by the app: wake the pages when problems or inputs grew."""
@@ -526,6 +544,14 @@ class WebUI:
 
 
 # ---------------------------------------------------------------- helpers
+def _import_from_library(path: str, folders: list[Path]) -> tuple[list[str], int]:
+    """`tau fixtures import PATH`, for a definition inside one of `folders` only."""
+    wanted = Path(path).resolve()
+    if not any(wanted.is_relative_to(folder.resolve()) for folder in folders):
+        raise TauError(f"{path} is not in a fixture library this bridge searches")
+    return import_report([wanted], dry_run=False, verbose=False)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 

@@ -11,6 +11,7 @@ from typing import Any
 from tau.api.publisher import light_payload
 from tau.core.lights import FixtureState, GroupLight
 from tau.core.model import Fixture, FixtureModel, Installation
+from tau.dmx.effects import effects_for
 from tau.fixtures.defs import Channel, DefinitionError, parse_file
 from tau.fixtures.library import search
 
@@ -38,6 +39,7 @@ def fixture_row(fixture: Fixture, state: FixtureState) -> dict[str, Any]:
         "footprint": model.footprint,
         "modes": list(model.color_modes),
         "kelvin": [model.min_kelvin, model.max_kelvin],
+        "effects": effects_for(model.color_modes),
         "state": state_of(state),
     }
 
@@ -74,6 +76,7 @@ def group_tree(
                 "depth": depth,
                 "fixtures": len(group.fixture_ids),
                 "modes": modes(gid),
+                "effects": effects_for(modes(gid)),
                 "kelvin": [min(k[0] for k in kelvins), max(k[1] for k in kelvins)]
                 if kelvins
                 else None,

@@ -105,7 +105,10 @@ def test_breathe_keeps_a_group_in_step_and_colorloop_needs_rgb(rig: Rig) -> None
     )
     assert "candle" in entry["message"]  # names what exists
 
+    mark = rig.probe.mark()
     rig.set("fixture", "rgb", {"state": "ON", "effect": "colorloop"})
+    rig.state("fixture", "rgb", lambda s: s.get("effect") == "colorloop", after=mark)
+    frames_for(rig, 0.1)  # a frame rendered before the command may still be on the line
     rig.widget.clear()
     assert rig.widget.wait_for(lambda: len(rig.widget.frames) >= 10)
     colours = {(f.slot(5), f.slot(6), f.slot(7)) for f in rig.widget.frames}

@@ -282,3 +282,65 @@ def test_universe_levels_follow_a_fade_at_10_updates_a_second_or_more(
     assert len(window) >= 10, f"{len(window)} updates in a second of a fade"
     busiest = max(sum(1 for u in times if t <= u < t + 1000) for t in times)
     assert busiest <= 21, f"{busiest} messages in a second: the page gets at most 20"
+
+
+def test_an_effect_from_the_lights_page_runs_and_shows(
+    page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
+) -> None:
+    bridge = web_bridge.bridge
+    state_topic = bridge.topic("fixture", "kitchen-ceiling")
+    mqtt_probe.subscribe(state_topic)
+    mark = mqtt_probe.mark()
+    open_page(page, web_bridge, "lights")
+    row = page.locator("[data-key='fixture:kitchen-ceiling']")
+    choices = row.locator("[data-act=effect] option").evaluate_all("os => os.map(o => o.value)")
+    # A dimmer offers what its discovery's effect_list says: no colour effects.
+    assert choices == ["none", "candle", "fireplace", "breathe", "pulse"]
+    row.locator("[data-act=effect]").select_option("candle")
+    row.locator("output.applied").wait_for(timeout=3000)
+    row.locator(".val .effect", has_text="candle").wait_for(timeout=3000)
+    assert mqtt_probe.wait_json(state_topic, lambda d: d["effect"] == "candle", after=mark)
+    # Whoever starts one (Home Assistant, MQTT), the open page follows without a reload.
+    page.evaluate("window.tauMark = 1")
+    mqtt_probe.publish(
+        bridge.topic("group", "dining", "set"), '{"state": "ON", "effect": "breathe"}'
+    )
+    group = page.locator("[data-key='group:dining']")
+    group.locator(".val .effect", has_text="breathe").wait_for(timeout=3000)
+    assert group.locator("[data-act=effect]").input_value() == "breathe"
+    assert page.evaluate("window.tauMark") == 1
+    # "no effect" stops it, through the same command path.
+    row.locator("[data-act=effect]").select_option("none")
+    row.locator(".val .effect").wait_for(state="detached", timeout=3000)
+    mqtt_probe.publish(bridge.topic("group", "dining", "set"), "OFF")
+    mqtt_probe.publish(bridge.topic("fixture", "kitchen-ceiling", "set"), "OFF")
+
+
+def test_the_patch_page_imports_a_library_definition(page: Any, web_bridge: WebBridge) -> None:
+    open_page(page, web_bridge, "patch")
+    outside = page.evaluate(
+        """() => fetch('/api/library/import', {method: 'POST', headers: {'Content-Type':
+           'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf]').content},
+           body: JSON.stringify({path: '/etc/passwd'})}).then(r => r.json())"""
+    )
+    assert outside == {
+        "status": "error",
+        "error": "/etc/passwd is not in a fixture library this bridge searches",
+    }
+    page.fill("#library-search", "acme par")
+    page.locator("#library button.mode", has_text="7 Channel").click()
+    page.locator("#channels button.import").click()
+    # What `tau fixtures import FILE` prints, inline (or kept across a reload).
+    done = page.locator(".reply.applied, .flash", has_text="1 file(s): 2 drivable models")
+    done.wait_for(timeout=10_000)
+    assert "2 new, 0 updated, 0 unchanged, 0 refused" in done.inner_text()
+    assert "skipped Acme – Par RGBW – Show" in done.inner_text()  # as the CLI says it
+    # The bridge reloads on the database's notification; the page follows it live.
+    page.locator("main", has_text="Acme Par RGBW – 7 Channel").wait_for(timeout=5000)
+    ready(page)
+    page.fill("#library-search", "acme par")
+    mode = page.locator("#library button.mode", has_text="7 Channel")
+    mode.filter(has_text="✓").wait_for(timeout=5000)
+    mode.click()
+    assert "imported as" in page.locator("#channels").inner_text()
+    assert page.errors == []

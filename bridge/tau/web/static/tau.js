@@ -142,7 +142,8 @@
       (kind === "fixture" ? " <small>" + esc(row.model) + " · " + row.universe + "/" + row.start + "</small>" : " <small>" + row.fixtures + " fixtures</small>") +
       "</span>" +
       '<span class="swatch" style="' + swatch(s) + '"></span>' +
-      '<span class="val">' + (on ? pct(s.brightness) + " %" : "off") + (s.color_temp ? " " + s.color_temp + " K" : "") + "</span>";
+      '<span class="val">' + (on ? pct(s.brightness) + " %" : "off") + (s.color_temp ? " " + s.color_temp + " K" : "") +
+      (on && s.effect && s.effect !== "none" ? ' <span class="effect">· ' + esc(s.effect) + "</span>" : "") + "</span>";
     if (!READ_ONLY) {
       html +=
         '<button class="toggle' + (on ? " on" : "") + '" data-act="toggle" aria-pressed="' + on + '">' + (on ? "On" : "Off") + "</button>" +
@@ -153,6 +154,13 @@
       }
       if (modes.some((m) => m === "rgb" || m === "rgbw" || m === "rgbww")) {
         html += '<input type="color" value="' + (s.color ? hex(s.color) : "#ffffff") + '" data-act="color" aria-label="colour">';
+      }
+      const effects = row.effects || [];
+      if (effects.length > 1) {
+        const current = on && s.effect ? s.effect : "none";
+        html += '<select data-act="effect" aria-label="effect">' +
+          ["none", ...effects.filter((e) => e !== "none")].map((e) => '<option value="' + esc(e) + '"' + (e === current ? " selected" : "") + ">" + (e === "none" ? "no effect" : esc(e)) + "</option>").join("") +
+          "</select>";
       }
       const out = pending.get(key);
       html += '<output class="' + (out ? out.cls : "reply") + '">' + (out ? esc(out.text) : "") + "</output>";
@@ -179,6 +187,7 @@
       const v = input.value;
       Object.assign(cmd, { state: "ON", color: { r: parseInt(v.slice(1, 3), 16), g: parseInt(v.slice(3, 5), 16), b: parseInt(v.slice(5, 7), 16) } });
     }
+    if (act === "effect") Object.assign(cmd, input.value === "none" ? { effect: "none" } : { state: "ON", effect: input.value });
     if (!isNaN(t)) cmd.transition = t;
     const key = kind + ":" + row.slug;
     const mark = (cls, text) => {
@@ -200,7 +209,12 @@
   function stateCame(kind, row) {
     const key = kind + ":" + row.slug;
     const p = pending.get(key);
-    if (p && p.cls === "reply sent") pending.set(key, { cls: "reply applied", text: "applied", at: Date.now() });
+    if (p && p.cls === "reply sent") {
+      pending.set(key, { cls: "reply applied", text: "applied", at: Date.now() });
+      // Said at once, even where the row is not redrawn (a slider held).
+      const el = document.querySelector('[data-key="' + key + '"] output');
+      if (el) feedback(el, "applied", "applied");
+    }
   }
   function renderLights() {
     const t = $("#transition");
@@ -444,11 +458,33 @@
         const form = $('form[data-request="fixture/add"]');
         const how = m.imported
           ? "imported as <code>" + esc(m.model) + "</code>" + (form ? " (put in the Add form)" : "")
-          : "not imported yet: <code>tau fixtures import '" + esc(d.path) + "'</code>";
+          : "not imported yet: <code>tau fixtures import '" + esc(d.path) + "'</code>" +
+            (READ_ONLY ? "" : ' <button class="import">Import</button> <output class="reply"></output>');
         $("#channels").innerHTML = "<h3>" + esc(d.name) + " · " + esc(m.mode) + "</h3><p>" + how + "</p><ol>" +
           m.channels.map((c) => "<li>" + esc(c[0]) + " <small>" + esc(c[1]) + "</small></li>").join("") + "</ol>";
         if (m.imported && form) form.model.value = m.model;
+        const importButton = $("#channels button.import");
+        if (importButton) importButton.onclick = () => importDefinition(d, importButton.nextElementSibling);
       };
+    }
+    // `tau fixtures import FILE` from the page: the CLI's own lines, shown where it was asked.
+    async function importDefinition(d, out) {
+      feedback(out, "sent", "importing…");
+      inflight++;
+      let reply;
+      try {
+        reply = await post("/api/library/import", { path: d.path });
+      } finally {
+        inflight--;
+      }
+      if (reply.status === "ok") {
+        const text = "imported: " + reply.data.join(" · ");
+        feedback(out, "applied", text);
+        sessionStorage.setItem("tau-last", JSON.stringify({ name: "import " + d.name, text }));
+      } else {
+        feedback(out, "refused", "refused: " + reply.error);
+      }
+      if (reloadWanted && !inflight) location.reload();
     }
     $("#map").innerHTML = Object.entries(boot.universes)
       .sort((a, b) => a[0] - b[0])
