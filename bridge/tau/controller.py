@@ -277,6 +277,7 @@ class Bridge:
         # With other bridges still up, their `online` stands: no `offline` from this one.
         # A universe this bridge sends that no living bridge could take over goes dark.
         dark = self._store.installation.universes if self.nodes is None else self.nodes.unattended()
+        self._hand_over_replies(len(self._replies))  # replies made go out with the states
         await self.session.stop(
             announce=self.nodes is None or self.nodes.alone,
             farewell={self.topics.universe_state(u): b"offline" for u in sorted(dark)},
@@ -514,11 +515,16 @@ class Bridge:
             if self.session.queued >= REPLY_BATCH:
                 await asyncio.sleep(QUIET_S)
                 continue
-            for _ in range(min(REPLY_BATCH, len(replies))):
-                name, reply = replies.popleft()
-                payload = json.dumps(reply, default=str)
-                self.session.publish(self.topics.response(name), payload, qos=STATE_QOS)
+            self._hand_over_replies(REPLY_BATCH)
             await asyncio.sleep(0)
+
+    def _hand_over_replies(self, count: int) -> None:
+        """Give the session (its outbox) the next `count` replies, in order."""
+        replies = self._replies
+        for _ in range(min(count, len(replies))):
+            name, reply = replies.popleft()
+            payload = json.dumps(reply, default=str)
+            self.session.publish(self.topics.response(name), payload, qos=STATE_QOS)
 
     async def _request_workers(self) -> None:
         async with asyncio.TaskGroup() as workers:
