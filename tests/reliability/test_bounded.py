@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,6 +26,13 @@ FIXTURE = "kitchen-ceiling"  # universe 1, channel 1, a plain dimmer
 FLOOD = 3000
 
 
+def topic_has_subscriber(probe: Any, topic: str, path: Path) -> bool:
+    """mosquitto_sub is subscribed once a marker published on its topic reaches its file."""
+    probe.publish(topic, json.dumps({"marker": True}), qos=0)
+    time.sleep(0.05)
+    return bool(path.exists() and path.read_text())
+
+
 def test_a_request_flood_is_answered_in_full_while_light_commands_land(
     bridge_factory: BridgeFactory, tmp_path: Path
 ) -> None:
@@ -36,48 +44,66 @@ def test_a_request_flood_is_answered_in_full_while_light_commands_land(
             env={"TAU_REQUESTS__QUEUE": "32", "TAU_REQUESTS__WORKERS": "2"},
         )
         server = bridge_factory.mqtt_server
-        with (
-            connected_probe(server) as probe,
-            connected_probe(server) as flooder,
-            connected_probe(server) as answers,
-        ):
-            response = bridge.topic("bridge", "response", "health_check")
-            answers.subscribe(response, qos=0)
-            request_topic = bridge.topic("bridge", "request", "health_check")
-            command_topic = bridge.topic("fixture", FIXTURE, "set")
-            done = threading.Event()
+        response = bridge.topic("bridge", "response", "health_check")
+        request_topic = bridge.topic("bridge", "request", "health_check")
+        command_topic = bridge.topic("fixture", FIXTURE, "set")
+        # The flood and the replies go through their own processes (mosquitto_pub and
+        # mosquitto_sub): in this one, 3,000 replies decoded by a paho thread would
+        # compete for the GIL with the widget's reader and blur the commands' timing.
+        replies_path = tmp_path / "replies.txt"
+        broker = ["-h", server.host, "-p", str(server.port)]
+        with replies_path.open("wb") as replies_file, connected_probe(server) as probe:
+            sub = subprocess.Popen(
+                ["mosquitto_sub", *broker, "-q", "0", "-t", response],
+                stdout=replies_file,
+            )
+            try:
+                assert wait_until(lambda: topic_has_subscriber(probe, response, replies_path), 5)
+                lines = "".join(json.dumps({"transaction": i}) + "\n" for i in range(FLOOD))
+                pub = subprocess.Popen(
+                    ["mosquitto_pub", *broker, "-q", "0", "-t", request_topic, "-l"],
+                    stdin=subprocess.PIPE,
+                )
+                assert pub.stdin is not None
+                pub.stdin.write(lines.encode())
+                pub.stdin.close()
 
-            def flood() -> None:
-                for i in range(FLOOD):
-                    flooder.publish(request_topic, json.dumps({"transaction": i}), qos=0)
-                done.set()
+                latencies: list[float] = []
+                during = 0  # commands sent while the flood was being published
+                level = 0
+                while pub.poll() is None or len(latencies) < 20:
+                    level = 255 if level != 255 else 1
+                    sent = time.monotonic()
+                    during += pub.poll() is None
+                    probe.publish(command_topic, json.dumps({"state": "ON", "brightness": level}))
+                    widget.wait_for_slots({1: level}, timeout=5)
+                    latencies.append(time.monotonic() - sent)
+                assert pub.wait(10) == 0
 
-            latencies: list[float] = []
-            during = 0  # commands sent while the flood was being published
-            thread = threading.Thread(target=flood, daemon=True)
-            thread.start()
-            level = 0
-            while not done.is_set() or len(latencies) < 20:
-                level = 255 if level != 255 else 1
-                sent = time.monotonic()
-                during += not done.is_set()
-                probe.publish(command_topic, json.dumps({"state": "ON", "brightness": level}))
-                widget.wait_for_slots({1: level}, timeout=5)
-                latencies.append(time.monotonic() - sent)
-            thread.join(10)
+                def replies() -> dict[int, str]:
+                    out: dict[int, str] = {}
+                    for line in replies_path.read_text().splitlines():
+                        data = json.loads(line)
+                        if "transaction" not in data:
+                            continue  # the probe's marker below
+                        out[data["transaction"]] = (
+                            data["status"] if data["status"] == "ok" else (data["error"])
+                        )
+                    return out
 
-            def replies() -> dict[int, str]:
-                out: dict[int, str] = {}
-                for msg in answers.messages(response):
-                    data = msg.json()
-                    out[data["transaction"]] = (
-                        data["status"] if data["status"] == "ok" else (data["error"])
+                def reply_lines() -> int:
+                    return sum(
+                        1
+                        for line in replies_path.read_text().splitlines()
+                        if "transaction" in json.loads(line)
                     )
-                return out
 
-            assert wait_until(lambda: len(replies()) == FLOOD, 30), len(replies())
-            time.sleep(0.2)  # a second reply to any of them would come by now
-            assert len(answers.messages(response)) == FLOOD  # exactly one reply each
+                assert wait_until(lambda: len(replies()) == FLOOD, 30), len(replies())
+                time.sleep(0.2)  # a second reply to any of them would come by now
+                assert reply_lines() == FLOOD  # exactly one reply each
+            finally:
+                sub.terminate()
+                sub.wait(5)
     answered = replies()
     assert set(answered) == set(range(FLOOD))  # every request answered, with its id
     assert set(answered.values()) <= {"ok", "busy"}
