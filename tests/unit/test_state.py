@@ -167,6 +167,7 @@ def test_circadian_on_lands_on_target_and_manual_level_takes_over_brightness(
     # the switch stays ON, fixtures and group agree; only brightness is taken over
     assert s.circadian_switch_on(12) and s.fixture_circadian(1) is True
     assert s.fixture(2).circadian_suspended and not s.fixture(2).colour_suspended
+    assert s.group_state(12).circadian_suspended  # group_state records it too
     assert s.circadian_active(2)  # colour still follows
     s.apply_circadian([(1, 30, 4000), (2, 30, 4000)], 1.0)
     assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (255, 4000)
@@ -174,6 +175,7 @@ def test_circadian_on_lands_on_target_and_manual_level_takes_over_brightness(
     s.command(("group", 12), LightCommand(state="OFF"))
     s.command(("group", 12), LightCommand(state="ON"))
     assert not s.fixture(2).circadian_suspended
+    assert not s.group_state(12).circadian_suspended  # resumed: the group's record too
     assert (s.fixture(2).brightness, s.fixture(2).kelvin) == (100, 3000)
 
 

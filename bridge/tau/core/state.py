@@ -231,6 +231,7 @@ class StateStore:
             if state is None or not state.is_on or profile is None:
                 continue
             take(state, taken(cmd, profile.take_over), now)
+        self._record_group_take_over(after)
         changed = {fid for fid in after if not self._fixtures[fid].same_light(before[fid])}
         transition = self.default_transition_s if transition_s is None else transition_s
         return self._emit(reason, changed, transition, None, set(), republish=set(after))
@@ -263,6 +264,7 @@ class StateStore:
         if enabled:
             for fid in governed:
                 resume(self._fixtures[fid])
+            self._record_group_take_over(governed)
         # The fixtures this profile governs report `circadian` in their state, so they are
         # re-published (no render target: a running fade is left alone).
         batch = self._emit("circadian_switch", set(), 0.0, None, {group_id}, republish=governed)
@@ -298,6 +300,7 @@ class StateStore:
                 resume(state)
                 fixtures.add(fid)
         if fixtures:
+            self._record_group_take_over(fixtures)
             self._emit("circadian_timeout", set(), 0.0, None, set(), republish=fixtures)
 
     # ---------------------------------------------------------------- internals
@@ -376,16 +379,37 @@ class StateStore:
         """Resume what turned on, then take over what a manual command chose (per the
         profile's `take_over`); returns the fixtures whose take-over changed."""
         flagged = {fid for fid in turned_on if resume(self._fixtures[fid])}
-        if reason not in ("command", "switch") or not (command.sets_level or command.sets_colour):
-            return flagged
-        now = self._clock()
-        for fid in members:
-            profile = self.profile_of(fid)
-            if profile is not None and take(
-                self._fixtures[fid], taken(command, profile.take_over), now
-            ):
-                flagged.add(fid)
+        if reason in ("command", "switch") and (command.sets_level or command.sets_colour):
+            now = self._clock()
+            for fid in members:
+                profile = self.profile_of(fid)
+                if profile is not None and take(
+                    self._fixtures[fid], taken(command, profile.take_over), now
+                ):
+                    flagged.add(fid)
+        self._record_group_take_over(flagged)
         return flagged
+
+    def _record_group_take_over(self, fixture_ids: Iterable[int]) -> None:
+        """`group_state.circadian_suspended` records that a profile group's brightness is
+        taken over by hand on any fixture it governs (PRODUCT.md: "recorded in
+        group_state/fixture_state"). The take-over itself lives per fixture; this is what
+        the database and its readers see of it per group. The batch that follows carries
+        the groups of these fixtures, so the writer stores the flag."""
+        groups = {self.profile_group_of(fid) for fid in fixture_ids}
+        now = self._clock()
+        for gid in groups:
+            flags = self._groups.get(gid) if gid is not None else None
+            if gid is None or flags is None:
+                continue
+            suspended = any(
+                self._fixtures[f].circadian_suspended
+                for f in self._inst.groups[gid].fixture_ids
+                if f in self._fixtures and self.profile_group_of(f) == gid
+            )
+            if suspended != flags.circadian_suspended:
+                flags.circadian_suspended = suspended
+                flags.suspended_at = now if suspended else None
 
     def profile_group_of(self, fixture_id: int) -> int | None:
         """The group whose circadian profile governs the fixture; None without one."""

@@ -439,6 +439,13 @@ def test_suspension_survives_a_restart(rig: Rig) -> None:
         "WHERE fixture_id = $1",
         rig.ids["office-1"],
     )
+    # ... and per group, as PRODUCT.md's group_state says: the den's brightness is taken
+    # over by hand (a fixture of the office is too: its group records it as well).
+    _wait_db(
+        rig,
+        "SELECT bool_and(circadian_suspended) AS ok FROM group_state WHERE group_id = ANY($1)",
+        [rig.ids["den"], rig.ids["office"]],
+    )
 
     assert rig.bridge.terminate() == 0
     mark = rig.probe.mark()
