@@ -135,6 +135,25 @@ def shared_roles() -> Iterator[None]:
 
 
 @pytest.fixture
+def quiet_machine() -> Iterator[None]:
+    """Hold the machine-wide lock of the tests that load the CPU hard (the fuzz suite, the
+    50,000-command flood) or time the bridge in milliseconds (a command during a request
+    flood, a fade's frame rate, one frame across universes): on two cores, such a test
+    never runs beside another of them on the other pytest-xdist worker. The timing
+    assertions themselves stay as strict as they are."""
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "tau-test-quiet-machine.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
 def owned_postgres() -> Iterator[OwnedPostgres]:
     """A started PostgreSQL cluster the test may stop, kill and restart (fault suites)."""
     with OwnedPostgres() as cluster:

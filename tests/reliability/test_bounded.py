@@ -33,6 +33,7 @@ def topic_has_subscriber(probe: Any, topic: str, path: Path) -> bool:
     return bool(path.exists() and path.read_text())
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_a_request_flood_is_answered_in_full_while_light_commands_land(
     bridge_factory: BridgeFactory, tmp_path: Path
 ) -> None:

@@ -1517,6 +1517,7 @@ def rig(module_bridge_factory: Callable[..., BridgeProcess], module_probe: MqttP
 # ------------------------------------------------------------------------------ the tests
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_fuzzed_inputs_are_logged_once_change_nothing_and_never_stall_the_bridge(
     rig: Rig, figure: Callable[..., None]
 ) -> None:

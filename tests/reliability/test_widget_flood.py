@@ -97,6 +97,7 @@ def _flood_payload(rng: random.Random, level: int) -> str:
             return "OFF"
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_flood_of_50000_commands_keeps_memory_bounded_and_the_bridge_responsive(
     bridge_factory, mqtt_server, mqtt_probe, figure
 ) -> None:

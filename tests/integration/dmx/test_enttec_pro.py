@@ -190,6 +190,7 @@ async def test_a_silent_clone_still_gets_frames(
         assert clone.errors == []
 
 
+@pytest.mark.usefixtures("quiet_machine")
 async def test_a_fade_on_the_widget_keeps_to_the_frame_rate(widget: EnttecEmulator) -> None:
     output = EnttecProOutput(1, widget.port, fps=20.0)
     async with running(Renderer({1: output}, 20.0)) as renderer:

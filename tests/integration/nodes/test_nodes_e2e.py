@@ -123,6 +123,7 @@ def test_three_nodes_starting_together_settle_without_an_error(rig: Rig) -> None
 # ------------------------------------------------------------------------ commands
 
 
+@pytest.mark.usefixtures("quiet_machine")
 def test_group_on_every_node_changes_every_universe_in_one_frame(
     rig: Rig, record_property: Callable[[str, Any], None]
 ) -> None:
