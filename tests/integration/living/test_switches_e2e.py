@@ -200,8 +200,9 @@ def hold_and_release(
     hold: str = "hold",
     release: str = "release",
     raw: bool = False,
+    travel: int = 60,
 ) -> int:
-    """Hold, let it ramp a visible way, release: the ramp is smooth and monotonic, and
+    """Hold, let it ramp `travel` levels, release: the ramp is smooth and monotonic, and
     stops exactly where the published state says. Returns that brightness."""
     start = level(rig, channels[0])
     mark = rig.probe.mark()
@@ -209,7 +210,9 @@ def hold_and_release(
     press("press" if raw else hold)
     if raw:  # the classifier decides on a hold by itself after hold_ms
         assert wait_event(rig, slug, "hold", mark).received - since >= 0.25
-    wait_level(rig, channels[0], (lambda v: v >= start + 60) if up else (lambda v: v <= start - 60))
+    wait_level(
+        rig, channels[0], (lambda v: v >= start + travel) if up else (lambda v: v <= start - travel)
+    )
     press(release)
     released = wait_event(rig, slug, release, mark)
     assert_ramp(rig, channels[0], since, up)
@@ -287,9 +290,11 @@ def test_momentary_single_double_hold_release(rig: Rig, via: str) -> None:
     rig.slots(dict.fromkeys(hall, 255))
     off(rig, "group", "hall", hall)
 
-    # Hold from off ramps up from the bottom; the next hold goes the other way.
-    top = hold_and_release(rig, "button", press, hall, up=True)
-    assert 60 <= top < 255
+    # Hold from off ramps up from the bottom; the next hold goes the other way. The first
+    # ramp goes far enough up that the second has 60 levels of room above the floor (1):
+    # released at 60 exactly, the way down could never reach 0.
+    top = hold_and_release(rig, "button", press, hall, up=True, travel=120)
+    assert 120 <= top < 255
     bottom = hold_and_release(rig, "button", press, hall, up=False)
     assert 1 <= bottom < top
     assert_events(rig, "button", mark, [
