@@ -197,6 +197,22 @@ async def test_a_clean_stop_hands_over_at_the_next_tick(schema_url: str, nodes: 
     assert view.nodes["a"].stopped and not view.nodes["a"].alive
 
 
+async def test_a_universe_whose_standby_stopped_is_unattended_as_soon_as_the_node_is_alone(
+    schema_url: str, nodes: list[Node]
+) -> None:
+    """At a clean stop a node says `offline` for what no living node could take over
+    and, alone, `offline` for the bridge: both from one view of who lives (the round
+    that first misses the stopped standby must not still count it as one)."""
+    a = await start(nodes, schema_url, "a", {1: NETWORK}, {1})
+    b = await start(nodes, schema_url, "b", {1: NETWORK}, {1})
+    await eventually(lambda: a.cluster.view.leases["universe:1"].standbys == ("b",), 2)
+    assert a.cluster.unattended() == frozenset() and not a.cluster.alone
+    await b.cluster.stop()
+    nodes.remove(b)
+    await eventually(lambda: a.cluster.alone, 2)
+    assert a.cluster.unattended() == {1}  # the very round that saw b gone
+
+
 async def test_one_device_universe_on_two_nodes_is_an_error_naming_the_owner(
     schema_url: str, nodes: list[Node], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -130,11 +130,16 @@ class Cluster:
         )
 
     def unattended(self) -> frozenset[int]:
-        """Universes this node sends that no living node could take over."""
+        """Universes this node sends that no living node could take over.
+
+        Judged on the same view as `alone`: a standby listed at the round before (held
+        standbys come from the view the round started from) that this round no longer
+        saw alive takes nothing over, so its universe goes dark with this node."""
+        alive = set(self.peers)
         return frozenset(
             u
             for r, h in self._held.items()
-            if (u := resource_universe(r)) is not None and not h.standbys
+            if (u := resource_universe(r)) is not None and not h.standbys & alive
         )
 
     def deadline(self, universe: int) -> float | None:
