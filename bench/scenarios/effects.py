@@ -48,7 +48,8 @@ def cpu_share(pid: int, seconds: float) -> float:
 def commands(
     pub: Recorder, widget: EnttecEmulator, topic: str, count: int
 ) -> tuple[list[float], int, float]:
-    """`count` commands at RATE: (latencies, missing frames, seconds taken)."""
+    """`count` commands at RATE: (latencies, lost frames, seconds taken); a superseded
+    command is timed to the frame that showed the newer one (`single.match`)."""
     sent: list[tuple[float, int]] = []
     wanted = values(count)
     widget.clear()
@@ -61,8 +62,8 @@ def commands(
         pub.publish(topic, json.dumps({"brightness": value}), qos=1)
     widget.wait_for(lambda: bool(widget.frames) and widget.frames[-1].data[0] == wanted[-1], 5)
     elapsed = time.monotonic() - start
-    latencies, missing = match(sent, list(widget.frames))
-    return latencies, missing, elapsed
+    matched = match(sent, list(widget.frames))
+    return matched.latencies, matched.lost, elapsed
 
 
 def candles_on(pub: Recorder, widget: EnttecEmulator, topics: list[str], on: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from typing import NamedTuple
 
 from testkit.enttec import EnttecEmulator, Frame
 
@@ -63,7 +64,7 @@ def run(bench: Bench) -> list[Row]:
                     pub.publish(topic, payload, qos=1)
                 widget.wait_for(lambda: _last(widget) == wanted[-1], 5)
                 elapsed = time.monotonic() - start
-            latencies, missing = match(sent, list(widget.frames))
+            latencies, superseded, missing = match(sent, list(widget.frames))
             published = state_latencies(sent, watch.log[mark:])
             errors = list(widget.errors)
         finally:
@@ -76,7 +77,12 @@ def run(bench: Bench) -> list[Row]:
     met = None
     if extra:
         met = extra["added_p50_ms"] <= 1.0 and extra["added_p99_ms"] <= 5.0 and not missing
-    notes = f"n={stats.n}; missing frames {missing}; mean {stats.mean:.2f} ms" if stats.n else ""
+    notes = (
+        f"n={stats.n}; lost {missing}, superseded {superseded} (timed to the newer value's "
+        f"frame); mean {stats.mean:.2f} ms"
+        if stats.n
+        else ""
+    )
     if errors:
         notes += f"; widget protocol errors {len(errors)}"
     if state.n:
@@ -95,6 +101,7 @@ def run(bench: Bench) -> list[Row]:
                 "stats": asdict(stats),
                 **extra,
                 "missing": missing,
+                "superseded": superseded,
                 "widget_errors": errors[:5],
                 "state_publication": asdict(state),
             },
@@ -125,14 +132,23 @@ def _last(widget: EnttecEmulator) -> int | None:
     return widget.frames[-1].data[0] if widget.frames else None
 
 
-def match(sent: list[tuple[float, int]], frames: list[Frame]) -> tuple[list[float], int]:
+class Matched(NamedTuple):
+    latencies: list[float]  # ms... seconds, one per command that was shown or superseded
+    superseded: int  # a later command's value showed first (the frame carries the newest)
+    lost: int  # neither its value nor a later one's within a second
+
+
+def match(sent: list[tuple[float, int]], frames: list[Frame]) -> Matched:
     """Each command's latency to the first later frame whose channel 1 carries its value.
 
-    A command whose value never shows before the next command's value does (or
-    within a second) counts as missing.
+    A command whose value never shows because the next command's value shows first
+    (both reached the bridge in one turn of its loop, and a frame carries the newest
+    level) is superseded: its latency is that frame's, the moment the light did what
+    was last asked, so a stall counts in the figures instead of dropping out of them.
+    One whose value and the next one's both fail to show within a second is lost.
     """
     latencies: list[float] = []
-    missing = 0
+    superseded = lost = 0
     j = 0
     for i, (t, value) in enumerate(sent):
         following = sent[i + 1] if i + 1 < len(sent) else None
@@ -140,17 +156,20 @@ def match(sent: list[tuple[float, int]], frames: list[Frame]) -> tuple[list[floa
             j += 1
         k = j
         found = None
+        newer = False
         while k < len(frames) and frames[k].t - t < 1.0:
             slot = frames[k].data[0]
             if slot == value:
                 found = frames[k]
                 break
             if following is not None and slot == following[1] and frames[k].t >= following[0]:
+                found, newer = frames[k], True
                 break
             k += 1
         if found is None:
-            missing += 1
+            lost += 1
             continue
+        superseded += newer
         latencies.append(found.t - t)
         j = k
-    return latencies, missing
+    return Matched(latencies, superseded, lost)
