@@ -242,7 +242,13 @@ def test_a_broker_that_drops_the_bridge_right_after_accepting_it_backs_off(
         assert wait_until(lambda: bool(proxy.accepted), 30), bridge.log_tail()
         first = proxy.accepted[0]
         wait_until(lambda: time.monotonic() - first >= window_s, window_s + 1)
-        accepted = [t for t in proxy.accepted if t - first <= window_s]
+        # One attempt may be two connections: a 3.1.1 bridge without a record of when it
+        # was last up first ends the broker's old session (a clean connect, closed at
+        # once), then opens its own. Counted once, as the attempt it is.
+        accepted = []
+        for t in proxy.accepted:
+            if t - first <= window_s and (not accepted or t - accepted[-1] > 0.1):
+                accepted.append(t)
     finally:
         proxy.close()
     gaps = [round(b - a, 2) for a, b in itertools.pairwise(accepted)]

@@ -21,15 +21,26 @@ Messages at QoS 1 that a writer took but the broker did not acknowledge (the con
 dropped) go back to the front with `requeue`, unless a newer one for the same topic is
 already waiting: a discovery removal or a retained-state clear is never lost to a
 disconnect.
+
+`Writers` are what takes from it: a few tasks per connection, each handing one message
+at a time to the client and waiting for it to go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import aiomqtt
+
+from tau.supervisor import checkpoint
+
+log = logging.getLogger("tau.mqtt.session")
 
 BURST = 1000
 RATE = 10_000.0  # messages per second once a burst is spent
@@ -120,3 +131,75 @@ class Outbox:
     def take_refused(self) -> int:
         refused, self.refused = self.refused, 0
         return refused
+
+
+class Writers:
+    """The outbox and the writer tasks that empty it into a connection.
+
+    At most as many messages as there are writers sit in the client at once: a broker
+    that reads slowly holds the writers, not the bridge's memory. Writers with nothing to
+    send each wait on a future of their own: a message wakes one of them, not all (an
+    Event would, for every message sent while idle)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._idle: deque[asyncio.Future[None]] = deque()
+
+    def put(self, message: Outgoing) -> bool:
+        """Queue without waiting; False when the outbox refused it (see `Outbox.put`)."""
+        if self.outbox.put(message):
+            self._wake()
+            return True
+        return False
+
+    async def put_acked(self, topic: str, payload: bytes) -> None:
+        """Queue a retained QoS 1 message and wait until the broker acknowledged it."""
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.outbox.put(Outgoing(topic, payload, 1, True, sent))
+        self._wake()
+        await sent
+
+    def _wake(self) -> None:
+        idle = self._idle
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def write(self, client: aiomqtt.Client) -> None:
+        """One writer: take from the outbox in order, hand to the client, wait for it to go."""
+        outbox = self.outbox
+        while True:
+            checkpoint("mqtt-writer")
+            if not outbox:
+                if dropped := outbox.take_refused():
+                    log.warning("event=mqtt_outbox_drained dropped=%d", dropped)
+                waiter = asyncio.get_running_loop().create_future()
+                self._idle.append(waiter)
+                await waiter
+                continue
+            wait = outbox.wait_s()
+            if wait:
+                await asyncio.sleep(wait)
+                continue
+            key, message = outbox.take()
+            try:
+                # No timeout: the liveness probe ends a connection that stopped moving,
+                # and that cancels this wait.
+                await client.publish(
+                    message.topic,
+                    message.payload,
+                    qos=message.qos,
+                    retain=message.retain,
+                    timeout=math.inf,
+                )
+            except ValueError as exc:  # paho: not a topic one can publish to
+                log.warning("event=mqtt_publish_failed topic=%s error=%r", message.topic, str(exc))
+                continue
+            except BaseException:
+                if message.qos:
+                    outbox.requeue(key, message)
+                raise
+            if message.sent is not None and not message.sent.done():
+                message.sent.set_result(None)

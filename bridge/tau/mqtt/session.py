@@ -12,7 +12,8 @@ a liveness probe, reconnects with backoff, and an outbox that never loses what m
   the connection is being set up (a persistent session's backlog) wait in that queue and
   are handled first; what the bridge says in reply waits in the outbox until it can go.
 - **Subscriptions** count once the broker granted them (SUBACK); one refused or never
-  acknowledged is retried every `RESUBSCRIBE_S` while the connection lasts.
+  acknowledged is retried every `RESUBSCRIBE_S` while the connection lasts
+  (`tau.mqtt.subscriptions`, which also reads what the broker retains).
 - **Outbound**: `publish()` never blocks and never fails for want of a connection: it
   puts the message in the `Outbox` (coalesced per retained topic, capped, paced). A few
   writer tasks per connection take from it and await `client.publish`, so at most
@@ -44,16 +45,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
-from paho.mqtt.reasoncodes import ReasonCode
 
 from tau.backoff import Backoff
 from tau.mqtt.client import (
@@ -67,7 +64,8 @@ from tau.mqtt.client import (
     reason_code,
 )
 from tau.mqtt.lastup import LastUp
-from tau.mqtt.outbox import Outbox, Outgoing
+from tau.mqtt.outbox import Outbox, Outgoing, Writers
+from tau.mqtt.subscriptions import READ_RETAINED_S, Subscriptions
 from tau.settings import MqttSettings
 from tau.supervisor import checkpoint
 from tau.timescale import time_scale
@@ -78,17 +76,6 @@ log = logging.getLogger(__name__)
 __all__ = ["MessageHandler", "MqttSession"]
 
 MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
-READ_RETAINED_S = 10.0  # `read_retained` gives up after this
-
-
-@dataclass(slots=True)
-class _Retained:
-    """One `read_retained`: what it collects, and the marker that ends it."""
-
-    pattern: str
-    marker: str
-    found: dict[str, bytes] = field(default_factory=dict)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
@@ -96,10 +83,6 @@ STABLE_S = 30.0 * time_scale()  # a connection that lived this long resets the b
 FIRST_DELAY_S = 0.25
 MAX_DELAY_S = 10.0  # refusals only a person can fix
 RETRY_S = 0.8  # a broker away or restarting: at most this (+25 % jitter) between attempts
-
-
-# A refused or unacknowledged subscription is tried again this often.
-RESUBSCRIBE_S = 5.0 * time_scale()
 
 
 # ------------------------------------------------------------------------- session
@@ -136,21 +119,15 @@ class MqttSession:
         self._settings = settings
         self._client_id = client_id
         self._availability = availability_topic
-        self._subscriptions = subscriptions
         self._on_connect = on_connect
         self._on_message = on_message
         self._probe_topic = probe_topic or f"{availability_topic}/probe/{client_id}"
         self._current: aiomqtt.Client | None = None
         self._generation = 0
         self._stopping = asyncio.Event()
-        self._subscribed: set[str] = set()  # granted by the broker (SUBACK)
-        self.resubscribe_s = RESUBSCRIBE_S
-        self._collecting: list[_Retained] = []  # see `read_retained`
-        self._reads = 0
+        self._subs = Subscriptions(subscriptions, self._probe_topic)
         self._outbox = Outbox(settings.max_queued)
-        # Writers with nothing to send, each waiting on its own future: a message wakes
-        # one of them, not all 32 (an Event would, for every message sent while idle).
-        self._idle: deque[asyncio.Future[None]] = deque()
+        self._writers = Writers(self._outbox)
         self._paho_log = PahoLog()
         self._logged: str | None = None  # the last failure logged above DEBUG
         self._waiting = Waiting(
@@ -181,8 +158,7 @@ class MqttSession:
         """Queue a message without waiting, connected or not; False when it was refused
         (the outbox holds `max_queued` replies/log entries/events already)."""
         data = payload.encode() if isinstance(payload, str) else payload
-        if self._outbox.put(Outgoing(topic, data, qos, retain)):
-            self._wake_writer()
+        if self._writers.put(Outgoing(topic, data, qos, retain)):
             return True
         if self._outbox.refused == 1:
             log.warning(
@@ -200,56 +176,7 @@ class MqttSession:
         return len(self._outbox)
 
     async def _publish_acked(self, topic: str, payload: bytes) -> None:
-        """Queue a retained QoS 1 message and wait until the broker acknowledged it."""
-        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.put(Outgoing(topic, payload, 1, True, sent))
-        self._wake_writer()
-        await sent
-
-    def _wake_writer(self) -> None:
-        idle = self._idle
-        while idle:
-            waiter = idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    async def _write(self, client: aiomqtt.Client) -> None:
-        """One writer: take from the outbox in order, hand to paho, wait for it to go."""
-        outbox = self._outbox
-        while True:
-            checkpoint("mqtt-writer")
-            if not outbox:
-                if dropped := outbox.take_refused():
-                    log.warning("event=mqtt_outbox_drained dropped=%d", dropped)
-                waiter = asyncio.get_running_loop().create_future()
-                self._idle.append(waiter)
-                await waiter
-                continue
-            wait = outbox.wait_s()
-            if wait:
-                await asyncio.sleep(wait)
-                continue
-            key, message = outbox.take()
-            try:
-                # No timeout: the liveness probe ends a connection that stopped moving,
-                # and that cancels this wait.
-                await client.publish(
-                    message.topic,
-                    message.payload,
-                    qos=message.qos,
-                    retain=message.retain,
-                    timeout=math.inf,
-                )
-            except ValueError as exc:  # paho: not a topic one can publish to
-                log.warning("event=mqtt_publish_failed topic=%s error=%r", message.topic, str(exc))
-                continue
-            except BaseException:
-                if message.qos:
-                    outbox.requeue(key, message)
-                raise
-            if message.sent is not None and not message.sent.done():
-                message.sent.set_result(None)
+        await self._writers.put_acked(topic, payload)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -409,8 +336,8 @@ class MqttSession:
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Run one accepted connection until it is lost (raises) or the session stops."""
         self._current = client
-        self._subscribed = set()
-        tasks = [asyncio.create_task(self._write(client)) for _ in range(WRITERS)]
+        self._subs.reset()
+        tasks = [asyncio.create_task(self._writers.write(client)) for _ in range(WRITERS)]
         tasks.append(asyncio.create_task(self._resubscribe()))
         lost = asyncio.create_task(self._receive(client))
         probe = asyncio.create_task(self._probe(client))
@@ -494,8 +421,7 @@ class MqttSession:
                     self.ignored_at_stop += 1
                     continue
                 self._last_inbound = time.monotonic()
-                if self._collecting:
-                    self._collect(message)
+                self._subs.collect(message)
                 try:
                     handle(message.topic.value, message.payload, message.retain)
                 except Exception:  # the handler reports its own errors; this is a bug
@@ -555,82 +481,25 @@ class MqttSession:
 
     async def _sync_subscriptions(self) -> None:
         client = self._current
-        if client is None:
-            return
-        wanted = set(self._subscriptions())
-        new = sorted(wanted - self._subscribed)
-        gone = sorted(self._subscribed - wanted)
-        if gone:
-            self._subscribed -= set(gone)
-            await client.unsubscribe(gone)
-        if not new:
-            return
-        granted = await client.subscribe([(t, 1) for t in new])
-        if client is not self._current:
-            return  # the connection went meanwhile: the next one subscribes afresh
-        refused = []
-        for topic, code in zip(new, granted, strict=False):
-            value = code.value if isinstance(code, ReasonCode) else code
-            if isinstance(value, int) and value >= 0x80 and not topic.startswith("$SYS/"):
-                refused.append(topic)
-            elif isinstance(value, int) and value >= 0x80:
-                # `$SYS` is the broker's to offer (an ACL may keep it from clients): once.
-                log.debug("event=mqtt_subscribe_refused topic=%s", topic)
-                self._subscribed.add(topic)
-            else:
-                self._subscribed.add(topic)  # counts only once granted
-        for topic in refused:
-            log.error(
-                "event=mqtt_subscribe_refused topic=%s retry_in=%.0fs: check the broker's ACL",
-                topic,
-                self.resubscribe_s,
-            )
+        if client is not None:
+            await self._subs.sync(client, lambda: self._current)
 
     async def _resubscribe(self) -> None:
         """Retry what is wanted and not granted (refused, or its SUBACK never came)."""
         while True:
-            await asyncio.sleep(self.resubscribe_s)
-            if self.connected.is_set() and set(self._subscriptions()) - self._subscribed:
+            await asyncio.sleep(self._subs.resubscribe_s)
+            if self.connected.is_set() and self._subs.missing():
                 await self.sync_subscriptions()
 
     async def read_retained(
         self, pattern: str, timeout_s: float = READ_RETAINED_S
     ) -> dict[str, bytes] | None:
         """Every retained message the broker holds on `pattern` now (topic -> payload), or
-        None when the connection is not up or broke meanwhile.
-
-        Subscribes at QoS 0 to the pattern and to a marker topic of this session's own,
-        then publishes the marker: the broker queues the retained messages as it grants
-        the subscription, so they reach the bridge ahead of the marker (QoS 0 never waits
-        for an in-flight slot). When the marker comes back, they are all here. The
-        messages also reach the message handler (what is read is not a command:
-        configs, states, the marker under the probe topic)."""
+        None when the connection is not up or broke meanwhile (`Subscriptions.read`)."""
         client = self._current
         if client is None:
             return None
-        self._reads += 1
-        entry = _Retained(pattern, f"{self._probe_topic}/retained/{self._reads}")
-        self._collecting.append(entry)
-        try:
-            async with asyncio.timeout(timeout_s):
-                await client.subscribe([(pattern, 0), (entry.marker, 0)])
-                await client.publish(entry.marker, b"1", qos=0)
-                await entry.done.wait()
-                await client.unsubscribe([pattern, entry.marker])
-        except (aiomqtt.MqttError, TimeoutError) as exc:
-            log.debug("event=mqtt_read_retained_failed pattern=%s error=%r", pattern, str(exc))
-            return None
-        finally:
-            self._collecting.remove(entry)
-        return entry.found
-
-    def _collect(self, message: aiomqtt.Message) -> None:
-        topic = message.topic
-        for entry in self._collecting:
-            if topic.value == entry.marker:
-                entry.done.set()
-            elif message.retain and not entry.done.is_set() and topic.matches(entry.pattern):
-                entry.found[topic.value] = bytes(message.payload)
+        return await self._subs.read(client, pattern, timeout_s)
 
     async def stop(
         self, announce: bool = True, farewell: Mapping[str, bytes] | None = None
