@@ -147,6 +147,7 @@ REQUESTS = (
     "fixture/remove",
     "fixture/rename",
     "fixture/update",
+    "fixture_model/update",
     "group/add",
     "group/remove",
     "group/rename",
@@ -920,6 +921,19 @@ def bad_request_body(draw: st.DrawFn, name: str) -> tuple[str, dict[str, Any]]:
             ("unknown_model", {"slug": fixture, "model": "No such model"}),
             ("range", {"slug": fixture, "start_channel": 600}),
             ("dmx_collision", {"slug": "kitchen-ceiling", "start_channel": 2}),
+        ]
+    elif name == "fixture_model/update":
+        dimmer = "DDP-405 MKII dimmer channel"
+        options = [
+            (
+                "unknown_model",
+                {
+                    "model": draw(st.sampled_from(("No such model", 999_999))),
+                    "constant_output": True,
+                },
+            ),
+            ("bad_flag", {"model": dimmer, "constant_output": draw(NOT_A_BOOL)}),
+            ("missing", {"model": dimmer}),
         ]
     elif name == "group/add":
         options = [

@@ -87,6 +87,14 @@ class FixtureUpdate(_Body):
     start_channel: int | None = None
 
 
+class FixtureModelUpdate(_Body):
+    model: int | str = Field(description="fixture model id or name, as fixture/add takes it")
+    mode: str | None = Field(None, min_length=1, max_length=200)
+    library: Literal["qlcplus", "ofl"] | None = None
+    # a tunable white that keeps its brightness along its kelvin range
+    constant_output: bool
+
+
 class GroupAdd(_Body):
     name: str = Name
     slug: str = Slug
@@ -199,6 +207,13 @@ async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
         )
 
 
+async def _fixture_model_update(host: BridgeHost, body: FixtureModelUpdate) -> Any:
+    async with edits.connection(host.pool) as conn:
+        return await edits.update_model(
+            conn, body.model, body.mode, body.library, constant_output=body.constant_output
+        )
+
+
 async def _group_add(host: BridgeHost, body: GroupAdd) -> Any:
     async with edits.connection(host.pool) as conn:
         return await edits.add_group(
@@ -280,6 +295,7 @@ HANDLERS: dict[str, tuple[type[_Body], Handler]] = {
     "fixture/remove": (ByRef, _fixture_remove),
     "fixture/rename": (Rename, _fixture_rename),
     "fixture/update": (FixtureUpdate, _fixture_update),
+    "fixture_model/update": (FixtureModelUpdate, _fixture_model_update),
     "group/add": (GroupAdd, _group_add),
     "group/remove": (ByRef, _group_remove),
     "group/rename": (Rename, _group_rename),
@@ -333,7 +349,9 @@ def transaction_of(payload: bytes) -> str | int | None:
 # LISTEN/NOTIFY triggers, so the requester can use what it just created (and HA has its
 # discovery) at once.
 CHANGES_INSTALLATION = frozenset(
-    name for name in HANDLERS if name.split("/")[0] in ("fixture", "group", "scene")
+    name
+    for name in HANDLERS
+    if name.split("/")[0] in ("fixture", "fixture_model", "group", "scene")
 )
 
 
@@ -344,8 +362,9 @@ async def handle_request(name: str, body: Any, requests: Mapping[str, ExtensionR
 
 
 class BridgeRequests(Extension):
-    """The built-in requests (create, rename and remove fixtures, groups and scenes,
-    reload, read a universe's frame) as an extension of the running bridge."""
+    """The built-in requests (create, rename and remove fixtures, groups and scenes, set
+    a fixture model's constant output, reload, read a universe's frame) as an extension
+    of the running bridge."""
 
     name = "requests"
 

@@ -24,7 +24,7 @@ import asyncpg
 from tau.db.connect import BRIDGE_APPLICATION, explain, plain_dsn, redact
 from tau.db.files import SEEDS_DIR
 from tau.db.migrate import resolve_database_url
-from tau.errors import DatabaseError
+from tau.errors import DatabaseError, TauError
 
 # A checkout (or the Docker image's /app) keeps the seeds next to the package.
 CATALOGUE = ("02-fixture-models.sql", "03-switch-models.sql")
@@ -180,10 +180,28 @@ def restore(path: str, force: bool = False) -> int:
     return 0
 
 
-def with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` on one connection to the database Tau uses (for one CLI command);
-    an unreachable server or a missing schema is a `DatabaseError` saying what to do."""
-    url = resolve_database_url()
+def database_at_hand() -> str | None:
+    """`TAU_DATABASE_URL`, else the embedded server's DSN while it runs; None when there
+    is neither (nothing is started: for a command that only adds what the database says)."""
+    url = _configured_url()
+    if url is not None:
+        return url
+    from tau.embedded import running_embedded_url
+    from tau.settings import load_settings
+
+    try:
+        return running_embedded_url(load_settings())
+    except TauError:
+        return None
+
+
+def with_connection(
+    work: Callable[[asyncpg.Connection], Awaitable[T]], url: str | None = None
+) -> T:
+    """Run `work` on one connection to `url`, else the database Tau uses (for one CLI
+    command); an unreachable server or a missing schema is a `DatabaseError` saying what
+    to do."""
+    url = url or resolve_database_url()
 
     async def main() -> T:
         try:

@@ -49,17 +49,23 @@ def coarse8(value16: int) -> int:
 
 
 def warm_cool_bytes(
-    brightness: int, kelvin: float, lo: int = WARM_K, hi: int = COOL_K
+    brightness: int,
+    kelvin: float,
+    lo: int = WARM_K,
+    hi: int = COOL_K,
+    *,
+    constant_output: bool = False,
 ) -> tuple[int, int]:
     """(warm, cool) bytes of an 8-bit warm/cool pair, linear curve, no minimum level.
 
     The mix is split linearly in mireds (all warm at `lo`, all cool at `hi`) and scaled
-    so its brightest white is at the 16-bit level (brightness * 257).
+    so its brightest white is at the 16-bit level (brightness * 257); with
+    `constant_output` the two shares are kept as they are, so they add up to that level.
     """
     level16 = brightness * 257
     k = min(max(kelvin, lo), hi)
     cool_share = (1e6 / lo - 1e6 / k) / (1e6 / lo - 1e6 / hi)
-    top = max(cool_share, 1.0 - cool_share)
+    top = 1.0 if constant_output else max(cool_share, 1.0 - cool_share)
     cool16 = round(level16 * cool_share / top)
     warm16 = round(level16 * (1.0 - cool_share) / top)
     return coarse8(warm16), coarse8(cool16)

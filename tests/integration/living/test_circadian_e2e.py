@@ -544,3 +544,52 @@ def test_sleep_mode_turns_on_at_the_sleep_level_without_a_flash(rig: Rig) -> Non
     rig.send(rig.topic("group", "den", "sleep", "set"), "maybe")
     entry = rig.probe.wait_json(rig.topic("bridge", "log"), after=mark)
     assert "sleep payload must be ON or OFF" in entry["message"]
+
+
+def test_sleep_mode_survives_a_restart(rig: Rig) -> None:
+    """Sleep ON, a clean stop and a start: the switch still says ON (its retained topic,
+    what Home Assistant's Sleep switch reads) and the group turns on at the sleep level."""
+    reset(rig, "den", DEN)
+    mark = rig.probe.mark()
+    rig.send(rig.topic("group", "den", "sleep", "set"), "ON")
+    sleep_topic = rig.topic("group", "den", "sleep")
+    rig.probe.wait_for(sleep_topic, lambda m: m.text == "ON", after=mark)
+
+    # Stopped as soon as it says ON: the clean stop writes what is not written yet.
+    assert rig.bridge.terminate() == 0
+    assert sql(rig.url, "SELECT sleep FROM group_state WHERE group_id = $1", rig.ids["den"]) == [
+        {"sleep": True}
+    ]
+    mark = rig.probe.mark()
+    rig.bridge.start()
+    rig.bridge.wait_online()
+    rig.probe.wait_for(sleep_topic, lambda m: m.text == "ON", after=mark)
+    assert [m.text for m in rig.probe.messages(sleep_topic, after=mark)] == ["ON"]
+    assert rig.state("fixture", "den-1", after=mark)["state"] == "OFF"
+
+    # Home Assistant's Sleep switch reads the retained state topic its discovery names.
+    configs = rig.probe.retained(rig.bridge.discovery_prefix)
+    switch = next(
+        m.json()
+        for topic, m in configs.items()
+        if topic.startswith(f"{rig.bridge.discovery_prefix}/switch/")
+        and m.json()["default_entity_id"] == "switch.den_sleep"
+    )
+    assert switch["state_topic"] == sleep_topic
+    assert rig.probe.retained(rig.topic("group", "den"))[sleep_topic].text == "ON"
+
+    # Turning on lands at the sleep level: 1 % at the warmest white, from the first frame.
+    rig.widget.clear()
+    mark = rig.probe.mark()
+    rig.set("group", "den", "ON")
+    sleep = expected_slots(DEN, pct_to_255(1), 2700)
+    rig.slots(sleep)
+    lit = [f for f in rig.widget.frames if any(f.slot(c) for c in sleep)]
+    assert lit and {c: lit[0].slot(c) for c in sleep} == sleep, lit[:3]
+    assert all({c: f.slot(c) for c in sleep} == sleep for f in lit), lit[:3]
+    state = rig.state("fixture", "den-1", lambda s: s["state"] == "ON", after=mark)
+    assert (state["brightness"], state["color_temp_kelvin"]) == (3, 2700)
+
+    mark = rig.probe.mark()
+    rig.send(rig.topic("group", "den", "sleep", "set"), "OFF")
+    rig.probe.wait_for(sleep_topic, lambda m: m.text == "OFF", after=mark)
