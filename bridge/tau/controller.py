@@ -19,7 +19,6 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +27,7 @@ import asyncpg
 from tau.api import requests as bridge_api
 from tau.api import sync
 from tau.api.publisher import STATE_QOS, StatePublisher
+from tau.api.request_queue import RequestQueue
 from tau.api.router import Route, patterns, route, subscriptions
 from tau.api.status import BridgeStatus
 from tau.core.bus import Bus
@@ -60,7 +60,6 @@ from tau.supervisor import (
     FAULT_POINTS,
     Spawn,
     Supervisor,
-    checkpoint,
     finish,
     inject,
     unsupervised,
@@ -77,15 +76,7 @@ async def load_installation(conn: asyncpg.Connection) -> Installation:
 
 # How long a request that changed the installation waits for LISTEN/NOTIFY's reload.
 RELOAD_WAIT_S = 2.0
-# Request replies and request handling are low priority: they wait until no inbound
-# message came for QUIET_S (a burst is read first, so a light command behind it is
-# applied at once), but never longer than PATIENCE_S at a time (a steady stream of
-# commands does not starve them). Replies go REPLY_BATCH at a time, once the outbox
-# holds fewer than that (the outbox writers then never have a pile of replies to send
-# ahead of what inbound traffic needs).
-QUIET_S = 0.005
-PATIENCE_S = 0.1
-REPLY_BATCH = 16
+# Request handling and replies: tau.api.request_queue (low priority, bounded).
 
 # Messages every bridge handles (several bridges), with the kinds extensions declare
 # `everywhere`; the rest only the leader does.
@@ -169,7 +160,6 @@ class Bridge:
         self.writer = writer
         self._outputs_for = outputs_for
         self._metrics = metrics
-        self._busy_total = metrics.rejected.labels("busy")  # (looked up once: per request)
         self.scope = scope or Scope(lambda: store.installation)
         self.nodes = nodes
         if nodes is not None:  # tell the others when this bridge loses PostgreSQL
@@ -229,17 +219,18 @@ class Bridge:
         self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
         if settings.supervisor.fault_injection:
             self._requests["testing/fail"] = (FaultBody, _inject_fault)
-        # Bridge requests wait here for one of `requests.workers` workers; a full queue
+        # Bridge requests wait for one of `requests.workers` workers; a full queue
         # answers "busy" at once. Light commands never wait behind requests.
-        self._request_queue: asyncio.Queue[tuple[str, Any, str | int | None]] = asyncio.Queue(
-            settings.requests.queue
+        self._request_queue = RequestQueue(
+            self.session,
+            self.topics,
+            self._requests,
+            self._answer,
+            size=settings.requests.queue,
+            workers=settings.requests.workers,
+            max_replies=settings.mqtt.max_queued,
+            busy_total=metrics.rejected.labels("busy"),
         )
-        self._busy = 0  # requests answered "busy" since the queue last ran empty
-        # Replies to requests (answers and "busy") wait here for the reply writer, which
-        # yields to inbound messages; bounded like the outbox they go to.
-        self._replies: deque[tuple[str, dict[str, Any]]] = deque()
-        self._replies_waiting = asyncio.Event()
-        self._replies_dropped = 0
         self._parts: list[asyncio.Task[None]] = []
         self._external: dict[str, Extension] = {}
         self._reload_lock = asyncio.Lock()
@@ -270,14 +261,14 @@ class Bridge:
     async def start(self) -> None:
         self._parts = [
             self._part("mqtt", self.session.run),
-            self._part("request-workers", self._request_workers),
+            self._part("request-workers", self._request_queue.run),
         ]
 
     async def stop(self) -> None:
         # With other bridges still up, their `online` stands: no `offline` from this one.
         # A universe this bridge sends that no living bridge could take over goes dark.
         dark = self._store.installation.universes if self.nodes is None else self.nodes.unattended()
-        self._hand_over_replies(len(self._replies))  # replies made go out with the states
+        self._request_queue.hand_over()  # replies made go out with the states
         await self.session.stop(
             announce=self.nodes is None or self.nodes.alone,
             farewell={self.topics.universe_state(u): b"offline" for u in sorted(dark)},
@@ -385,7 +376,7 @@ class Bridge:
                 self._store.command((kind, ident), command)  # type: ignore[arg-type]
                 self._count(found.kind, topic, payload)
             case "request":
-                self._start_request(found.name, payload)
+                self._request_queue.start(found.name, payload)
             case "ha_status":
                 if payload.strip().lower() == b"online":
                     self._bus.publish(HomeAssistantOnline())
@@ -461,90 +452,6 @@ class Bridge:
                     f.id for f in inst.fixtures.values() if f.universe in gained
                 )
         self._bus.publish(NodeChanged(owned, leader, frozenset(gained), leader and not was_leader))
-
-    def _start_request(self, name: str, payload: bytes) -> None:
-        if self._request_queue.full() and name in self._requests:
-            # Beyond the queue: "busy" at once, read no further than the transaction.
-            self._answer_busy(name, bridge_api.transaction_of(payload))
-            return
-        body, transaction = bridge_api.parse_request(name, payload, self._requests)
-        try:
-            self._request_queue.put_nowait((name, body, transaction))
-        except asyncio.QueueFull:
-            self._answer_busy(name, transaction)
-
-    def _answer_busy(self, name: str, transaction: str | int | None) -> None:
-        self._busy += 1
-        self._busy_total.inc()
-        if self._busy == 1:  # once per flood, not once per request
-            log.warning(
-                "event=requests_busy queue=%d workers=%d: bridge requests arrive faster than "
-                "they are answered; the excess is answered busy",
-                self._request_queue.maxsize,
-                self.settings.requests.workers,
-            )
-        self._reply(name, {"status": "error", "error": "busy"}, transaction)
-
-    def _reply(self, name: str, reply: dict[str, Any], transaction: str | int | None) -> None:
-        """Queue a request's reply for the reply writer (never waits)."""
-        if transaction is not None:
-            reply["transaction"] = transaction
-        if len(self._replies) >= self.settings.mqtt.max_queued:
-            self._replies_dropped += 1
-            if self._replies_dropped == 1:
-                log.warning(
-                    "event=request_replies_dropped max_queued=%d: replies wait for the "
-                    "broker; the excess is dropped",
-                    self.settings.mqtt.max_queued,
-                )
-            return
-        self._replies.append((name, reply))  # encoded by the reply writer, not here
-        self._replies_waiting.set()
-
-    async def _reply_writer(self) -> None:
-        """Hand request replies to the session, in order, when inbound is quiet (or at
-        least every PATIENCE_S): states and the command path keep priority."""
-        replies = self._replies
-        while True:
-            if not replies:
-                self._replies_dropped = 0
-                self._replies_waiting.clear()
-                await self._replies_waiting.wait()
-                continue
-            await self.session.inbound_quiet(QUIET_S, PATIENCE_S)
-            if self.session.queued >= REPLY_BATCH:
-                await asyncio.sleep(QUIET_S)
-                continue
-            self._hand_over_replies(REPLY_BATCH)
-            await asyncio.sleep(0)
-
-    def _hand_over_replies(self, count: int) -> None:
-        """Give the session (its outbox) the next `count` replies, in order."""
-        replies = self._replies
-        for _ in range(min(count, len(replies))):
-            name, reply = replies.popleft()
-            payload = json.dumps(reply, default=str)
-            self.session.publish(self.topics.response(name), payload, qos=STATE_QOS)
-
-    async def _request_workers(self) -> None:
-        async with asyncio.TaskGroup() as workers:
-            workers.create_task(self._reply_writer())
-            for _ in range(self.settings.requests.workers):
-                workers.create_task(self._request_worker())
-
-    async def _request_worker(self) -> None:
-        queue = self._request_queue
-        while True:
-            if queue.empty() and self._busy:
-                log.info("event=requests_caught_up busy_answered=%d", self._busy)
-                self._busy = 0
-            name, body, transaction = await queue.get()
-            await self.session.inbound_quiet(QUIET_S, PATIENCE_S)  # commands first
-            await self._run_request(name, body, transaction)
-            checkpoint("request-workers")  # (after the reply: a test's request is answered)
-
-    async def _run_request(self, name: str, body: Any, transaction: str | int | None) -> None:
-        self._reply(name, await self._answer(name, body), transaction)
 
     async def _answer(self, name: str, body: Any) -> dict[str, Any]:
         try:
