@@ -1,5 +1,5 @@
 """The `tau` command line: run, db (migrations, url, seed, dump, restore), check, fixtures,
-fixture, group, patch, nodes, --version."""
+fixture, group, patch, circadian, nodes, --version."""
 
 from __future__ import annotations
 
@@ -50,9 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate configuration and test database, broker, outputs")
 
     from tau.db import nodes_cli
+    from tau.fixtures import circadian_commands
     from tau.fixtures.cli import add_parsers
 
     add_parsers(sub)
+    circadian_commands.add_parser(sub)
     nodes_cli.add_parser(sub)
     return parser
 
@@ -126,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             from tau.fixtures.cli import run_command
 
             return run_command(args)
+        if args.command == "circadian":
+            from tau.fixtures import circadian_commands
+
+            return circadian_commands.run(args)
         if args.command == "nodes":
             from tau.db import nodes_cli
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tau.api.homeassistant import HomeAssistantExtension
 from tau.api.host import Host
+from tau.api.profile_requests import ProfileRequests
 from tau.api.requests import BridgeRequests
 from tau.api.status import BridgeStatus
 from tau.core.extension import Context, Extension
@@ -37,6 +38,7 @@ def build_extensions(
         ),
         BridgeStatus(ctx, host.renderer, host.writer, host.session, host.scope, host.nodes),
         BridgeRequests(host),
+        ProfileRequests(host),
         # the features
         CircadianExtension(ctx, circadian, clock),
         ScenesExtension(ctx),

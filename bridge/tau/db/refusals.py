@@ -21,6 +21,24 @@ _NOUNS = {
     "fixture_models": "fixture model",
     "circadian_profiles": "circadian profile",
 }
+# What a check constraint asks for, by its name: the database reports only the name.
+RULES = {
+    "circadian_profiles_take_over_valid": (
+        'take_over must be "changed" (a manual change takes over only what it changed) '
+        'or "all" (any manual level or colour takes over both)'
+    ),
+    "circadian_profiles_resume_after_s_positive": (
+        "resume_after_s must be a number of seconds above 0, or null (a manual change is "
+        "handed back only at the next off → on or by the Circadian switch)"
+    ),
+    "circadian_profiles_sleep_brightness_pct_range": (
+        "sleep_brightness_pct must be above 0 and at most 100 (percent)"
+    ),
+    "circadian_profiles_sleep_kelvin_1000_20000": (
+        "sleep_kelvin must be a whole number from 1000 to 20000 (kelvin), or null (each "
+        "fixture's warmest white)"
+    ),
+}
 _KEY = re.compile(r"Key \((?P<columns>[^)]*)\)=\((?P<values>.*)\) already exists")
 
 
@@ -40,6 +58,9 @@ def refusal(exc: asyncpg.PostgresError) -> str:
     triggers explain, a plain sentence for the constraints PostgreSQL reports itself."""
     if isinstance(exc, asyncpg.UniqueViolationError):
         return _taken(exc)
+    rule = RULES.get(getattr(exc, "constraint_name", None) or "")
+    if isinstance(exc, asyncpg.CheckViolationError) and rule is not None:
+        return rule
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         detail = getattr(exc, "detail", None) or str(exc)
         return f"refers to something that does not exist or is still in use: {detail}"

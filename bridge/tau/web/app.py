@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,12 +29,11 @@ from tau.core.topics import Topics
 from tau.dmx.render import Renderer
 from tau.errors import TauError
 from tau.features.circadian.engine import CircadianEngine
-from tau.features.circadian.profile import SunCalendar, local_zone, location_configured
 from tau.features.switches.vocabulary import intent_for, supported_actions
 from tau.fixtures.library import INSTALL_HINT, library_folders
 from tau.fixtures.library_commands import import_report
 from tau.settings import Settings
-from tau.web import pages, views
+from tau.web import circadian, pages, views
 from tau.web.auth import COOKIE, CSRF_HEADER, Auth, Session
 from tau.web.live import LiveHub, Tick
 
@@ -47,10 +46,6 @@ COMMAND_TOPICS = re.compile(
     r"^(fixture|group|scene)/[a-z0-9][a-z0-9_-]{0,62}/set$|^group/[a-z0-9][a-z0-9_-]{0,62}/circadian/set$"
 )
 PAGES = ("overview", "universes", "lights", "patch", "scenes", "circadian", "switches")
-NOT_IN_USE = (
-    "not in use: the bridge refused this profile when it loaded it (its reason is in the "
-    "log; sun-relative keyframes need TAU_LOCATION__LATITUDE, __LONGITUDE and __TIMEZONE)"
-)
 # Nothing from another host, no inline script: only the page's own file runs.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -325,72 +320,8 @@ class WebUI:
         }
 
     def _data_circadian(self) -> dict[str, Any]:
-        store = self._bridge.store
-        inst = store.installation
         location = self._settings.location
-        now = self._now().astimezone(local_zone(location))  # the profiles' own clock
-        sun: dict[str, float] = {}
-        if location_configured(location):
-            sun = SunCalendar(location).times(now.date())
-        now_h = now.hour + now.minute / 60 + now.second / 3600
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        profiles: list[dict[str, Any]] = []
-        for profile in sorted(inst.profiles.values(), key=lambda p: p.name):
-            try:
-                points = [
-                    (m / 60, t.brightness, t.kelvin)
-                    for m in range(0, 24 * 60 + 1, 10)
-                    for t in [
-                        self._circadian.target_for_profile(
-                            profile.id, midnight + timedelta(minutes=m)
-                        )
-                    ]
-                ]
-                current = self._circadian.target_for_profile(profile.id, now)
-            except KeyError:
-                profiles.append({"name": profile.name, "error": NOT_IN_USE})
-                continue
-            groups = [
-                self._following(g.id)
-                for g in sorted(inst.groups.values(), key=lambda g: g.slug)
-                if g.circadian_profile_id == profile.id
-            ]
-            profiles.append(
-                {
-                    "name": profile.name,
-                    "svg": views.chart_svg(points, now_h, sun),
-                    "now": {"brightness": current.brightness, "kelvin": current.kelvin},
-                    "groups": groups,
-                }
-            )
-        return {
-            "time": now.strftime("%H:%M"),
-            "sun": {k: views.clock(v) for k, v in sun.items()},
-            "profiles": profiles,
-        }
-
-    def _following(self, group_id: int) -> dict[str, Any]:
-        """A group with a profile: its switch, and what was taken over by hand (a manual
-        change takes brightness or colour from the profile until resumed)."""
-        store = self._bridge.store
-        group = store.installation.groups[group_id]
-        states = store.fixtures()
-        governed = [f for f in group.fixture_ids if store.profile_group_of(f) == group_id]
-        brightness = sum(1 for f in governed if states[f].circadian_suspended)
-        colour = sum(1 for f in governed if states[f].colour_suspended)
-        taken = [
-            f"{what} on {n} of {len(governed)}"
-            for what, n in (("brightness", brightness), ("colour", colour))
-            if n
-        ]
-        return {
-            "slug": group.slug,
-            "name": group.name,
-            "enabled": store.circadian_switch_on(group_id),
-            "suspended": bool(taken),
-            "taken": "taken over by hand: " + ", ".join(taken) if taken else "",
-            "sleep": store.sleeping(group_id),
-        }
+        return circadian.data(self._bridge.store, self._circadian, location, self._now())
 
     def _data_switches(self) -> dict[str, Any]:
         inst = self._bridge.store.installation

@@ -339,51 +339,9 @@ def _scenes(boot: dict[str, Any], controls: bool = True) -> str:
 
 
 def _circadian(boot: dict[str, Any], controls: bool = True) -> str:
-    sun = boot["sun"]
-    sun_text = (
-        f"Sunrise {e(sun['sunrise'])} · sunset {e(sun['sunset'])}"
-        if sun
-        else "No location configured (TAU_LOCATION__*): sunrise and sunset are not known."
-    )
-    parts = [f"<h1>Circadian</h1><p>Now {e(boot['time'])} · {sun_text}</p>"]
-    if not boot["profiles"]:
-        parts.append("<p>No circadian profile in the installation.</p>")
-    for profile in boot["profiles"]:
-        parts.append(f'<section class="card wide"><h2>{e(profile["name"])}</h2>')
-        if "error" in profile:
-            parts.append(f'<p class="refused">{e(profile["error"])}</p></section>')
-            continue
-        now = profile["now"]
-        parts.append(
-            f"{profile['svg']}<p>Now: {round(now['brightness'] * 100 / 255)} % at "
-            f"{e(now['kelvin'])} K</p>"
-        )
-        rows = [
-            [
-                f"<code>{e(g['slug'])}</code>",
-                e(g["name"]),
-                _state(not g["suspended"] and g["enabled"], _following(g)),
-                (
-                    f'<button class="cmd" data-topic="group/{e(g["slug"])}/circadian/set" '
-                    'data-payload="ON">Resume</button><output class="reply"></output>'
-                )
-                if controls and (g["suspended"] or not g["enabled"])
-                else "",
-            ]
-            for g in profile["groups"]
-        ]
-        if rows:
-            parts.append(_table(["Group", "Name", "Following", ""], rows) + "</section>")
-        else:
-            parts.append("<p>No group follows it.</p></section>")
-    return "".join(parts)
+    from tau.web.circadian import body  # its own module, which uses these helpers
 
-
-def _following(group: dict[str, Any]) -> str:
-    if not group["enabled"]:
-        return "switched off"
-    text = f"suspended, {group['taken']}" if group["suspended"] else "following"
-    return text + (" (sleep mode)" if group["sleep"] else "")
+    return body(boot, controls)
 
 
 def _switches(boot: dict[str, Any], controls: bool = True) -> str:

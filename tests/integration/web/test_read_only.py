@@ -38,4 +38,9 @@ def test_views_without_controls_and_changes_refused(page: Any, read_only: WebBri
         page.goto(f"{read_only.url}/{name}")
         ready(page)
         assert page.locator("form.req, button.cmd, button.req-button").count() == 0, name
+    # the profiles' settings are shown, with nothing to change them
+    assert page.locator("section.profile[data-profile='clock-only'] .summary").inner_text() == (
+        "take over changed, resume by hand only, sleep 1 % at the warmest white"
+    )
+    assert page.locator("main input, main select").count() == 0
     assert [e for e in page.errors if e.startswith("script error")] == []

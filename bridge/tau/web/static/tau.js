@@ -511,7 +511,11 @@
   function formBody(form) {
     const body = {};
     for (const el of form.elements) {
-      if (!el.name || el.value === "") continue;
+      if (!el.name) continue;
+      if (el.value === "") {
+        if (el.dataset.null !== undefined) body[el.name] = null; // emptied: clears the setting
+        continue;
+      }
       body[el.name] = el.type === "number" ? Number(el.value) : el.value;
     }
     if (body.model && /^\d+$/.test(body.model)) body.model = Number(body.model);
@@ -538,7 +542,8 @@
   function summary(data) {
     if (!data || typeof data !== "object") return "";
     if (data.fixtures && Array.isArray(data.fixtures)) return ": " + data.fixtures.map((f) => f.slug).join(", ");
-    return data.slug ? ": " + data.slug : "";
+    const what = data.slug || data.name;
+    return what ? ": " + what : "";
   }
   document.addEventListener("submit", (ev) => {
     const form = ev.target;
