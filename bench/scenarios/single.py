@@ -141,29 +141,32 @@ class Matched(NamedTuple):
 def match(sent: list[tuple[float, int]], frames: list[Frame]) -> Matched:
     """Each command's latency to the first later frame whose channel 1 carries its value.
 
-    A command whose value never shows because the next command's value shows first
-    (both reached the bridge in one turn of its loop, and a frame carries the newest
+    A command whose value never shows because a later command's value shows first
+    (they reached the bridge in one turn of its loop, and a frame carries the newest
     level) is superseded: its latency is that frame's, the moment the light did what
     was last asked, so a stall counts in the figures instead of dropping out of them.
-    One whose value and the next one's both fail to show within a second is lost.
+    One with neither its value nor a later one's within a second is lost.
     """
+    at: dict[int, list[int]] = {}  # value -> indices of the commands that sent it
+    for m, (_t, value) in enumerate(sent):
+        at.setdefault(value, []).append(m)
     latencies: list[float] = []
     superseded = lost = 0
     j = 0
     for i, (t, value) in enumerate(sent):
-        following = sent[i + 1] if i + 1 < len(sent) else None
         while j < len(frames) and frames[j].t < t:
             j += 1
         k = j
         found = None
         newer = False
         while k < len(frames) and frames[k].t - t < 1.0:
-            slot = frames[k].data[0]
+            frame = frames[k]
+            slot = frame.data[0]
             if slot == value:
-                found = frames[k]
+                found = frame
                 break
-            if following is not None and slot == following[1] and frames[k].t >= following[0]:
-                found, newer = frames[k], True
+            if any(m > i and sent[m][0] <= frame.t for m in at.get(slot, ())):
+                found, newer = frame, True
                 break
             k += 1
         if found is None:

@@ -29,6 +29,15 @@ def test_a_command_overtaken_by_the_next_is_timed_to_the_newer_frame() -> None:
     assert (got.superseded, got.lost) == (1, 0)
 
 
+def test_two_commands_overtaken_in_one_stall_are_both_superseded() -> None:
+    """A 45 ms stall: three commands in one turn, the frame carries the third."""
+    sent = [(0.000, 10), (0.020, 20), (0.040, 30), (0.060, 40)]
+    frames = [frame(0.045, 30), frame(0.061, 40)]
+    got = match(sent, frames)
+    assert got.latencies == pytest.approx([0.045, 0.025, 0.005, 0.001])
+    assert (got.superseded, got.lost) == (2, 0)
+
+
 def test_a_command_with_nothing_after_it_is_lost() -> None:
     sent = [(0.000, 10), (0.020, 20)]
     frames = [frame(0.001, 10)]
