@@ -21,12 +21,12 @@ from pydantic import ValidationInfo, field_validator, model_validator
 from tau.api.requests import BridgeHost
 from tau.core.extension import Extension, ExtensionRequest, RequestBody
 from tau.errors import RefusedError
-from tau.fixtures import edits, profile_edits
+from tau.fixtures import edit_checks, profile_edits
 
 # The edit layer's checks, so that a request is refused in the CLI's words.
 _CHECKS: dict[str, Callable[[Any], Any]] = {
-    "name": edits.valid_name,
-    "new_name": edits.valid_name,
+    "name": edit_checks.valid_name,
+    "new_name": edit_checks.valid_name,
     **profile_edits.SETTINGS,
 }
 
@@ -100,7 +100,7 @@ class ProfileRequests(Extension):
         }
 
     async def _list(self, _body: ProfileList) -> Any:
-        async with edits.connection(self._host.pool) as conn:
+        async with edit_checks.connection(self._host.pool) as conn:
             return await profile_edits.profiles(conn)
 
     async def _add(self, body: ProfileAdd) -> Any:
@@ -119,7 +119,7 @@ class ProfileRequests(Extension):
         return await self._change(lambda conn: profile_edits.remove_profile(conn, body.name))
 
     async def _change(self, edit: Callable[[Any], Awaitable[dict[str, Any]]]) -> Any:
-        async with edits.connection(self._host.pool) as conn:
+        async with edit_checks.connection(self._host.pool) as conn:
             row = await edit(conn)
         await self._host.changed_installation()  # applied before the reply goes out
         return row

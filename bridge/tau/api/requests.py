@@ -23,17 +23,19 @@ from tau.core.scenes import capture
 from tau.core.state import StateStore
 from tau.dmx.render import Renderer
 from tau.errors import InvalidCommandError, RefusedError, UnknownTargetError
-from tau.fixtures import edits
+from tau.fixtures import edit_checks, edits
 
 Slug = Field(description="1-63 characters of a-z, 0-9, - and _")
 Name = Field(description="1-200 characters, shown by Home Assistant")
 # The edits layer's own checks, so that a request is refused in the CLI's words.
 _CHECKS: dict[str, Callable[[Any], Any]] = {
-    **dict.fromkeys(("slug", "new_slug", "group", "fixture", "child_group"), edits.valid_slug),
-    "name": edits.valid_name,
-    "universe": edits.valid_universe,
-    "start_channel": edits.valid_address,
-    "count": edits.valid_count,
+    **dict.fromkeys(
+        ("slug", "new_slug", "group", "fixture", "child_group"), edit_checks.valid_slug
+    ),
+    "name": edit_checks.valid_name,
+    "universe": edit_checks.valid_universe,
+    "start_channel": edit_checks.valid_address,
+    "count": edit_checks.valid_count,
 }
 
 
@@ -167,8 +169,8 @@ async def _reload(host: BridgeHost, _body: Empty) -> Any:
 
 async def _fixture_add(host: BridgeHost, body: FixtureAdd) -> Any:
     """One fixture: its row; with a mode, heads or a count: every fixture it patched."""
-    async with edits.connection(host.pool) as conn:
-        model = await edits.model(conn, body.model, body.mode, body.library)
+    async with edit_checks.connection(host.pool) as conn:
+        model = await edit_checks.model(conn, body.model, body.mode, body.library)
         rows = await edits.add_fixtures(
             conn,
             body.name,
@@ -185,18 +187,18 @@ async def _fixture_add(host: BridgeHost, body: FixtureAdd) -> Any:
 
 
 async def _fixture_remove(host: BridgeHost, body: ByRef) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.remove_fixture(conn, body.slug)
 
 
 async def _fixture_rename(host: BridgeHost, body: Rename) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.update_fixture(conn, body.slug, name=body.name, new_slug=body.new_slug)
 
 
 async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
-    async with edits.connection(host.pool) as conn:
-        model = None if body.model is None else await edits.model(conn, body.model)
+    async with edit_checks.connection(host.pool) as conn:
+        model = None if body.model is None else await edit_checks.model(conn, body.model)
         return await edits.update_fixture(
             conn,
             body.slug,
@@ -208,21 +210,21 @@ async def _fixture_update(host: BridgeHost, body: FixtureUpdate) -> Any:
 
 
 async def _fixture_model_update(host: BridgeHost, body: FixtureModelUpdate) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.update_model(
             conn, body.model, body.mode, body.library, constant_output=body.constant_output
         )
 
 
 async def _group_add(host: BridgeHost, body: GroupAdd) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.add_group(
             conn, body.name, body.slug, body.circadian_profile, room=body.room
         )
 
 
 async def _group_update(host: BridgeHost, body: GroupUpdate) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.update_group(
             conn,
             body.slug,
@@ -234,12 +236,12 @@ async def _group_update(host: BridgeHost, body: GroupUpdate) -> Any:
 
 
 async def _group_remove(host: BridgeHost, body: ByRef) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.remove_group(conn, body.slug)
 
 
 async def _group_rename(host: BridgeHost, body: Rename) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.rename_group(conn, body.slug, name=body.name, new_slug=body.new_slug)
 
 
@@ -254,13 +256,13 @@ async def _members_add(host: BridgeHost, body: Members) -> Any:
         [body.fixture] if body.fixture else [],
         [body.child_group] if body.child_group else [],
     )
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         added = await edits.add_members(conn, body.group, fixtures, groups)
     return _member(body) | {"changed": added > 0}
 
 
 async def _members_remove(host: BridgeHost, body: Members) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         await edits.remove_member(conn, body.group, fixture=body.fixture, child=body.child_group)
     return _member(body) | {"changed": True}
 
@@ -271,12 +273,12 @@ async def _scene_store(host: BridgeHost, body: SceneStore) -> Any:
     if gid is None:
         raise UnknownTargetError(f"unknown group {body.group!r}")
     values = capture({fid: host.store.fixture(fid) for fid in inst.groups[gid].fixture_ids})
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.store_scene(conn, body.slug, body.name or body.slug, gid, values)
 
 
 async def _scene_remove(host: BridgeHost, body: ByRef) -> Any:
-    async with edits.connection(host.pool) as conn:
+    async with edit_checks.connection(host.pool) as conn:
         return await edits.remove_scene(conn, body.slug)
 
 

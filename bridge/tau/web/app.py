@@ -1,4 +1,6 @@
-"""The web page: routes, login, CSRF, and what each page is built from.
+"""The web page: routes, login, CSRF, the changes a page sends, and what the live hub
+asks once a tick. What each page starts from is `tau.web.data`'s; the small pieces a
+handler answers with are `tau.web.responses`'.
 
 Changes go where MQTT's go: light, scene and circadian commands through the
 bridge's own `on_message` (the same parsing, the same refusals on
@@ -13,29 +15,27 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from tau import __version__
 from tau.core.bus import Bus
 from tau.core.events import ChangeBatch, InstallationReloaded
-from tau.core.state import StateStore
-from tau.core.topics import Topics
-from tau.dmx.render import Renderer
 from tau.errors import TauError
 from tau.features.circadian.engine import CircadianEngine
-from tau.features.switches.vocabulary import intent_for, supported_actions
 from tau.fixtures.library import INSTALL_HINT, library_folders
 from tau.fixtures.library_commands import import_report
 from tau.settings import Settings
-from tau.web import circadian, pages, views
+from tau.web import pages, views
 from tau.web.auth import COOKIE, CSRF_HEADER, Auth, Session
+from tau.web.data import PAGES, BridgeLike, PageData, problems
 from tau.web.live import LiveHub, Tick
+from tau.web.responses import dumps, error, html, json_body, safe_next, set_cookie
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COMMAND_TOPICS = re.compile(
     r"^(fixture|group|scene)/[a-z0-9][a-z0-9_-]{0,62}/set$|^group/[a-z0-9][a-z0-9_-]{0,62}/circadian/set$"
 )
-PAGES = ("overview", "universes", "lights", "patch", "scenes", "circadian", "switches")
 # Nothing from another host, no inline script: only the page's own file runs.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -53,27 +52,6 @@ CSP = (
 )
 HEALTH_EVERY_S = 1.0  # how often each page's broker and database state is looked at
 OPEN_PATHS = ("/healthz", "/metrics", "/login", "/static/")
-
-
-class BridgeLike(Protocol):
-    """What the page needs from the running bridge (`tau.controller.Bridge`)."""
-
-    @property
-    def topics(self) -> Topics: ...
-    @property
-    def store(self) -> StateStore: ...
-    @property
-    def renderer(self) -> Renderer: ...
-    @property
-    def rejected(self) -> int: ...
-    @property
-    def rejections(self) -> list[tuple[float, str, str]]: ...
-    @property
-    def recent(self) -> list[tuple[float, str, str]]: ...
-    def health(self) -> dict[str, Any]: ...
-    def node_health(self) -> dict[str, Any]: ...
-    def on_message(self, topic: str, payload: bytes, retained: bool = False) -> None: ...
-    async def request(self, name: str, payload: bytes) -> dict[str, Any]: ...
 
 
 class WebUI:
@@ -96,9 +74,7 @@ class WebUI:
         self.read_only = http.read_only
         self._settings = settings
         self._bridge = bridge
-        self._circadian = circadian
-        self._now = now
-        self._about = about
+        self._pages = PageData(settings, bridge, circadian, now, about)
         self.live = LiveHub(self, http.updates_per_s)
         bus.subscribe(ChangeBatch, "web", self.live.on_batch)
         bus.subscribe(InstallationReloaded, "web", self.live.on_reload)
@@ -156,20 +132,20 @@ class WebUI:
             if self.auth.required:
                 if request.method == "GET" and not path.startswith(("/api/", "/ws")):
                     raise web.HTTPSeeOther(f"/login?next={path}")
-                return _error(401, "log in first (the page's password, TAU_HTTP__PASSWORD)")
+                return error(401, "log in first (the page's password, TAU_HTTP__PASSWORD)")
             session = fresh = self.auth.open_session()
         if request.method not in ("GET", "HEAD"):
             if self.read_only:
-                return _error(403, "this page is read-only (TAU_HTTP__READ_ONLY)")
+                return error(403, "this page is read-only (TAU_HTTP__READ_ONLY)")
             given = request.headers.get(CSRF_HEADER)
             if given is None and request.content_type == "application/x-www-form-urlencoded":
                 given = str((await request.post()).get("csrf", ""))  # a plain form (log out)
             if not Auth.csrf_ok(session, given):
-                return _error(403, "missing or wrong CSRF token: reload the page")
+                return error(403, "missing or wrong CSRF token: reload the page")
         request["session"] = session
         response = await handler(request)
         if fresh is not None:
-            _set_cookie(response, fresh)
+            set_cookie(response, fresh)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -182,17 +158,17 @@ class WebUI:
         if not self.auth.required:
             raise web.HTTPSeeOther("/overview")
         failed = request.query.get("failed") == "1"
-        return _html(pages.login(failed, _next(request.query.get("next"))))
+        return html(pages.login(failed, safe_next(request.query.get("next"))))
 
     async def _login(self, request: web.Request) -> web.Response:
         form = await request.post()
-        target = _next(str(form.get("next", "")))
+        target = safe_next(str(form.get("next", "")))
         session = await self.auth.login(str(form.get("password", "")))
         if session is None:
             log.warning("event=web_login_refused remote=%s", request.remote)
-            return _html(pages.login(True, target), status=401)
+            return html(pages.login(True, target), status=401)
         response = web.HTTPSeeOther(target)
-        _set_cookie(response, session)
+        set_cookie(response, session)
         raise response
 
     async def _logout(self, request: web.Request) -> web.Response:
@@ -233,7 +209,7 @@ class WebUI:
                 logout=self.auth.required,
                 version=__version__,
             )
-            return _html(body)
+            return html(body)
 
         return serve
 
@@ -241,138 +217,34 @@ class WebUI:
         name = request.match_info["name"]
         if name not in PAGES:
             raise web.HTTPNotFound()
-        return web.json_response(self.data(name), dumps=_dumps)
+        return web.json_response(self.data(name), dumps=dumps)
 
     def data(self, name: str) -> dict[str, Any]:
         """What page `name` starts from (then follows live over the websocket)."""
-        builder: Callable[[], dict[str, Any]] = getattr(self, f"_data_{name}")
-        return builder()
-
-    def _data_overview(self) -> dict[str, Any]:
-        bridge = self._bridge
-        about = self._about()
-        return {
-            "health": bridge.health(),
-            "about": about,
-            "problems": _problems(bridge.rejections),
-            "rejected": bridge.rejected,
-            "recent": _problems(bridge.recent),
-        }
-
-    def _data_universes(self) -> dict[str, Any]:
-        inst = self._bridge.store.installation
-        outputs = self._bridge.renderer.status()
-        return {
-            "universes": {
-                str(u): {**m, "output": str(outputs.get(u, {}).get("state", "elsewhere"))}
-                for u, m in views.universe_map(inst).items()
-            }
-        }
-
-    def _data_lights(self) -> dict[str, Any]:
-        store = self._bridge.store
-        inst = store.installation
-        return {
-            "groups": views.group_tree(inst, store.group_light, store.group_modes),
-            "fixtures": views.fixtures(inst, store.fixtures()),
-            "transition": self._settings.default_transition,
-        }
-
-    def _data_patch(self) -> dict[str, Any]:
-        inst = self._bridge.store.installation
-        groups = [
-            {
-                "slug": g.slug,
-                "name": g.name,
-                "fixtures": _some(inst.fixtures[f].slug for f in g.direct_fixture_ids),
-                "groups": _some(inst.groups[c].slug for c in g.child_group_ids),
-                "profile": inst.profiles[g.circadian_profile_id].name
-                if g.circadian_profile_id in inst.profiles
-                else None,
-            }
-            for g in sorted(inst.groups.values(), key=lambda g: g.slug)
-        ]
-        return {
-            "models": views.models(inst),
-            "fixtures": [
-                {k: row[k] for k in ("slug", "name", "model", "universe", "start", "footprint")}
-                for row in views.fixtures(inst, self._bridge.store.fixtures())
-            ],
-            "groups": groups,
-            "profiles": sorted(p.name for p in inst.profiles.values()),
-            "universes": {str(u): m["free"] for u, m in views.universe_map(inst).items()},
-        }
-
-    def _data_scenes(self) -> dict[str, Any]:
-        inst = self._bridge.store.installation
-        return {
-            "scenes": [
-                {
-                    "slug": s.slug,
-                    "name": s.name,
-                    "group": inst.groups[s.group_id].slug if s.group_id in inst.groups else None,
-                    "fixtures": len(s.values),
-                    "on": sum(1 for v in s.values if v.is_on),
-                }
-                for s in sorted(inst.scenes.values(), key=lambda s: s.slug)
-            ],
-            "groups": sorted(g.slug for g in inst.groups.values()),
-        }
-
-    def _data_circadian(self) -> dict[str, Any]:
-        location = self._settings.location
-        return circadian.data(self._bridge.store, self._circadian, location, self._now())
-
-    def _data_switches(self) -> dict[str, Any]:
-        inst = self._bridge.store.installation
-        switches: list[dict[str, Any]] = []
-        for s in sorted(inst.switches.values(), key=lambda s: s.slug):
-            target = (
-                f"group {inst.groups[s.target_group_id].slug}"
-                if s.target_group_id in inst.groups
-                else f"fixture {inst.fixtures[s.target_fixture_id].slug}"
-                if s.target_fixture_id in inst.fixtures
-                else "nothing"
-            )
-            actions = {a: views.intent_words(intent_for(s, a)) for a in supported_actions(s)}
-            switches.append(
-                {
-                    "slug": s.slug,
-                    "name": s.name,
-                    "model": f"{s.model.manufacturer} {s.model.model}",
-                    "topic": s.input_topic,
-                    # where its presses arrive: its own topic, and the input it listens to
-                    "topics": [self._bridge.topics.base + f"/switch/{s.slug}/action"]
-                    + ([s.input_topic] if s.input_topic else []),
-                    "target": target,
-                    "actions": actions,
-                }
-            )
-        presses = [p for p in _problems(self._bridge.recent) if _is_input(p["topic"], switches)]
-        return {"switches": switches, "presses": presses}
+        return self._pages.build(name)
 
     async def _library(self, request: web.Request) -> web.Response:
         """`tau fixtures search` for the Patch page, in a worker thread (it reads files)."""
         text = request.query.get("q", "").strip()
         if len(text) < 2:
-            return _error(400, "type at least 2 letters of a manufacturer or model")
+            return error(400, "type at least 2 letters of a manufacturer or model")
         folders = library_folders(self._settings.fixtures.paths)
         if not folders:
-            return _error(404, f"no fixture library found: {INSTALL_HINT}")
+            return error(404, f"no fixture library found: {INSTALL_HINT}")
         inst = self._bridge.store.installation
         imported = {views.model_name(m) for m in inst.fixture_models.values()}
         found = await asyncio.to_thread(views.library_search, text, folders, imported)
-        return web.json_response({"status": "ok", "data": found}, dumps=_dumps)
+        return web.json_response({"status": "ok", "data": found}, dumps=dumps)
 
     async def _import(self, request: web.Request) -> web.Response:
         """`tau fixtures import FILE` for one definition the Patch page found, in a worker
         thread (it reads the file and writes with a connection of its own); the bridge
         reloads on the database's notification as it does after the CLI."""
-        data = await _json_body(request)
+        data = await json_body(request)
         path = data.get("path")
         folders = library_folders(self._settings.fixtures.paths)
         if not isinstance(path, str) or not path:
-            return _error(400, "say which definition to import: its path from the search")
+            return error(400, "say which definition to import: its path from the search")
         try:
             lines, status = await asyncio.to_thread(_import_from_library, path, folders)
         except TauError as exc:
@@ -389,7 +261,7 @@ class WebUI:
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if origin is not None and origin.split("://", 1)[-1] != request.host:
-            return _error(403, "websocket from another site")
+            return error(403, "websocket from another site")
         return await self.live.serve(request)
 
     # What the hub asks, once a tick for every page (tau.web.live.Source).
@@ -398,12 +270,12 @@ class WebUI:
         if fixtures:
             states = store.fixtures()
             tick.fixtures = {
-                str(f): _dumps(views.state_of(states[f])) for f in fixtures if f in states
+                str(f): dumps(views.state_of(states[f])) for f in fixtures if f in states
             }
         if groups:
             known = store.installation.groups
             tick.groups = {
-                str(g): _dumps(views.state_of(store.group_light(g))) for g in groups if g in known
+                str(g): dumps(views.state_of(store.group_light(g))) for g in groups if g in known
             }
 
     def levels(self, universe: int) -> tuple[int, str]:
@@ -427,16 +299,16 @@ class WebUI:
             new = min(bridge.rejected - self._seen_problems, len(bridge.rejections))
             self._seen_problems = bridge.rejected
             if new > 0:
-                tick.problems = [_dumps(p) for p in _problems(bridge.rejections[-new:])]
+                tick.problems = [dumps(p) for p in problems(bridge.rejections[-new:])]
         last = _last_time(bridge.recent)
         if last != self._seen_inputs:
             fresh = [r for r in bridge.recent if r[0] > self._seen_inputs]
-            tick.inputs = [_dumps(p) for p in _problems(fresh)]
+            tick.inputs = [dumps(p) for p in problems(fresh)]
             self._seen_inputs = last
         now = time.monotonic()
         if now - self._health_at >= HEALTH_EVERY_S:  # the header's dots: when they change
             self._health_at = now
-            brief = _dumps(_brief(bridge.health()))
+            brief = dumps(_brief(bridge.health()))
             if brief != self._health:
                 self._health = tick.health = brief
 
@@ -450,11 +322,11 @@ class WebUI:
 
     # ------------------------------------------------------------ changes
     async def _send(self, request: web.Request) -> web.Response:
-        data = await _json_body(request)
+        data = await json_body(request)
         topic = data.get("topic")
         payload = data.get("payload")
         if not isinstance(topic, str) or not COMMAND_TOPICS.match(topic):
-            return _error(400, f"the page sends commands only to {COMMAND_TOPICS.pattern}")
+            return error(400, f"the page sends commands only to {COMMAND_TOPICS.pattern}")
         if not isinstance(payload, str):
             payload = json.dumps(payload)
         bridge = self._bridge
@@ -471,7 +343,7 @@ class WebUI:
         body = await request.read()
         reply = await self._bridge.request(name, body)
         self.watch()
-        return web.json_response(reply, dumps=_dumps)
+        return web.json_response(reply, dumps=dumps)
 
 
 # ---------------------------------------------------------------- helpers
@@ -483,67 +355,8 @@ def _import_from_library(path: str, folders: list[Path]) -> tuple[list[str], int
     return import_report([wanted], dry_run=False, verbose=False)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
-
-
-def _html(body: str, status: int = 200) -> web.Response:
-    return web.Response(text=body, content_type="text/html", status=status)
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"status": "error", "error": message}, status=status)
-
-
-def _set_cookie(response: web.StreamResponse, session: Session) -> None:
-    response.set_cookie(
-        COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=7 * 24 * 3600
-    )
-
-
-def _next(target: str | None) -> str:
-    """Only a page of this site (no `//host` or scheme): where the login returns to."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/overview"
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text='{"status":"error","error":"the body must be JSON"}',
-            content_type="application/json",
-        ) from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(
-            text='{"status":"error","error":"the body must be a JSON object"}',
-            content_type="application/json",
-        )
-    return data
-
-
-def _some(slugs: Iterable[str], shown: int = 12) -> list[str]:
-    """The first members by slug, and how many more (a group of thousands stays a line)."""
-    ordered = sorted(slugs)
-    more = len(ordered) - shown
-    return ordered[:shown] + ([f"… {more} more"] if more > 0 else [])
-
-
-def _problems(entries: list[tuple[float, str, str]]) -> list[dict[str, Any]]:
-    return [
-        {"at": time.strftime("%H:%M:%S", time.localtime(at)), "topic": topic, "text": text}
-        for at, topic, text in entries
-    ]
-
-
 def _last_time(entries: list[tuple[float, str, str]]) -> float:
     return entries[-1][0] if entries else 0.0
-
-
-def _is_input(topic: str, switches: list[dict[str, Any]]) -> bool:
-    return any(topic in s["topics"] for s in switches)
 
 
 def _brief(health: dict[str, Any]) -> dict[str, Any]:
