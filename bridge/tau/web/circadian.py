@@ -18,7 +18,7 @@ from tau.features.circadian.profile import SunCalendar, local_zone, location_con
 from tau.fixtures.profile_edits import summary
 from tau.settings import LocationSettings
 from tau.web import views
-from tau.web.pages import _field, _state, _table, e
+from tau.web.html import e, field, state, table
 
 NOT_IN_USE = (
     "not in use: the bridge refused this profile when it loaded it (its reason is in the "
@@ -153,20 +153,20 @@ def _settings_form(profile: dict[str, Any]) -> str:
         "<h3>Settings</h3>"
         f'<input type="hidden" name="name" value="{e(profile["name"])}">'
         f'<label>Take over <select name="take_over">{options}</select></label>'
-        + _field(
+        + field(
             "resume_after_s",
             "Resume after (s)",
             "number",
             f'step="any" data-null placeholder="by hand only" '
             f'value="{_number(s["resume_after_s"])}"',
         )
-        + _field(
+        + field(
             "sleep_brightness_pct",
             "Sleep brightness (%)",
             "number",
             f'step="any" value="{_number(s["sleep_brightness_pct"])}"',
         )
-        + _field(
+        + field(
             "sleep_kelvin",
             "Sleep kelvin (K)",
             "number",
@@ -181,7 +181,7 @@ def _groups(groups: list[dict[str, Any]], controls: bool) -> str:
         [
             f"<code>{e(g['slug'])}</code>",
             e(g["name"]),
-            _state(not g["suspended"] and g["enabled"], _following_text(g)),
+            state(not g["suspended"] and g["enabled"], _following_text(g)),
             (
                 f'<button class="cmd" data-topic="group/{e(g["slug"])}/circadian/set" '
                 'data-payload="ON">Resume</button><output class="reply"></output>'
@@ -193,7 +193,7 @@ def _groups(groups: list[dict[str, Any]], controls: bool) -> str:
     ]
     if not rows:
         return "<p>No group follows it.</p>"
-    return _table(["Group", "Name", "Following", ""], rows)
+    return table(["Group", "Name", "Following", ""], rows)
 
 
 def _following_text(group: dict[str, Any]) -> str:

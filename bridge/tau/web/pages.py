@@ -8,8 +8,10 @@ models) are drawn by the script a screenful at a time.
 from __future__ import annotations
 
 import json
-from html import escape
 from typing import Any
+
+from tau.web import circadian
+from tau.web.html import e, field, state, table
 
 TITLES = {
     "overview": "Overview",
@@ -20,10 +22,6 @@ TITLES = {
     "circadian": "Circadian",
     "switches": "Switches",
 }
-
-
-def e(value: object) -> str:
-    return escape(str(value), quote=True)
 
 
 def _boot(data: dict[str, Any]) -> str:
@@ -86,16 +84,6 @@ def page(name: str, boot: dict[str, Any], *, read_only: bool, **options: Any) ->
 
 
 # ------------------------------------------------------------------ bodies
-def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
-    th = "".join(f"<th>{h}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _state(ok: bool, text: str) -> str:
-    return f'<span class="st {"ok" if ok else "bad"}">{e(text)}</span>'
-
-
 def _overview(boot: dict[str, Any], controls: bool = True) -> str:
     health, about = boot["health"], boot["about"]
     broker, database = health["broker"], health["database"]
@@ -104,7 +92,7 @@ def _overview(boot: dict[str, Any], controls: bool = True) -> str:
         [
             e(u),
             e(o.get("driver", "")),
-            _state(o.get("state") == "ok", str(o.get("state"))),
+            state(o.get("state") == "ok", str(o.get("state"))),
             e(o.get("detail", "")),
             e(o.get("frames_sent", "")),
         ]
@@ -114,7 +102,7 @@ def _overview(boot: dict[str, Any], controls: bool = True) -> str:
         [
             e(n.get("name", ""))
             + (" <small>(this bridge)</small>" if n.get("name") == node["name"] else ""),
-            _state(n.get("state") == "alive", str(n.get("state", ""))),
+            state(n.get("state") == "alive", str(n.get("state", ""))),
             "leader" if n.get("leader") else "",
             e(", ".join(str(u) for u in n.get("owned", []))),
             e(", ".join(str(u) for u in n.get("standby", []))),
@@ -124,7 +112,7 @@ def _overview(boot: dict[str, Any], controls: bool = True) -> str:
     ] or [
         [
             e(node["name"]),
-            _state(True, "alive"),
+            state(True, "alive"),
             "leader" if node["leader"] else "",
             e(", ".join(map(str, node["owned"]))),
             e(", ".join(map(str, node["standby"]))),
@@ -142,23 +130,23 @@ def _overview(boot: dict[str, Any], controls: bool = True) -> str:
     return (
         '<h1>Overview</h1><section class="cards">'
         f'<div class="card"><h2>Bridge</h2><p id="bridge-health">'
-        f"{_state(bool(health['healthy']), 'healthy' if health['healthy'] else 'unhealthy')}</p>"
+        f"{state(bool(health['healthy']), 'healthy' if health['healthy'] else 'unhealthy')}</p>"
         f"<p>node <b>{e(node['name'])}</b>{' (leader)' if node['leader'] else ''}"
         f" · up {e(health['uptime_s'])} s</p></div>"
         f'<div class="card"><h2>Broker</h2><p id="broker-health">'
-        f"{_state(broker['status'] == 'connected', broker['status'])}</p>"
+        f"{state(broker['status'] == 'connected', broker['status'])}</p>"
         f"<p>{e(about.get('broker_url', ''))} · base topic <code>{e(about.get('base_topic', ''))}"
         f"</code> · {e(broker['reconnects'])} reconnects</p></div>"
         f'<div class="card"><h2>Database</h2><p id="database-health">'
-        f"{_state(database['status'] == 'ok', database['status'])}</p>"
+        f"{state(database['status'] == 'ok', database['status'])}</p>"
         f"<p>{e(about.get('database_url', ''))} · {e(database.get('queued_writes', 0))} "
         f"writes queued{' · ' + e(database['last_error']) if database.get('last_error') else ''}"
         "</p></div></section>"
         f'<section class="counts">{counts}</section>'
         "<h2>Outputs</h2>"
-        + _table(["Universe", "Driver", "State", "Detail", "Frames"], outputs)
+        + table(["Universe", "Driver", "State", "Detail", "Frames"], outputs)
         + "<h2>Nodes</h2>"
-        + _table(["Node", "State", "Role", "Sends universes", "Stands by for", "Host"], nodes)
+        + table(["Node", "State", "Role", "Sends universes", "Stands by for", "Host"], nodes)
         + f'<h2>Last problems <small id="rejected">{e(boot["rejected"])} refused so far</small>'
         f'</h2><ul id="problems" class="log">{problems}</ul>'
     )
@@ -190,10 +178,6 @@ def _form(request: str, title: str, fields: str, button: str) -> str:
     )
 
 
-def _field(name: str, label: str, kind: str = "text", extra: str = "") -> str:
-    return f'<label>{e(label)} <input name="{e(name)}" type="{kind}" {extra}></label>'
-
-
 SLUG = 'pattern="[a-z0-9][a-z0-9_\\-]{0,62}" required'
 
 
@@ -201,12 +185,12 @@ def _patch(boot: dict[str, Any], controls: bool = True) -> str:
     add = _form(
         "fixture/add",
         "Add fixtures",
-        _field("model", "Model", extra='list="model-names" required')
-        + _field("name", "Name", extra="required")
-        + _field("slug", "Slug", extra=SLUG)
-        + _field("universe", "Universe", "number", "min=0 max=63999 value=1 required")
-        + _field("start_channel", "Address", "number", "min=1 max=512 required")
-        + _field("count", "Count", "number", "min=1 max=512 value=1")
+        field("model", "Model", extra='list="model-names" required')
+        + field("name", "Name", extra="required")
+        + field("slug", "Slug", extra=SLUG)
+        + field("universe", "Universe", "number", "min=0 max=63999 value=1 required")
+        + field("start_channel", "Address", "number", "min=1 max=512 required")
+        + field("count", "Count", "number", "min=1 max=512 value=1")
         + '<label>Heads <select name="heads"><option>together</option><option>each</option>'
         "</select></label>",
         "Add",
@@ -214,56 +198,56 @@ def _patch(boot: dict[str, Any], controls: bool = True) -> str:
     move = _form(
         "fixture/update",
         "Move",
-        _field("slug", "Fixture", extra='list="fixture-slugs" required')
-        + _field("universe", "Universe", "number", "min=0 max=63999")
-        + _field("start_channel", "Address", "number", "min=1 max=512"),
+        field("slug", "Fixture", extra='list="fixture-slugs" required')
+        + field("universe", "Universe", "number", "min=0 max=63999")
+        + field("start_channel", "Address", "number", "min=1 max=512"),
         "Move",
     )
     rename = _form(
         "fixture/rename",
         "Rename",
-        _field("slug", "Fixture", extra='list="fixture-slugs" required')
-        + _field("new_slug", "New slug", extra=SLUG.replace(" required", ""))
-        + _field("name", "New name"),
+        field("slug", "Fixture", extra='list="fixture-slugs" required')
+        + field("new_slug", "New slug", extra=SLUG.replace(" required", ""))
+        + field("name", "New name"),
         "Rename",
     )
     remove = _form(
         "fixture/remove",
         "Remove",
-        _field("slug", "Fixture", extra='list="fixture-slugs" required'),
+        field("slug", "Fixture", extra='list="fixture-slugs" required'),
         "Remove",
     )
     group_add = _form(
         "group/add",
         "New group",
-        _field("name", "Name", extra="required")
-        + _field("slug", "Slug", extra=SLUG)
-        + _field("circadian_profile", "Circadian profile", extra='list="profile-names"'),
+        field("name", "Name", extra="required")
+        + field("slug", "Slug", extra=SLUG)
+        + field("circadian_profile", "Circadian profile", extra='list="profile-names"'),
         "Create",
     )
     member = _form(
         "group/members/add",
         "Add to group",
-        _field("group", "Group", extra='list="group-slugs" required')
-        + _field("fixture", "Fixture", extra='list="fixture-slugs"')
-        + _field("child_group", "or group", extra='list="group-slugs"'),
+        field("group", "Group", extra='list="group-slugs" required')
+        + field("fixture", "Fixture", extra='list="fixture-slugs"')
+        + field("child_group", "or group", extra='list="group-slugs"'),
         "Add member",
     )
     unmember = _form(
         "group/members/remove",
         "Take out of group",
-        _field("group", "Group", extra='list="group-slugs" required')
-        + _field("fixture", "Fixture", extra='list="fixture-slugs"')
-        + _field("child_group", "or group", extra='list="group-slugs"'),
+        field("group", "Group", extra='list="group-slugs" required')
+        + field("fixture", "Fixture", extra='list="fixture-slugs"')
+        + field("child_group", "or group", extra='list="group-slugs"'),
         "Take out",
     )
     group_remove = _form(
         "group/remove",
         "Remove group",
-        _field("slug", "Group", extra='list="group-slugs" required'),
+        field("slug", "Group", extra='list="group-slugs" required'),
         "Remove",
     )
-    groups = _table(
+    groups = table(
         ["Group", "Name", "Fixtures", "Groups", "Circadian"],
         [
             [
@@ -324,24 +308,18 @@ def _scenes(boot: dict[str, Any], controls: bool = True) -> str:
     store = _form(
         "scene/store",
         "Store a scene from a group's current look",
-        _field("group", "Group", extra='list="group-slugs" required')
-        + _field("slug", "Slug", extra=SLUG)
-        + _field("name", "Name"),
+        field("group", "Group", extra='list="group-slugs" required')
+        + field("slug", "Slug", extra=SLUG)
+        + field("name", "Name"),
         "Store",
     )
     options = "".join(f'<option value="{e(g)}">' for g in boot["groups"])
     return (
         "<h1>Scenes</h1>"
-        + _table(["Scene", "Name", "Group", "Fixtures", ""], rows)
+        + table(["Scene", "Name", "Group", "Fixtures", ""], rows)
         + (f'<section class="forms">{store}</section>' if controls else "")
         + f'<datalist id="group-slugs">{options}</datalist>'
     )
-
-
-def _circadian(boot: dict[str, Any], controls: bool = True) -> str:
-    from tau.web.circadian import body  # its own module, which uses these helpers
-
-    return body(boot, controls)
 
 
 def _switches(boot: dict[str, Any], controls: bool = True) -> str:
@@ -368,6 +346,6 @@ BODIES = {
     "lights": _lights,
     "patch": _patch,
     "scenes": _scenes,
-    "circadian": _circadian,
+    "circadian": circadian.body,
     "switches": _switches,
 }

@@ -265,23 +265,41 @@ def test_universe_levels_follow_a_fade_at_10_updates_a_second_or_more(
     page: Any, web_bridge: WebBridge, mqtt_probe: MqttProbe
 ) -> None:
     open_page(page, web_bridge, "universes")
+    topic = web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")
+    # From dark: whatever an earlier test on this bridge (or its database) left it at.
+    mqtt_probe.publish(topic, json.dumps({"state": "OFF", "transition": 0}))
+    page.wait_for_function(
+        """() => {
+          const levels = document.querySelector("[data-universe='1']").dataset.levels;
+          return levels !== undefined && parseInt(levels.slice(0, 2) || "0", 16) === 0;
+        }""",
+        timeout=5000,
+    )
     page.evaluate(
         """() => {
           window.levelUpdates = [];
           const block = document.querySelector("[data-universe='1']");
-          new MutationObserver(() => window.levelUpdates.push(performance.now()))
+          new MutationObserver(() => window.levelUpdates.push(
+              [performance.now(), parseInt(block.dataset.levels.slice(0, 2) || "0", 16)]))
             .observe(block, {attributes: true, attributeFilter: ['data-levels']});
         }"""
     )
-    topic = web_bridge.bridge.topic("fixture", "kitchen-ceiling", "set")
     mqtt_probe.publish(topic, json.dumps({"state": "ON", "brightness": 255, "transition": 3}))
     page.wait_for_timeout(2500)
-    times = page.evaluate("window.levelUpdates")
+    updates = page.evaluate("window.levelUpdates")
     mqtt_probe.publish(topic, json.dumps({"state": "OFF", "transition": 0}))
-    window = [t for t in times if times[0] + 500 <= t <= times[0] + 1500]  # one second mid-fade
-    assert len(window) >= 10, f"{len(window)} updates in a second of a fade"
-    busiest = max(sum(1 for u in times if t <= u < t + 1000) for t in times)
-    assert busiest <= 21, f"{busiest} messages in a second: the page gets at most 20"
+    times = [t for t, _level in updates]
+    # One second mid-fade, counted from the first update of the fade itself (channel 1 on
+    # its way up): an update the page got before it (another test's last change) is not it.
+    rising = [t for t, level in updates if 0 < level < 255]
+    assert rising, f"no update during the fade: {updates}"
+    window = [t for t in rising if rising[0] + 500 <= t <= rising[0] + 1500]
+    assert len(window) >= 10, f"{len(window)} updates in a second of a fade: {updates}"
+    # At most 20 a second, over the whole fade: the browser's clock stamps a message when
+    # its main thread gets to it, so on a busy machine three sent 50 ms apart can land in
+    # one turn and a 1-second window would count the jitter, not the bridge's pace.
+    span_s = (times[-1] - times[0]) / 1000
+    assert len(times) - 1 <= 20 * span_s + 1, f"{len(times)} messages in {span_s:.2f} s"
 
 
 def test_an_effect_from_the_lights_page_runs_and_shows(

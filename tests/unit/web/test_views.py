@@ -5,7 +5,7 @@ from __future__ import annotations
 from tau.core.lights import GroupLight
 from tau.core.model import Fixture, FixtureModel, Group, Installation
 from tau.web import views
-from tau.web.pages import e
+from tau.web.html import e
 
 DIMMER = FixtureModel(1, "Acme", "Dim", ("dimmer",), 2700, 6500, "linear", 0.0)
 PAR = FixtureModel(
