@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import model_validator
 
-from tau.api.requests import BridgeHost
+from tau.api.requests import BridgeHost, CheckedBody
 from tau.core.extension import Extension, ExtensionRequest, RequestBody
-from tau.errors import RefusedError
 from tau.fixtures import edit_checks, profile_edits
 
 # The edit layer's checks, so that a request is refused in the CLI's words.
@@ -31,16 +30,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-class _Body(RequestBody):
-    @field_validator(*_CHECKS, check_fields=False)
-    @classmethod
-    def _check(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None or info.field_name is None:
-            return value
-        try:
-            return _CHECKS[info.field_name](value)
-        except RefusedError as exc:
-            raise ValueError(str(exc)) from None
+class _Body(CheckedBody):
+    CHECKS = _CHECKS
 
 
 class ProfileAdd(_Body):
