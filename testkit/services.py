@@ -343,14 +343,18 @@ def broker_kind() -> str:
     return "mosquitto" if shutil.which("mosquitto") else "amqtt"
 
 
-def _amqtt_config(port: int, ws_port: int | None = None) -> dict[str, object]:
+def _amqtt_config(
+    port: int, ws_port: int | None = None, refuse_file: Path | None = None
+) -> dict[str, object]:
     listeners: dict[str, object] = {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}
     if ws_port is not None:
         listeners["ws"] = {"type": "ws", "bind": f"127.0.0.1:{ws_port}"}
-    return {
-        "listeners": listeners,
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    plugins: dict[str, object] = {
+        "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
     }
+    if refuse_file is not None:  # testkit/amqtt_acl.py
+        plugins["testkit.amqtt_acl.RefuseSubscribe"] = {"refuse_file": str(refuse_file)}
+    return {"listeners": listeners, "plugins": plugins}
 
 
 class OwnedBroker:
@@ -358,6 +362,8 @@ class OwnedBroker:
 
     `extra_config` lines are appended to the mosquitto configuration (ignored for amqtt).
     Retained messages do not survive `stop()`: persistence is off, as on a fresh broker.
+    `refuse_file` (amqtt only): a JSON list of topic filters the broker refuses to
+    subscribe to (SUBACK 0x80), read at every SUBSCRIBE (testkit/amqtt_acl.py).
     """
 
     def __init__(
@@ -368,6 +374,7 @@ class OwnedBroker:
         config: str | None = None,
         name: str = "tau-mqtt",
         ws_port: int | None = None,
+        refuse_file: Path | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -377,6 +384,9 @@ class OwnedBroker:
         self.log = self.root / "broker.log"
         self._config = config
         self.ws_port = ws_port  # amqtt only: a WebSocket listener beside the TCP one
+        self.refuse_file = refuse_file
+        if refuse_file is not None and self.kind != "amqtt":
+            raise ValueError("refuse_file needs kind='amqtt' (testkit/amqtt_acl.py)")
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -399,15 +409,28 @@ class OwnedBroker:
             conf.chmod(0o644)
             return ["mosquitto", "-c", str(conf)]
         conf = self.root / "amqtt.yaml"
-        conf.write_text(json.dumps(_amqtt_config(self.port, self.ws_port)))  # JSON is YAML
+        config = _amqtt_config(self.port, self.ws_port, self.refuse_file)
+        conf.write_text(json.dumps(config))  # JSON is YAML
         return [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
+
+    def _environment(self) -> dict[str, str]:
+        """amqtt imports its plugins by name: testkit's (amqtt_acl) from the repository root."""
+        env = dict(os.environ)
+        if self.kind == "amqtt":
+            root = str(Path(__file__).resolve().parents[1])
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        return env
 
     def start(self, timeout: float = 20) -> None:
         if self.running:
             return
         with self.log.open("ab") as log:
             self._proc = subprocess.Popen(
-                self._command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self._command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self._environment(),
             )
         wait_until(
             lambda: mqtt_connack(self.host, self.port, 0.5) is not None,

@@ -2,7 +2,10 @@
 
 - **Subscriptions** count once the broker granted them (SUBACK); one refused or never
   acknowledged is retried every `RESUBSCRIBE_S` while the connection lasts (the session
-  runs the retry loop; this keeps the books).
+  runs the retry loop; this keeps the books). A refusal is one ERROR per topic, not one
+  per retry (STYLE: repeats are DEBUG): an ACL that denies a topic for an hour would
+  otherwise fill the log every 5 s. The grant that ends it is one INFO. Kept across
+  reconnects: a broker that still refuses after one is still the same fault.
 - **Retained reads**: `read` collects every retained message the broker holds on a
   pattern now, ended by a marker topic of the session's own (see `Subscriptions.read`).
 """
@@ -46,6 +49,7 @@ class Subscriptions:
         self._wanted = wanted
         self._marker_prefix = marker_prefix
         self.granted: set[str] = set()  # on the current connection (SUBACK)
+        self.refused: set[str] = set()  # refusals logged, until granted or no longer wanted
         self.resubscribe_s = RESUBSCRIBE_S
         self._collecting: list[_Retained] = []
         self._reads = 0
@@ -64,6 +68,7 @@ class Subscriptions:
         """Subscribe to what is wanted and not granted, unsubscribe from what is no longer
         wanted; `current()` tells whether `client` is still the session's connection."""
         wanted = set(self._wanted())
+        self.refused &= wanted
         new = sorted(wanted - self.granted)
         gone = sorted(self.granted - wanted)
         if gone:
@@ -85,9 +90,16 @@ class Subscriptions:
                 self.granted.add(topic)
             else:
                 self.granted.add(topic)  # counts only once granted
+                if topic in self.refused:
+                    self.refused.discard(topic)
+                    log.info("event=mqtt_subscribe_granted topic=%s after a refusal", topic)
         for topic in refused:
+            if topic in self.refused:
+                log.debug("event=mqtt_subscribe_refused topic=%s again", topic)
+                continue
+            self.refused.add(topic)
             log.error(
-                "event=mqtt_subscribe_refused topic=%s retry_in=%.0fs: check the broker's ACL",
+                "event=mqtt_subscribe_refused topic=%s retry_in=%gs: check the broker's ACL",
                 topic,
                 self.resubscribe_s,
             )
