@@ -9,23 +9,24 @@ store, which hands the renderer one batch and marks state for the write-behind.
 
 With several bridges (`tau.nodes`), every bridge takes light commands and the
 kinds extensions mark `everywhere`; the rest goes to the leader only, and
-`nodes_changed` follows the leases: outputs, the scope of what this bridge
-publishes, and `NodeChanged` on the bus.
+`nodes_changed` follows the leases (`tau.api.leases`: outputs, the scope of what
+this bridge publishes, `NodeChanged` on the bus). Replies to requests, rejections
+and the record of recent inputs are `tau.api.answers`'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
-from tau.api import requests as bridge_api
 from tau.api import sync
+from tau.api.answers import Answers
+from tau.api.faults import FAULT_REQUEST
+from tau.api.leases import Leases
 from tau.api.publisher import STATE_QOS, StatePublisher
 from tau.api.request_queue import RequestQueue
 from tau.api.router import Route, patterns, route, subscriptions
@@ -37,10 +38,9 @@ from tau.core.events import (
     InstallationReloaded,
     MqttConnected,
     MqttDisconnected,
-    NodeChanged,
 )
-from tau.core.extension import Context, Extension, RequestBody, TriggerTypes
-from tau.core.installation import installation_from_rows
+from tau.core.extension import Context, Extension, TriggerTypes
+from tau.core.installation import installation_from_rows, patches
 from tau.core.model import Installation
 from tau.core.scope import Scope
 from tau.core.state import StateStore
@@ -48,20 +48,17 @@ from tau.core.topics import Topics
 from tau.db.loader import fetch_installation
 from tau.db.writer import StateWriter
 from tau.dmx.render import Renderer
-from tau.dmx.types import Patch
 from tau.embedded import data_directory
-from tau.errors import InvalidCommandError, TauError
+from tau.errors import TauError
 from tau.metrics import Metrics
 from tau.mqtt.lastup import last_up_file
 from tau.mqtt.session import MqttSession
 from tau.nodes.cluster import Cluster
 from tau.settings import Settings
 from tau.supervisor import (
-    FAULT_POINTS,
     Spawn,
     Supervisor,
     finish,
-    inject,
     unsupervised,
 )
 
@@ -95,43 +92,8 @@ EVERY_NODE = frozenset(
 OWN_KINDS = frozenset({"ha_status", "bridge_state", "node_sync", "node_database", "broker_dropped"})
 
 
-class FaultBody(RequestBody):
-    part: str
-
-
-def _inject_fault(body: FaultBody) -> dict[str, str]:
-    """`testing/fail` (only with TAU_SUPERVISOR__FAULT_INJECTION): the part's next
-    checkpoint raises once, as a bug would."""
-    if body.part not in FAULT_POINTS:
-        known = ", ".join(sorted(FAULT_POINTS))
-        raise InvalidCommandError(f"unknown part {body.part[:40]!r}; parts: {known}")
-    inject(body.part)
-    log.warning("event=fault_armed part=%s", body.part)
-    return {"armed": body.part}
-
-
 def _log_failure(part: str, exc: BaseException) -> None:
     log.error("event=task_failed part=%s", part, exc_info=exc)
-
-
-def patches(inst: Installation) -> list[Patch]:
-    return [
-        Patch(
-            fixture_id=f.id,
-            universe=f.universe,
-            start_channel=f.start_channel,
-            channels=f.model.channels,
-            min_kelvin=f.model.min_kelvin,
-            max_kelvin=f.model.max_kelvin,
-            dimming_curve=f.model.dimming_curve,
-            min_level=f.model.min_level,
-            fixed=f.model.fixed,
-            spans=f.model.spans,
-            ctc=f.model.ctc,
-            constant_output=f.model.constant_output,
-        )
-        for f in inst.fixtures.values()
-    ]
 
 
 class Bridge:
@@ -162,12 +124,6 @@ class Bridge:
         self._metrics = metrics
         self.scope = scope or Scope(lambda: store.installation)
         self.nodes = nodes
-        if nodes is not None:  # tell the others when this bridge loses PostgreSQL
-            nodes.report_database = lambda lost: self.session.publish(
-                self.topics.node_database,
-                sync.database_report(self.node_name, lost),
-                qos=STATE_QOS,
-            )
         self.node_name = settings.node.name
         self.session = MqttSession(
             settings.mqtt,
@@ -190,6 +146,23 @@ class Bridge:
         self.state_publisher = StatePublisher(
             store, self.topics, self.session.publish, self.scope.fixtures
         )
+        self._leases = Leases(
+            self.node_name,
+            self.topics,
+            store,
+            self.scope,
+            renderer,
+            outputs_for,
+            self.session,
+            self.state_publisher,
+            bus,
+            nodes,
+            settings.mqtt,
+        )
+        self.nodes_changed = self._leases.changed  # the cluster's listener (`app.py`)
+        self._apply_sync = self._leases.apply_sync  # (bound once: per message)
+        if nodes is not None:  # tell the others when this bridge loses PostgreSQL
+            nodes.report_database = self._leases.report_database
         failed = supervisor.failed if supervisor is not None else _log_failure
         self.extensions = extensions(
             Context(
@@ -218,14 +191,19 @@ class Bridge:
         self._patterns = patterns(ext.topics for ext in self.extensions)
         self._requests = {n: r for ext in self.extensions for n, r in ext.requests().items()}
         if settings.supervisor.fault_injection:
-            self._requests["testing/fail"] = (FaultBody, _inject_fault)
+            self._requests["testing/fail"] = FAULT_REQUEST
+        self._answers = Answers(self.topics, self.session.publish, metrics, self._requests)
+        self._count = self._answers.count  # (bound once: the command path calls it)
+        self.reject = self._answers.reject
+        self.recent = self._answers.recent  # for the terminal view
+        self.rejections = self._answers.rejections  # (when, topic, reason), ditto
         # Bridge requests wait for one of `requests.workers` workers; a full queue
         # answers "busy" at once. Light commands never wait behind requests.
         self._request_queue = RequestQueue(
             self.session,
             self.topics,
             self._requests,
-            self._answer,
+            self._answers.answer,
             size=settings.requests.queue,
             workers=settings.requests.workers,
             max_replies=settings.mqtt.max_queued,
@@ -238,10 +216,6 @@ class Bridge:
         self._reloaded = asyncio.Condition()  # notified with _last_reload, a begun count
         self._last_reload = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._stale_sync = 0  # late `nodes/sync` operations in a row
-        self.rejected = 0  # for the terminal view
-        self.recent: list[tuple[float, str, str]] = []  # for the terminal view
-        self.rejections: list[tuple[float, str, str]] = []  # (when, topic, reason), ditto
 
     # ------------------------------------------------------------ host protocol
     @property
@@ -251,6 +225,11 @@ class Bridge:
     @property
     def store(self) -> StateStore:
         return self._store
+
+    @property
+    def rejected(self) -> int:
+        """Inputs rejected since the start, for the terminal view and the web page."""
+        return self._answers.rejected
 
     # --------------------------------------------------------------- lifecycle
     def _spawn(self, coro: Any, name: str) -> None:
@@ -395,9 +374,7 @@ class Bridge:
                 if rise := self.status.drops.report(payload):
                     self._metrics.broker_dropped.inc(rise)
             case "node_database":
-                report = sync.decode_report(payload)
-                if self.nodes is not None:
-                    self.nodes.peer_database(report.node, report.lost, report.at)
+                self._leases.peer_database(payload)
             case "input_topic":
                 self._external[topic].on_message(found.kind, found.name, payload)
                 self._count(found.kind, topic, payload)
@@ -405,103 +382,13 @@ class Bridge:
                 self._owner[kind].on_message(kind, found.name, payload)
                 self._count(kind, topic, payload)
 
-    def _apply_sync(self, op: sync.Operation) -> None:
-        """Apply the leader's decision while it is fresh; say once (per run of them) that
-        late ones are dropped."""
-        age, max_age = sync.age_s(op), self.settings.mqtt.command_max_age_s
-        if age <= max_age:
-            self._stale_sync = 0
-            sync.apply(self._store, op)
-            return
-        self._stale_sync += 1
-        log.log(
-            logging.WARNING if self._stale_sync == 1 else logging.DEBUG,
-            "event=node_sync_stale op=%s node=%s age_s=%.1f max_age_s=%g: decided longer "
-            "ago than TAU_MQTT__COMMAND_MAX_AGE_S (queued while this bridge was away), "
-            "not applied",
-            op.op,
-            op.node,
-            age,
-            max_age,
-        )
-
-    def _count(self, kind: str, topic: str, payload: bytes) -> None:
-        text = payload[:120].decode("utf-8", "replace")
-        self.recent.append((time.time(), topic, text))
-        del self.recent[:-20]
-        self._metrics.commands.labels(kind).inc()
-
     def _publish_event(self, topic: str, payload: str) -> None:
         """An extension's message under the base topic: at once, QoS 0, not retained."""
         self.session.publish(f"{self.topics.base}/{topic}", payload, qos=STATE_QOS)
 
-    # ------------------------------------------------------------ several bridges
-    def nodes_changed(self, owned: frozenset[int], leader: bool) -> None:
-        """Leases moved: send what is this bridge's now, and (leading) say it."""
-        was_leader = self.scope.leader
-        gained = set(owned) - set(self.scope.universes or ())
-        inst = self._store.installation
-        # Owning every universe, nothing needs narrowing (a bridge alone, always).
-        self.scope.set(None if owned >= inst.universes else owned, leader)
-        self.renderer.set_outputs(self._outputs_for(inst))
-        if self.session.online.is_set():  # else all of it goes out on connect
-            if leader and not was_leader:
-                self.state_publisher.publish_all(groups=True)
-            elif gained:
-                self.state_publisher.publish_fixtures(
-                    f.id for f in inst.fixtures.values() if f.universe in gained
-                )
-        self._bus.publish(NodeChanged(owned, leader, frozenset(gained), leader and not was_leader))
-
-    async def _answer(self, name: str, body: Any) -> dict[str, Any]:
-        try:
-            data = await bridge_api.handle_request(name, body, self._requests)
-            self._count("request", self.topics.request(name), b"")
-            return {"status": "ok", "data": data}
-        except TauError as exc:
-            self._log_rejection(self.topics.request(name), None, str(exc), "request")
-            return {"status": "error", "error": str(exc)}
-        except Exception as exc:
-            log.exception("event=request_failed request=%s", name)
-            return {"status": "error", "error": f"internal error: {exc!r}"}
-
     async def request(self, name: str, payload: bytes) -> dict[str, Any]:
-        """A bridge request from the web page: the reply `<base>/bridge/response/<name>`
-        would carry, from the same handlers (not published: the page asked)."""
-        try:
-            body, _transaction = bridge_api.parse_request(name, payload, self._requests)
-        except TauError as exc:
-            text = payload[:200].decode("utf-8", "replace")
-            self._log_rejection(self.topics.request(name), text, str(exc), "request")
-            return {"status": "error", "error": str(exc)}
-        return await self._answer(name, body)
-
-    def reject(self, topic: str, payload: bytes, message: str, found: Route | None) -> None:
-        """One message on the log topic (and the response topic for requests)."""
-        text = payload[:200].decode("utf-8", "replace")
-        kind = found.kind if found else "unknown"
-        self._log_rejection(topic, text, message, kind)
-        if found is not None and found.kind == "request":
-            reply: dict[str, Any] = {"status": "error", "error": message}
-            try:
-                data = json.loads(payload)
-                if isinstance(data, dict) and isinstance(data.get("transaction"), str | int):
-                    reply["transaction"] = data["transaction"]
-            except (ValueError, RecursionError):
-                pass
-            name = found.name if "+" not in found.name and "#" not in found.name else "invalid"
-            self.session.publish(self.topics.response(name), json.dumps(reply), qos=STATE_QOS)
-
-    def _log_rejection(self, topic: str, payload: str | None, message: str, kind: str) -> None:
-        self.rejected += 1
-        self._metrics.rejected.labels(kind).inc()
-        log.warning("event=input_rejected topic=%s reason=%r", topic, message)
-        self.rejections.append((time.time(), topic, message))
-        del self.rejections[:-20]
-        entry = {"level": "error", "message": message, "topic": topic, "payload": payload}
-        # QoS 0 like states and replies (see STATE_QOS): a flood of bad input must not
-        # stall the commands behind it on PUBACKs.
-        self.session.publish(self.topics.bridge_log, json.dumps(entry), qos=STATE_QOS)
+        """A bridge request from the web page (`Answers.request`): the reply, unpublished."""
+        return await self._answers.request(name, payload)
 
     # ------------------------------------------------------------ health, info
     def health(self) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The installation model and stored state, built from the rows `tau.db.loader` reads.
 
-Pure: rows (mappings of column name to value) in, `Installation` / states out.
+Pure: rows (mappings of column name to value) in, `Installation` / states out, and
+the renderer's patch (`patches`) from an `Installation`.
 `fixture_models.channels` and the other JSON columns are decoded here.
 """
 
@@ -24,7 +25,7 @@ from tau.core.model import (
     Switch,
     SwitchModel,
 )
-from tau.dmx.types import CtcScale
+from tau.dmx.types import CtcScale, Patch
 
 if TYPE_CHECKING:
     from tau.db.loader import InstallationRows
@@ -302,3 +303,24 @@ def state_from_rows(
         for r in group_rows
     }
     return fixtures, groups
+
+
+def patches(inst: Installation) -> list[Patch]:
+    """What the renderer needs of each fixture (`Renderer.set_patch`)."""
+    return [
+        Patch(
+            fixture_id=f.id,
+            universe=f.universe,
+            start_channel=f.start_channel,
+            channels=f.model.channels,
+            min_kelvin=f.model.min_kelvin,
+            max_kelvin=f.model.max_kelvin,
+            dimming_curve=f.model.dimming_curve,
+            min_level=f.model.min_level,
+            fixed=f.model.fixed,
+            spans=f.model.spans,
+            ctc=f.model.ctc,
+            constant_output=f.model.constant_output,
+        )
+        for f in inst.fixtures.values()
+    ]

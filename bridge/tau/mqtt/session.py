@@ -29,15 +29,9 @@ a liveness probe, reconnects with backoff, and an outbox that never loses what m
 - **Failures**: an unexpected exception (a bug, not a lost connection) in any of the
   connection's tasks, the outbox writers included, ends `run()`: the bridge's supervisor
   logs it, shows it and starts the session again.
-- **Reconnects**: a broker that is away or restarting (connection refused, reset, timed
-  out) is tried again at least every `RETRY_S` (1 s with its jitter), however long it has
-  been away, so the bridge is back within 2 s of the broker. A refusal a retry cannot
-  fix (credentials, TLS, protocol, another client taking the id over) backs off
-  exponentially with jitter up to `MAX_DELAY_S`, reset only after a connection stayed up
-  for `STABLE_S`. The first failure is a WARNING, repeats DEBUG, recovery INFO.
-  A broker that refuses the bridge (credentials, TLS, protocol) or keeps dropping it
-  right after accepting it (another client with the same id) is one ERROR with one
-  sentence saying what to fix.
+- **Reconnects**: each attempt, the backoff between them and the one line saying what
+  went wrong are `tau.mqtt.connector`'s; this module serves a connection once accepted
+  and stops cleanly.
 """
 
 from __future__ import annotations
@@ -52,24 +46,12 @@ from typing import Any
 
 import aiomqtt
 
-from tau.backoff import Backoff
-from tau.mqtt.client import (
-    TAKEN_OVER,
-    BrokerClosedError,
-    BrokerSilentError,
-    PahoLog,
-    client_options,
-    discard_session,
-    explain_connect_error,
-    reason_code,
-)
-from tau.mqtt.lastup import LastUp
+from tau.mqtt.client import BrokerClosedError, BrokerSilentError
+from tau.mqtt.connector import RETRY_S, Connector
 from tau.mqtt.outbox import Outbox, Outgoing, Writers
 from tau.mqtt.subscriptions import READ_RETAINED_S, Subscriptions
 from tau.settings import MqttSettings
 from tau.supervisor import checkpoint
-from tau.timescale import time_scale
-from tau.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +61,6 @@ MessageHandler = Callable[[str, bytes, bool], None]  # topic, payload, retained
 
 
 WRITERS = 32  # messages handed to paho at once (its queue is unbounded)
-STABLE_S = 30.0 * time_scale()  # a connection that lived this long resets the backoff
-FIRST_DELAY_S = 0.25
-MAX_DELAY_S = 10.0  # refusals only a person can fix
-RETRY_S = 0.8  # a broker away or restarting: at most this (+25 % jitter) between attempts
 
 
 # ------------------------------------------------------------------------- session
@@ -117,37 +95,32 @@ class MqttSession:
         retry_s: float = RETRY_S,
     ) -> None:
         self._settings = settings
-        self._client_id = client_id
         self._availability = availability_topic
         self._on_connect = on_connect
         self._on_message = on_message
         self._probe_topic = probe_topic or f"{availability_topic}/probe/{client_id}"
         self._current: aiomqtt.Client | None = None
-        self._generation = 0
         self._stopping = asyncio.Event()
         self._subs = Subscriptions(subscriptions, self._probe_topic)
         self._outbox = Outbox(settings.max_queued)
         self._writers = Writers(self._outbox)
-        self._paho_log = PahoLog()
-        self._logged: str | None = None  # the last failure logged above DEBUG
-        self._waiting = Waiting(
-            f"the MQTT broker at {settings.host}:{settings.port}",
-            hint="is it running? check TAU_MQTT__HOST and TAU_MQTT__PORT",
-            event="mqtt_unreachable",
+        self._connector = Connector(
+            settings,
+            client_id,
+            availability_topic,
+            record=record,
+            retry_s=retry_s,
+            pending_calls=WRITERS + 16,
         )
         self._done = asyncio.Event()
         self.connected = asyncio.Event()
         self.online = asyncio.Event()  # set once availability `online` was acknowledged
         self.reconnects = 0
-        self.last_error: str | None = None
         self.on_reconnect = on_reconnect  # e.g. a metrics counter
         self._on_disconnect = on_disconnect  # a connection that was up is over
-        self._retry_s = retry_s
-        self._last_up = LastUp(record)
         self.leaving = False  # a clean stop began: its own `offline` is not a last will
         self._deaf = False  # a clean stop applied what was queued: nothing more is applied
         self.ignored_at_stop = 0
-        self._said_clean = False  # the clean session of this outage was logged
         self._last_inbound = 0.0  # time.monotonic() of the last inbound message handled
 
     # -- publishing ---------------------------------------------------------------------
@@ -171,6 +144,11 @@ class MqttSession:
         return False
 
     @property
+    def last_error(self) -> str | None:
+        """What the broker connection last failed with, until a connection is set up."""
+        return self._connector.last_error
+
+    @property
     def queued(self) -> int:
         """Messages waiting for the broker."""
         return len(self._outbox)
@@ -180,158 +158,14 @@ class MqttSession:
 
     # -- connection ---------------------------------------------------------------------
 
-    async def _connect(self) -> aiomqtt.Client:
-        resume = self._keep_session()
-        if not resume and self._settings.protocol != "5":
-            # MQTT 3.1.1 has no session expiry: a clean connection ends the old session
-            # (and what waits in it), then the bridge opens a persistent one.
-            self._paho_log.last_error = None
-            await asyncio.to_thread(
-                discard_session, self._settings, self._client_id, self._paho_log
-            )
-        client = self._new_client(resume)
-        await self._enter(client)
-        return client
-
-    def _new_client(self, resume: bool) -> aiomqtt.Client:
-        self._generation += 1
-        client = aiomqtt.Client(
-            **client_options(self._settings, self._client_id, resume=resume),
-            will=aiomqtt.Will(self._availability, b"offline", qos=1, retain=True),
-            logger=self._paho_log,
-        )
-        client.pending_calls_threshold = WRITERS + 16  # aiomqtt warns above this
-        return client
-
-    def _keep_session(self) -> bool:
-        """Resume the broker's session (what was queued for the bridge while it was
-        away) only when every message in it is younger than the command age limit:
-        the bridge was connected within that limit."""
-        max_age = self._settings.command_max_age_s
-        away = self._last_up.away_s()
-        if away is not None and away <= max_age:
-            return True
-        said, self._said_clean = self._said_clean, True
-        if said:
-            return False  # said once per outage
-        if away is None:
-            log.info(
-                "event=mqtt_clean_session reason=no_record: when this bridge was last "
-                "connected is unknown, so nothing queued for it earlier is applied"
-            )
-            return False
-        log.warning(
-            "event=mqtt_clean_session away_s=%.1f max_age_s=%g: commands queued for "
-            "this bridge while it was away may be older than TAU_MQTT__COMMAND_MAX_AGE_S "
-            "and are dropped, not applied",
-            away,
-            max_age,
-        )
-        return False
-
-    async def _enter(self, client: aiomqtt.Client) -> None:
-        """Connect; paho's own error during the attempt (a TLS alert, a reset before
-        CONNACK) ends it at once instead of after the CONNACK timeout."""
-        failed = asyncio.Event()
-        self._paho_log.failed, self._paho_log.last_error = failed, None
-        enter = asyncio.ensure_future(client.__aenter__())
-        failure = asyncio.ensure_future(failed.wait())
-        try:
-            await asyncio.wait({enter, failure}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            failure.cancel()
-            self._paho_log.failed = None
-        if enter.done():
-            enter.result()
-            return
-        enter.cancel()
-        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-            await enter
-        raise aiomqtt.MqttError(self._paho_log.last_error or "connection failed")
-
     async def run(self) -> None:
+        """Keep a connection up until `stop()` (`Connector.keep_up`: attempts, retries,
+        what went wrong), serving each one accepted."""
         self._done.clear()  # (again, when the supervisor restarts the session)
-        refusals = Backoff(FIRST_DELAY_S, MAX_DELAY_S, stable_s=STABLE_S)
-        outage = Backoff(FIRST_DELAY_S, self._retry_s)
-        quick_drops = 0
         try:
-            while not self._stopping.is_set():
-                up_since: float | None = None
-                try:
-                    client = await self._connect()
-                    up_since = time.monotonic()
-                    outage.reset()
-                    try:
-                        await self._serve(client)
-                    finally:
-                        self._abandon()
-                        client.timeout = 1.0  # a frozen broker must not hold the exit
-                        with contextlib.suppress(aiomqtt.MqttError):
-                            await client.__aexit__(None, None, None)
-                    return  # `_serve` returns only when the session stops
-                except Exception as exc:
-                    if self._stopping.is_set():
-                        return
-                    if not isinstance(exc, aiomqtt.MqttError):
-                        raise  # a bug: the supervisor logs it and starts the session again
-                    lived = None if up_since is None else time.monotonic() - up_since
-                    quick_drops = quick_drops + 1 if lived is not None and lived < STABLE_S else 0
-                    refused = self._report_failure(exc, lived, quick_drops)
-                    delay = refusals.delay(lived) if refused else outage.delay()
-                    log.debug("event=mqtt_retry_in seconds=%.2f", delay)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), delay)
+            await self._connector.keep_up(self._serve, self._abandon, self._stopping)
         finally:
             self._done.set()
-
-    def _report_failure(self, exc: aiomqtt.MqttError, lived: float | None, quick: int) -> bool:
-        """One line per new problem: ERROR when only a person can fix it, WARNING for an
-        outage, DEBUG for each retry that changes nothing. True: refused (a retry soon
-        would change nothing)."""
-        if lived is not None and lived >= STABLE_S:
-            self._logged = None  # a drop after a good while is news again
-        if lived is not None and reason_code(exc.__cause__) == TAKEN_OVER:
-            refused, explanation = True, self._takeover_text("took over this connection")
-        elif lived is not None and quick >= 2:
-            refused = True
-            explanation = self._takeover_text(
-                "closes the connection right after accepting it, again and again: another "
-                "client with the same id is probably taking it over (or the broker's ACL "
-                "turns Tau away)",
-                probable=True,
-            )
-        else:
-            refused, explanation = explain_connect_error(
-                exc, self._settings, self._paho_log.last_error if lived is None else None
-            )
-        if lived is None and not refused:
-            # Unreachable: said at once, then every 10 s with "since", until it answers.
-            detail = explanation.removeprefix(f"no connection to {self._waiting.what} ")
-            self._waiting.failed(detail.removeprefix("(").removesuffix(")"))
-            self._logged = self.last_error = explanation
-            return False
-        if explanation == self._logged:
-            level = logging.DEBUG
-        else:
-            level = logging.ERROR if refused else logging.WARNING
-        event = "mqtt_refused" if refused else "mqtt_disconnected"
-        if lived is None:
-            log.log(level, "event=%s error=%r", event, explanation)
-        else:
-            log.log(level, "event=%s connected_s=%.1f error=%r", event, lived, explanation)
-        self._logged = explanation
-        self.last_error = explanation
-        return refused
-
-    def _takeover_text(self, what: str, *, probable: bool = False) -> str:
-        s = self._settings
-        who = f"the MQTT broker at {s.host}:{s.port}"
-        if probable:
-            return f"{who} {what}: give each bridge its own TAU_MQTT__CLIENT_ID"
-        return (
-            f"another client with id {self._client_id} {what} ({who}): "
-            "give each bridge its own TAU_MQTT__CLIENT_ID"
-        )
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Run one accepted connection until it is lost (raises) or the session stops."""
@@ -367,11 +201,7 @@ class MqttSession:
     async def _setup(self) -> None:
         await self._sync_subscriptions()
         self.connected.set()
-        self._said_clean = False
-        self._waiting.done()
-        if self.last_error is not None:
-            log.info("event=mqtt_reconnected host=%s", self._settings.host)
-            self.last_error = None
+        if self._connector.up():
             self.reconnects += 1
             if self.on_reconnect is not None:
                 self.on_reconnect()
@@ -387,7 +217,7 @@ class MqttSession:
         the connection was last known up, which is when its session began to age."""
         every = max(self._settings.command_max_age_s / 4, 0.1)
         while True:
-            self._last_up.mark()
+            self._connector.last_up.mark()
             await asyncio.sleep(every)
 
     async def _settle(self, timeout_s: float = 2.0) -> None:
@@ -460,10 +290,9 @@ class MqttSession:
 
     def _abandon(self) -> None:
         """The current connection is over: its late packets are dropped, nothing is sent."""
-        self._generation += 1
         self._current = None
         was_up = self.connected.is_set() or self.online.is_set()
-        self._last_up.mark()  # the broker's session starts ageing now
+        self._connector.last_up.mark()  # the broker's session starts ageing now
         self.connected.clear()
         self.online.clear()
         if was_up and self._on_disconnect is not None:
