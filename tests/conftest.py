@@ -137,8 +137,9 @@ def shared_roles() -> Iterator[None]:
 @pytest.fixture
 def quiet_machine() -> Iterator[None]:
     """Hold the machine-wide lock of the tests that load the CPU hard (the fuzz suite, the
-    50,000-command flood) or time the bridge in milliseconds (a command during a request
-    flood, a fade's frame rate, one frame across universes): on two cores, such a test
+    50,000-command flood, a live page in chromium) or time the bridge in milliseconds (a
+    command during a request flood, a fade's frame rate, one frame across universes): on
+    two cores, such a test
     never runs beside another of them on the other pytest-xdist worker. The timing
     assertions themselves stay as strict as they are."""
     import fcntl

@@ -6,6 +6,7 @@ Against a real Mosquitto and PostgreSQL, read at an emulated Enttec USB Pro."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import subprocess
@@ -136,7 +137,11 @@ def test_requests_beyond_the_queue_are_answered_busy_at_once(
     # "at once": the busy answers do not wait for the reloads ahead of them
     order = [r["status"] for r in replies]
     assert order.index("error") < len(order) - order[::-1].index("ok") - 1
-    assert bridge.log_text().count("event=requests_busy") == 1
+    # Said once per flood: a second warning only after the queue ran empty in between
+    # (`requests_caught_up`), which a slow machine may let happen mid-burst.
+    said = re.findall(r"event=(requests_busy|requests_caught_up)", bridge.log_text())
+    assert said and said[0] == "requests_busy", said
+    assert all(a != b for a, b in itertools.pairwise(said)), said
 
 
 def republishes(log: str) -> list[datetime]:

@@ -84,8 +84,10 @@ def web_bridge(
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser tab; script errors and console errors are collected in `.errors`."""
+def page(browser: Any, quiet_machine: None) -> Iterator[Any]:
+    """A fresh browser tab; script errors and console errors are collected in `.errors`.
+    A live page keeps chromium busy on the machine's two cores: it holds the lock of the
+    tests that time the bridge in milliseconds (`quiet_machine`), so none runs beside it."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     errors: list[str] = []
