@@ -241,3 +241,23 @@ class BridgeProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def request(
+    probe: MqttProbe,
+    bridge: BridgeProcess,
+    name: str,
+    body: Mapping[str, Any] | None = None,
+    timeout: float = 10,
+) -> Any:
+    """A bridge request and its response (matched by a fresh transaction id), as a
+    dashboard sends it: `<base>/bridge/request/<name>` → `<base>/bridge/response/<name>`."""
+    transaction = uuid.uuid4().hex[:12]
+    response = bridge.topic("bridge", "response", *name.split("/"))
+    probe.subscribe(response)
+    mark = probe.mark()
+    payload = {**(body or {}), "transaction": transaction}
+    probe.publish(bridge.topic("bridge", "request", *name.split("/")), json.dumps(payload))
+    return probe.wait_json(
+        response, lambda d: d.get("transaction") == transaction, timeout, after=mark
+    )

@@ -117,21 +117,29 @@ def embedded_data_dir(embedded_pgdata: Path, tmp_path: Path) -> Path:
     return copy_embedded_template(embedded_pgdata, tmp_path / "data")
 
 
-@pytest.fixture
-def shared_roles() -> Iterator[None]:
-    """Hold the machine-wide lock on the cluster's roles (`tau_owner`, `tau_daemon`): a
-    test that runs config/roles.sql or changes those roles waits for any other doing so,
-    be it another pytest-xdist worker or another checkout's suite on the same server."""
+@contextlib.contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock every pytest process on this machine shares (xdist workers,
+    other checkouts' suites), held for the block."""
     import fcntl
     import tempfile
 
-    path = Path(tempfile.gettempdir()) / "tau-test-postgres-roles.lock"
+    path = Path(tempfile.gettempdir()) / f"tau-test-{name}.lock"
     with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def shared_roles() -> Iterator[None]:
+    """Hold the machine-wide lock on the cluster's roles (`tau_owner`, `tau_daemon`): a
+    test that runs config/roles.sql or changes those roles waits for any other doing so,
+    be it another pytest-xdist worker or another checkout's suite on the same server."""
+    with _machine_lock("postgres-roles"):
+        yield
 
 
 @pytest.fixture
@@ -139,19 +147,10 @@ def quiet_machine() -> Iterator[None]:
     """Hold the machine-wide lock of the tests that load the CPU hard (the fuzz suite, the
     50,000-command flood, a live page in chromium) or time the bridge in milliseconds (a
     command during a request flood, a fade's frame rate, one frame across universes): on
-    two cores, such a test
-    never runs beside another of them on the other pytest-xdist worker. The timing
-    assertions themselves stay as strict as they are."""
-    import fcntl
-    import tempfile
-
-    path = Path(tempfile.gettempdir()) / "tau-test-quiet-machine.lock"
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    two cores, such a test never runs beside another of them on the other pytest-xdist
+    worker. The timing assertions themselves stay as strict as they are."""
+    with _machine_lock("quiet-machine"):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from testkit.bridge import BridgeProcess
+from testkit.bridge import BridgeProcess, request
 from testkit.db import run_async, sql
 from testkit.mqtt import Message, MqttProbe
 from testkit.services import MqttServer
@@ -212,27 +211,6 @@ def last_states(
         if msg.topic.startswith(prefix) and "/" not in msg.topic[len(prefix) :] and msg.payload:
             out.setdefault(msg.topic[len(prefix) :], []).append(msg)
     return out
-
-
-def request(
-    probe: MqttProbe,
-    bridge: BridgeProcess,
-    name: str,
-    body: dict[str, Any] | None = None,
-    timeout: float = 10,
-) -> dict[str, Any]:
-    """A bridge request and its response (matched by a fresh transaction id)."""
-    transaction = uuid.uuid4().hex[:12]
-    response = bridge.topic("bridge", "response", *name.split("/"))
-    probe.subscribe(response)
-    mark = probe.mark()
-    payload = dict(body or {})
-    payload["transaction"] = transaction
-    probe.publish(bridge.topic("bridge", "request", *name.split("/")), json.dumps(payload))
-    reply: dict[str, Any] = probe.wait_json(
-        response, lambda d: d.get("transaction") == transaction, timeout, after=mark
-    )
-    return reply
 
 
 def health(probe: MqttProbe, bridge: BridgeProcess, timeout: float = 10) -> dict[str, Any]:

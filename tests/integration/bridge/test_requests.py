@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
-import json
-from typing import Any
-
 import pytest
+from testkit.bridge import request
 from testkit.db import object_key, sql
-from testkit.mqtt import MqttProbe
-
-_ids = itertools.count(1)
-
-
-def request(probe: MqttProbe, bridge, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    transaction = f"t{next(_ids)}"
-    mark = probe.mark()
-    probe.publish(
-        bridge.topic("bridge", "request", *name.split("/")),
-        json.dumps(body | {"transaction": transaction}),
-    )
-    return probe.wait_json(
-        bridge.topic("bridge", "response", *name.split("/")),
-        lambda d: d.get("transaction") == transaction,
-        timeout=5,
-        after=mark,
-    )
 
 
 @pytest.fixture
