@@ -251,24 +251,18 @@ def _renice_tree(root: int) -> int:
     """`root` and every process under it, every thread, to the lowest priority (nice 19,
     SCHED_IDLE) and, with more than one CPU, to the last CPU alone; how many processes."""
     cpus = sorted(os.sched_getaffinity(0))
-    table = _processes()
-    count = 0
-    for pid in table:
-        up = pid
-        while up > 1 and up != root:
-            up = table.get(up, (0, ""))[0]
-        if up == root:
-            # Linux's nice is per thread: every thread of it (chromium's compositor and
-            # raster threads run at a priority of their own).
-            with contextlib.suppress(OSError):
-                for tid in os.listdir(f"/proc/{pid}/task"):
-                    with contextlib.suppress(OSError):
-                        os.setpriority(os.PRIO_PROCESS, int(tid), 19)
-                        os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
-                        if len(cpus) > 1:
-                            os.sched_setaffinity(int(tid), cpus[-1:])
-                count += 1
-    return count
+    tree = _tree(root)
+    for pid in tree:
+        # Linux's nice is per thread: every thread of it (chromium's compositor and
+        # raster threads run at a priority of their own).
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, int(tid), 19)
+                    os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
+                    if len(cpus) > 1:
+                        os.sched_setaffinity(int(tid), cpus[-1:])
+    return len(tree)
 
 
 def _hold_pages(
