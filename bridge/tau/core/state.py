@@ -13,7 +13,6 @@ The store is built in three parts: what it holds and how a batch leaves it
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 
 from tau.core.commands import LightCommand
@@ -23,8 +22,6 @@ from tau.core.state_base import Target
 from tau.core.state_circadian import CircadianStore
 from tau.core.takeover import take, taken
 from tau.errors import InvalidCommandError, UnknownTargetError
-
-log = logging.getLogger(__name__)
 
 __all__ = ["StateStore", "Target"]  # `Target`: what `command()` takes
 
