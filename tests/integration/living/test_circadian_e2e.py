@@ -37,6 +37,12 @@ PROFILE = [
     {"at": "20:00", "brightness": 40, "kelvin": 2700},
 ]
 TICK_S = 0.5
+# The bridge's clock set by the tests (`circadian/clock`), ticking every TICK_S.
+CLOCK_ENV = {
+    "TAU_CIRCADIAN__CLOCK_CONTROL": "true",
+    "TAU_CIRCADIAN__TICK_SECONDS": str(TICK_S),
+    "TAU_LOCATION__TIMEZONE": "Europe/Berlin",
+}
 
 
 @dataclass(frozen=True)
@@ -123,11 +129,7 @@ def rig(living_factory, living_widget, living_probe) -> Rig:
         living_widget,
         living_probe,
         _build,
-        env={
-            "TAU_CIRCADIAN__CLOCK_CONTROL": "true",
-            "TAU_CIRCADIAN__TICK_SECONDS": str(TICK_S),
-            "TAU_LOCATION__TIMEZONE": "Europe/Berlin",
-        },
+        env=CLOCK_ENV,
     )
 
 

@@ -29,6 +29,7 @@ from tests.integration.living.conftest import (
 from tests.integration.living.test_circadian_e2e import (
     AT_09,
     AT_12,
+    CLOCK_ENV,
     PROFILE,
     TICK_S,
     at,
@@ -69,11 +70,7 @@ def rig(living_factory, living_widget, living_probe) -> Rig:
         living_widget,
         living_probe,
         _build,
-        env={
-            "TAU_CIRCADIAN__CLOCK_CONTROL": "true",
-            "TAU_CIRCADIAN__TICK_SECONDS": str(TICK_S),
-            "TAU_LOCATION__TIMEZONE": "Europe/Berlin",
-        },
+        env=CLOCK_ENV,
     )
 
 
